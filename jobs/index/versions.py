@@ -1,0 +1,100 @@
+"""Choose versions: what a dependency resolves to now, the newest it allows, the newest there is, and the kind of jump."""
+
+from __future__ import annotations
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from jobs.models import Dependency, DependencyStatus, DistributionFile, ProjectPage
+
+UPDATE_KINDS = ("patch", "minor", "major", "prerelease")
+
+
+def update_kind(old: Version, new: Version) -> str | None:
+    """``patch``, ``minor``, ``major`` or ``prerelease`` for a move from ``old`` to ``new``; None if not newer."""
+    if new <= old:
+        return None
+    if new.is_prerelease:
+        return "prerelease"
+    if new.epoch != old.epoch:
+        return "major"
+    a = old.release + (0,) * (3 - len(old.release))
+    b = new.release + (0,) * (3 - len(new.release))
+    if a[0] != b[0]:
+        return "major"
+    if a[1] != b[1]:
+        return "minor"
+    return "patch"
+
+
+def lowest_python(requires_python: str | None) -> Version | None:
+    """The oldest Python that a project's ``requires-python`` admits (minor versions, plus any it names)."""
+    if not requires_python:
+        return None
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return None
+    candidates = {Version(f"3.{minor}") for minor in range(0, 30)} | {Version("2.7")}
+    candidates |= {Version(s.version) for s in spec if not s.version.endswith(".*")}
+    admitted = sorted(v for v in candidates if spec.contains(v, prereleases=True))
+    return admitted[0] if admitted else None
+
+
+def supports_python(files: tuple[DistributionFile, ...], python: Version | None) -> bool:
+    """Whether any of a release's files may be installed on ``python`` (an invalid marker counts as yes, as in pip)."""
+    if python is None:
+        return True
+    for f in files:
+        if not f.requires_python:
+            return True
+        try:
+            if SpecifierSet(f.requires_python).contains(python, prereleases=True):
+                return True
+        except InvalidSpecifier:
+            return True
+    return False
+
+
+def assess(
+    dependency: Dependency, page: ProjectPage, *, python: Version | None, allow_prereleases: bool = False
+) -> DependencyStatus:
+    """Where ``dependency`` stands against the releases on ``page``, for a project running on ``python``.
+
+    PEP 592: a release whose files are all yanked is ignored, except by an exact pin to it.
+    Pre-releases count only when allowed by config, when the current pin is one, or when the specifier names one.
+    """
+    spec = dependency.specifier_set
+    pinned = dependency.pinned_version
+    pre = allow_prereleases or bool(pinned and pinned.is_prerelease) or bool(spec.prereleases)
+
+    releases: dict[Version, tuple[DistributionFile, ...]] = {}
+    for version, files in page.versions().items():
+        live = tuple(f for f in files if not f.yanked)
+        if live:
+            releases[version] = live
+        elif version == pinned:
+            releases[version] = files
+    candidates = [v for v in releases if pre or not v.is_prerelease]
+    if not candidates:
+        return DependencyStatus(dependency, current=pinned, skipped_reason="no usable release on the index")
+
+    latest = max(candidates)
+    compatible = [v for v in candidates if supports_python(releases[v], python)]
+    latest_compatible = max(compatible) if compatible else None
+    allowed = [v for v in compatible if spec.contains(v, prereleases=pre)]
+    latest_allowed = max(allowed) if allowed else None
+    current = pinned if pinned is not None else latest_allowed
+    reason = None
+    if current is None:
+        reason = f"no release satisfies '{dependency.specifier}'"
+    return DependencyStatus(
+        dependency,
+        current=current,
+        latest_allowed=latest_allowed,
+        latest=latest,
+        latest_compatible=latest_compatible,
+        update_kind=update_kind(current, latest) if current is not None else None,
+        python_compatible=supports_python(releases[latest], python),
+        skipped_reason=reason,
+    )

@@ -1,0 +1,129 @@
+"""The records that flow between stages: small, frozen, typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+
+@dataclass(frozen=True)
+class Span:
+    """Character offsets ``[start, end)`` into a file's text read with ``newline=""`` (CRLF kept)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One requirement as written in one manifest.
+
+    ``specifier`` is the version text exactly as written (``==1.2.3``, ``>=1,<2``, Poetry's ``^1.2``),
+    and ``span`` says where that text sits in the file, so an edit can replace just those characters.
+    ``pep440`` is the same constraint as a PEP 440 specifier string (Poetry's caret and tilde converted);
+    for PEP 508 formats it is ``specifier`` as packaging normalizes it. A requirement nightcrew cannot check (URL, VCS, local path,
+    editable) carries ``skipped_reason`` and is reported, never dropped.
+    """
+
+    name: str
+    raw_name: str
+    specifier: str
+    file: str
+    line: int
+    section: str
+    span: Span | None = None
+    pep440: str | None = None
+    extras: tuple[str, ...] = ()
+    marker: str | None = None
+    hashes: tuple[str, ...] = ()
+    skipped_reason: str | None = None
+
+    @property
+    def specifier_set(self) -> SpecifierSet:
+        text = self.specifier if self.pep440 is None else self.pep440
+        try:
+            return SpecifierSet(text)
+        except InvalidSpecifier:
+            return SpecifierSet()
+
+    @property
+    def pinned_version(self) -> Version | None:
+        """The version of an exact pin (``==1.2.3`` or ``===1.2.3``, no wildcard), else None."""
+        specs = list(self.specifier_set)
+        if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+            return None
+        try:
+            return Version(specs[0].version)
+        except InvalidVersion:
+            return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the input that could not be used: one line, naming the file and line or the URL."""
+
+    file: str | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.file and self.line:
+            where = f"{self.file}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass(frozen=True)
+class ParsedManifests:
+    """What one manifest format found in a repository."""
+
+    files: tuple[str, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    requires_python: str | None = None
+
+
+@dataclass(frozen=True)
+class DistributionFile:
+    """One file of one release, as the index lists it (PEP 691 / PEP 503)."""
+
+    filename: str
+    url: str
+    version: Version
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    hashes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """Every release the index offers for one project."""
+
+    name: str
+    url: str
+    files: tuple[DistributionFile, ...] = field(default_factory=tuple)
+
+    def versions(self) -> dict[Version, tuple[DistributionFile, ...]]:
+        by_version: dict[Version, list[DistributionFile]] = {}
+        for f in self.files:
+            by_version.setdefault(f.version, []).append(f)
+        return {v: tuple(fs) for v, fs in by_version.items()}
+
+
+@dataclass(frozen=True)
+class DependencyStatus:
+    """Where one dependency stands against the index: the scan's row."""
+
+    dependency: Dependency
+    current: Version | None = None
+    latest_allowed: Version | None = None
+    latest: Version | None = None
+    latest_compatible: Version | None = None
+    update_kind: str | None = None
+    python_compatible: bool | None = None
+    skipped_reason: str | None = None

@@ -1,0 +1,133 @@
+"""The scan job: manifests -> index -> version choice, one row per dependency, failures as values."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packaging.version import Version
+
+from jobs import manifests
+from jobs.config import Config
+from jobs.errors import PackageIndexError
+from jobs.index.client import IndexClient
+from jobs.index.locate import locate, redact_url
+from jobs.index.versions import assess, lowest_python
+from jobs.models import Dependency, DependencyStatus, ParsedManifests, Problem
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Everything one scan found, ready for a renderer."""
+
+    repository: str
+    index_url: str
+    index_origin: str
+    python: str | None
+    files: tuple[str, ...]
+    statuses: tuple[DependencyStatus, ...]
+    problems: tuple[Problem, ...]
+    requests: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def outdated(self) -> tuple[DependencyStatus, ...]:
+        return tuple(s for s in self.statuses if s.update_kind is not None)
+
+    @property
+    def not_checked(self) -> tuple[DependencyStatus, ...]:
+        return tuple(s for s in self.statuses if s.skipped_reason is not None)
+
+
+def cache_dir(config: Config) -> Path:
+    if config.index.cache_dir:
+        return Path(config.index.cache_dir).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nightcrew")) / "http"
+
+
+def read_manifests(repo: Path, config: Config) -> ParsedManifests:
+    """Every configured format's files, parsed and merged (problems kept, nothing raised)."""
+    files: list[str] = []
+    deps: list[Dependency] = []
+    problems: list[Problem] = []
+    index_url: str | None = None
+    extra: list[str] = []
+    requires_python: str | None = None
+    for name in config.manifests.formats:
+        fmt = manifests.get(name)
+        parsed = fmt.parse(repo, fmt.find(repo, config.manifests.globs(name)))
+        files.extend(f for f in parsed.files if f not in files)
+        deps.extend(parsed.dependencies)
+        problems.extend(parsed.problems)
+        index_url = index_url or parsed.index_url
+        extra.extend(u for u in parsed.extra_index_urls if u not in extra)
+        requires_python = requires_python or parsed.requires_python
+    return ParsedManifests(tuple(files), tuple(deps), tuple(problems), index_url, tuple(extra), requires_python)
+
+
+def project_python(parsed: ParsedManifests, config: Config) -> Version:
+    """The oldest Python the project supports: its requires-python, else config, else the running interpreter."""
+    declared = lowest_python(parsed.requires_python)
+    if declared is not None:
+        return declared
+    if config.index.python_version:
+        return Version(config.index.python_version)
+    return Version(".".join(platform.python_version_tuple()[:2]))
+
+
+def scan(
+    repo: Path,
+    config: Config,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> ScanReport:
+    started = time.perf_counter()
+    parsed = read_manifests(repo, config)
+    where = locate(config.index.url, config.index.extra_urls, parsed.index_url, parsed.extra_index_urls)
+    python = project_python(parsed, config)
+    checkable = [d for d in parsed.dependencies if d.skipped_reason is None]
+    problems = list(parsed.problems)
+    statuses: list[DependencyStatus] = []
+    with IndexClient(
+        where,
+        cache_dir=cache_dir(config),
+        timeout=config.index.timeout,
+        retries=config.index.retries,
+        backoff=config.index.backoff,
+        workers=config.index.workers,
+    ) as client:
+        names = list(dict.fromkeys(d.name for d in checkable))
+        if on_start:
+            on_start(len(names))
+        pages = client.projects(names, on_done=on_done)
+        reported: set[str] = set()
+        for dep in parsed.dependencies:
+            if dep.skipped_reason is not None:
+                statuses.append(DependencyStatus(dep, skipped_reason=dep.skipped_reason))
+                continue
+            page = pages[dep.name]
+            if isinstance(page, PackageIndexError):
+                statuses.append(DependencyStatus(dep, skipped_reason=f"not checked: {page.message}"))
+                if dep.name not in reported:  # one error per package, at its first place of use
+                    reported.add(dep.name)
+                    problems.append(Problem(dep.file, dep.line, f"{dep.name}: {page}"))
+                continue
+            statuses.append(assess(dep, page, python=python, allow_prereleases=config.index.prereleases))
+        stats = client.stats.as_dict()
+    return ScanReport(
+        repository=str(repo),
+        index_url=redact_url(where.url),
+        index_origin=where.origin,
+        python=str(python),
+        files=parsed.files,
+        statuses=tuple(statuses),
+        problems=tuple(problems),
+        requests=stats,
+        seconds=time.perf_counter() - started,
+    )
