@@ -23,7 +23,7 @@ class Dependency:
     ``specifier`` is the version text exactly as written (``==1.2.3``, ``>=1,<2``, Poetry's ``^1.2``),
     and ``span`` says where that text sits in the file, so an edit can replace just those characters.
     ``pep440`` is the same constraint as a PEP 440 specifier string (Poetry's caret and tilde converted);
-    for PEP 508 formats it is ``specifier`` as packaging normalizes it. A requirement nightcrew cannot check (URL, VCS, local path,
+    for PEP 508 formats it is an equivalent of ``specifier``. A requirement nightcrew cannot check (URL, VCS, local path,
     editable) carries ``skipped_reason`` and is reported, never dropped.
     """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,15 @@ class IndexLocation:
     url: str
     extra_urls: tuple[str, ...]
     origin: str
+
+
+# pip expands ${VAR} (upper case, digits, underscore) in requirements files; so do we, for index URLs.
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def expand_env(url: str, environ: os._Environ[str] | dict[str, str]) -> str:
+    """``url`` with ``${VAR}`` references replaced from the environment, as pip does (unset: left as is)."""
+    return _ENV_VAR.sub(lambda m: environ.get(m.group(1), m.group(0)), url)
 
 
 def redact_url(url: str) -> str:
@@ -80,6 +90,8 @@ def locate(
     if config_url:
         return IndexLocation(config_url, tuple(config_extra), "config")
     env_extra = tuple(env.get("PIP_EXTRA_INDEX_URL", "").split())
+    file_url = expand_env(file_url, env) if file_url else None
+    file_extra = tuple(expand_env(u, env) for u in file_extra)
     if file_url:
         return IndexLocation(file_url, tuple(dict.fromkeys(file_extra + env_extra)), "requirements file")
     if env.get("PIP_INDEX_URL"):

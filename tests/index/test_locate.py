@@ -45,3 +45,10 @@ def test_redact_url_hides_password_and_bare_tokens() -> None:
     assert redact_url("https://user:s3cret@127.0.0.1:8080/simple/") == "https://user:***@127.0.0.1:8080/simple/"
     assert redact_url("https://tok3n@127.0.0.1/simple/") == "https://***@127.0.0.1/simple/"
     assert redact_url("https://127.0.0.1/simple/") == "https://127.0.0.1/simple/"
+
+
+def test_requirements_file_index_url_expands_env_vars_like_pip() -> None:
+    where = locate("", (), "https://bot:${INDEX_TOKEN}@127.0.0.1/simple/", ("https://127.0.0.1/${MISSING}/",),
+                   environ={"INDEX_TOKEN": "t0k"}, pip_config={})
+    assert where.url == "https://bot:t0k@127.0.0.1/simple/"
+    assert where.extra_urls == ("https://127.0.0.1/${MISSING}/",)

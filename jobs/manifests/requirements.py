@@ -1,0 +1,355 @@
+"""pip requirements files, read by pip's own line rules, with spans pointing back into the file text."""
+
+from __future__ import annotations
+
+import optparse
+import re
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from jobs.manifests.base import find_by_globs, relative
+from jobs.models import Dependency, ParsedManifests, Problem, Span
+
+# pip's req_file.COMMENT_RE: "#" starts a comment at line start or after whitespace, not inside a URL.
+_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+_REMOTE_RE = re.compile(r"^(https?|ftp):", re.I)
+_VCS = ("git", "hg", "svn", "bzr")
+_ARCHIVES = (".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar.lz", ".tlz")
+_EGG_RE = re.compile(r"[#&]egg=([^&]*)")
+# Only locates name, extras and the specifier text after them; packaging does all the parsing.
+_NAME_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?P<extras>\[[^\]]*\])?")
+_STRONG_HASHES = ("sha256", "sha384", "sha512")
+_IGNORED_FLAGS = ("--no-index", "--pre", "--prefer-binary", "--require-hashes")
+_IGNORED_VALUES = (
+    ("-f", "--find-links"), ("--trusted-host",), ("--only-binary",), ("--no-binary",),
+    ("--use-feature",), ("-C", "--config-settings"), ("--global-option",),
+)
+
+
+@dataclass
+class _Line:
+    """One logical line (continuations joined, comment and outer whitespace removed)."""
+
+    number: int
+    text: str
+    offsets: list[int]  # file offset of each character of ``text``
+
+    def span(self, start: int, end: int) -> Span | None:
+        """File span of ``text[start:end]``; None when it crosses a line continuation."""
+        if start == end:
+            at = self.offsets[start - 1] + 1 if start else self.offsets[0]
+            return Span(at, at)
+        first, last = self.offsets[start], self.offsets[end - 1]
+        # offsets only grow, so equal distances mean no characters were cut out in between
+        return Span(first, last + 1) if last - first == end - 1 - start else None
+
+
+def _logical_lines(text: str) -> Iterator[_Line]:
+    """pip's join_lines + ignore_comments, keeping where each character came from."""
+    pending: list[tuple[str, list[int]]] = []
+    first, pos = 0, 0
+    for number, chunk in enumerate(text.splitlines(keepends=True), 1):
+        content, start = chunk.splitlines()[0], pos
+        pos += len(chunk)
+        if number == 1 and content.startswith("\ufeff"):  # a BOM is not part of the first line
+            content, start = content[1:], start + 1
+        is_comment = _COMMENT_RE.match(content) is not None
+        if content.endswith("\\") and not is_comment:
+            left = len(content) - len(content.lstrip("\\"))
+            kept = content.strip("\\")  # pip strips backslashes at both ends
+            first = first if pending else number
+            pending.append((kept, list(range(start + left, start + left + len(kept)))))
+            continue
+        piece = (content, list(range(start, start + len(content))))
+        if is_comment:  # pip prefixes a space so the comment still matches once joined
+            piece = (" " + content, [start, *piece[1]])
+        line = _clean(first if pending else number, [*pending, piece])
+        pending = []
+        if line:
+            yield line
+    if pending and (line := _clean(first, pending)):
+        yield line
+
+
+def _clean(number: int, pieces: list[tuple[str, list[int]]]) -> _Line | None:
+    joined = "".join(text for text, _ in pieces)
+    offsets = [o for _, offs in pieces for o in offs]
+    comment = _COMMENT_RE.search(joined)
+    kept = joined[:comment.start()] if comment else joined
+    start, end = len(kept) - len(kept.lstrip()), len(kept.rstrip())
+    return _Line(number, joined[start:end], offsets[start:end]) if end > start else None
+
+
+def _split_args_options(text: str) -> tuple[str, str]:
+    """pip's break_args_options: the requirement runs up to the first space-separated token starting "-"."""
+    tokens = text.split(" ")
+    for i, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:i]), " ".join(tokens[i:])
+    return text, ""
+
+
+class _OptionError(Exception):
+    """A line's options do not parse; the message is optparse's (or ours), one line."""
+
+
+class _OptionParser(optparse.OptionParser):
+    def error(self, msg: str) -> Any:  # optparse would print usage and exit
+        raise _OptionError(msg.replace("no such option", "unknown option"))
+
+
+def _add_hash(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
+    algo, _, digest = value.partition(":")
+    if algo not in _STRONG_HASHES or not digest:
+        parser.error(f"--hash must be {'/'.join(_STRONG_HASHES)}:<hex digest>, got {value!r}")
+    parser.values.ensure_value("hashes", []).append(value)
+
+
+def _parse_options(options: str) -> tuple[optparse.Values, list[str]]:
+    """The options pip accepts in requirements files (req_file.SUPPORTED_OPTIONS and _REQ)."""
+    try:
+        argv = shlex.split(options)
+    except ValueError as exc:
+        raise _OptionError(f"cannot split options {options!r}: {exc}") from None
+    # A fresh parser per line, as pip does: appended values must not leak between lines.
+    parser = _OptionParser(add_help_option=False)
+    parser.add_option("-i", "--index-url", dest="index_url")
+    parser.add_option("--extra-index-url", dest="extra_index_urls", action="append", default=[])
+    parser.add_option("-r", "--requirement", dest="requirements", action="append", default=[])
+    parser.add_option("-c", "--constraint", dest="constraints", action="append", default=[])
+    parser.add_option("-e", "--editable", dest="editables", action="append", default=[])
+    parser.add_option("--hash", dest="hashes", action="callback", callback=_add_hash, type="str", default=[])
+    for flag in _IGNORED_FLAGS:
+        parser.add_option(flag, action="store_true")
+    for names in _IGNORED_VALUES:
+        parser.add_option(*names, action="append")
+    return parser.parse_args(argv)
+
+
+def _scheme(link: str) -> str:
+    return link.split(":", 1)[0].lower() if ":" in link else ""
+
+
+def _is_vcs(scheme: str) -> bool:
+    return scheme in ("git", "svn") or ("+" in scheme and scheme.split("+")[0] in _VCS)
+
+
+def _is_url(text: str) -> bool:
+    """pip's is_url: a scheme pip can fetch or check out (``name @ url`` is not one)."""
+    return _scheme(text) in ("http", "https", "file", "ftp") or _is_vcs(_scheme(text))
+
+
+def _link_reason(link: str) -> str:
+    scheme = _scheme(link)
+    if _is_vcs(scheme):
+        return "VCS requirement"
+    if scheme in ("", "file") or len(scheme) == 1:  # no scheme, or a Windows drive letter
+        return "local path requirement"
+    return "direct URL requirement"
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.startswith(".")
+
+
+def _is_archive_path(text: str) -> bool:
+    """pip treats ``x.whl``/``x.tar.gz`` as a file, unless it is ``name @ url``."""
+    before_at, at, _ = text.partition("@")
+    return text.lower().endswith(_ARCHIVES) and not (at and not _looks_like_path(before_at))
+
+
+def _name_from_link(link: str) -> str | None:
+    """The project name a URL or path names: its ``#egg=`` fragment, else a wheel's filename."""
+    if (egg := _EGG_RE.search(link)) and egg.group(1):
+        return egg.group(1).split("[")[0]
+    filename = unquote(urlsplit(link.replace("\\", "/")).path.rsplit("/", 1)[-1])
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    return filename.split("-", 1)[0]
+
+
+def _skipped(link: str, reason: str, base: dict[str, Any], name: str | None = None, **more: Any) -> Dependency:
+    raw = name or _name_from_link(link) or link
+    return Dependency(name=canonicalize_name(raw) if raw != link else raw, raw_name=raw, specifier="",
+                      skipped_reason=reason, **base, **more)
+
+
+def _locate(head: str, req: Requirement) -> tuple[int, int] | None:
+    """Where the specifier text sits in ``head``; an unpinned name gets the empty spot right after name/extras."""
+    match = _NAME_RE.match(head)
+    if not match or match.group("name") != req.name:
+        return None
+    rest = head[match.end():]
+    if not rest.strip():
+        at = match.end("extras") if match.group("extras") else match.end("name")
+        return None if req.specifier else (at, at)
+    start, end = match.end() + len(rest) - len(rest.lstrip()), len(head.rstrip())
+    if head[start] == "(" and head[end - 1] == ")":  # the old "name (>=1.0)" form
+        inner = head[start + 1:end - 1]
+        start, end = start + 1 + len(inner) - len(inner.lstrip()), end - 1 - (len(inner) - len(inner.rstrip()))
+    try:
+        return (start, end) if SpecifierSet(head[start:end]) == req.specifier else None
+    except InvalidSpecifier:
+        return None
+
+
+def _requirement(line: _Line, args: str, hashes: tuple[str, ...], base: dict[str, Any]) -> Dependency:
+    """A PEP 508 line, or a URL/path pip would install; raises InvalidRequirement/InvalidMarker."""
+    base = {**base, "hashes": hashes}  # pip checks hashes for URL requirements too
+    url_like = _is_url(args)
+    head, _, marker_text = args.partition("; " if url_like else ";")  # pip's marker separators
+    target, marker_text = head.strip(), marker_text.strip()
+    if not url_like and not _is_archive_path(target):
+        try:
+            req = Requirement(f"{target} ; {marker_text}" if marker_text else target)
+        except InvalidRequirement:
+            if not _looks_like_path(target):
+                raise
+        else:
+            more = {"extras": tuple(sorted(req.extras)), "marker": str(req.marker) if req.marker else None}
+            if req.url:
+                return _skipped(req.url, _link_reason(req.url), base, name=req.name, **more)
+            located = _locate(head, req)
+            specifier = args[located[0]:located[1]] if located else str(req.specifier)
+            return Dependency(name=canonicalize_name(req.name), raw_name=req.name, specifier=specifier,
+                              span=line.span(*located) if located else None, pep440=specifier, **base, **more)
+    marker = str(Marker(marker_text)) if marker_text else None
+    return _skipped(target, _link_reason(target) if url_like else "local path requirement", base, marker=marker)
+
+
+@dataclass
+class _Walk:
+    """The state of one parse() call: every file read once, includes followed depth-first."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    found: list[tuple[Path, Dependency]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    seen: set[Path] = field(default_factory=set)
+    included_as: dict[Path, set[str]] = field(default_factory=dict)
+
+    def rel(self, path: Path) -> str:
+        return relative(self.root, path)
+
+    def visit(self, path: Path, stack: tuple[Path, ...], site: tuple[str, int] | None = None) -> None:
+        key = path.resolve()
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        text = self.read(path, site)
+        if text is None:
+            return
+        self.files.append(self.rel(path))
+        for line in _logical_lines(text):
+            self.handle(path, line, (*stack, key))
+
+    def read(self, path: Path, site: tuple[str, int] | None) -> str | None:
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                return f.read()
+        except FileNotFoundError:
+            where, missing = site or (self.rel(path), None), self.rel(path)
+            self.problems.append(Problem(*where, f"{'included ' if site else ''}file not found: {missing}"))
+        except UnicodeDecodeError as exc:
+            bad = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
+            self.problems.append(Problem(self.rel(path), None, f"not valid UTF-8 ({bad})"))
+        except OSError as exc:
+            self.problems.append(Problem(self.rel(path), None, f"cannot read file: {exc.strerror or exc}"))
+        return None
+
+    def handle(self, path: Path, line: _Line, stack: tuple[Path, ...]) -> None:
+        file = self.rel(path)
+        args, options = _split_args_options(line.text)
+        try:
+            opts, leftovers = _parse_options(options)
+        except _OptionError as exc:
+            self.problems.append(Problem(file, line.number, str(exc)))
+            return
+        base = {"file": file, "line": line.number, "section": "requirements"}
+        if args:
+            try:
+                self.found.append((stack[-1], _requirement(line, args, tuple(opts.hashes), base)))
+            except (InvalidRequirement, InvalidMarker) as exc:
+                said = (str(exc).splitlines() or [""])[0]  # packaging adds a caret diagram below
+                self.problems.append(Problem(file, line.number, f"invalid requirement {args.strip()!r}: {said}"))
+        elif opts.editables:  # pip reads only the first -e of a line
+            self.found.append((stack[-1], _skipped(opts.editables[0], "editable requirement", base)))
+        else:
+            self.options_line(path, line.number, opts, leftovers, stack)
+
+    def options_line(self, path: Path, number: int, opts: optparse.Values, leftovers: list[str],
+                     stack: tuple[Path, ...]) -> None:
+        if opts.index_url and self.index_url is None:
+            self.index_url = opts.index_url
+        self.extra_index_urls += [u for u in opts.extra_index_urls if u not in self.extra_index_urls]
+        for kind, targets in (("requirements", opts.requirements), ("constraints", opts.constraints)):
+            for target in targets:
+                self.include(path, number, target, kind, stack)
+        file = self.rel(path)
+        if opts.hashes:
+            self.problems.append(Problem(file, number, "--hash without a requirement is ignored"))
+        if leftovers:  # pip silently drops these; say so instead
+            self.problems.append(Problem(file, number, f"unexpected argument after options: {' '.join(leftovers)}"))
+
+    def include(self, path: Path, number: int, target: str, kind: str, stack: tuple[Path, ...]) -> None:
+        file = self.rel(path)
+        if _REMOTE_RE.match(target):
+            self.problems.append(Problem(file, number, f"remote includes are not followed: {target}"))
+            return
+        if target.lower().startswith("file:"):
+            target = url2pathname(urlsplit(target).path)
+        included = path.parent / target
+        key = included.resolve()
+        self.included_as.setdefault(key, set()).add(kind)
+        if key in stack:
+            chain = " -> ".join(self.rel(p) for p in (*stack[stack.index(key):], key))
+            self.problems.append(Problem(file, number, f"include cycle: {chain}"))
+            return
+        self.visit(included, stack, (file, number))
+
+    def section(self, key: Path) -> str:
+        """Constraints only when every include of the file was ``-c`` (a ``-r`` makes them requirements)."""
+        kinds = self.included_as.get(key)
+        return "constraints" if kinds and "requirements" not in kinds else "requirements"
+
+    def result(self) -> ParsedManifests:
+        return ParsedManifests(
+            files=tuple(self.files),
+            dependencies=tuple(replace(dep, section=self.section(key)) for key, dep in self.found),
+            problems=tuple(self.problems),
+            index_url=self.index_url,
+            extra_index_urls=tuple(self.extra_index_urls),
+        )
+
+
+class RequirementsFormat:
+    """pip requirements files: ``-r``/``-c`` includes followed, each file parsed once per call.
+
+    Spans point at the version-specifier text as written. An unpinned requirement gets an empty span right
+    after its name/extras (where a pin would go). A specifier split by a line continuation has ``span=None``
+    and its joined text as ``specifier``. ``${VAR}`` references are left unexpanded.
+    """
+
+    name = "requirements"
+
+    def find(self, root: Path, globs: Sequence[str]) -> list[Path]:
+        return find_by_globs(root, globs)
+
+    def parse(self, root: Path, paths: Sequence[Path]) -> ParsedManifests:
+        walk = _Walk(root)
+        for path in paths:
+            walk.visit(path, ())
+        return walk.result()

@@ -1,0 +1,89 @@
+"""Shared fixtures: real loopback package indexes (StaticIndex, pypiserver) and fast real dist builders."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+# `tests.support` must import the same way however pytest was launched (plain `pytest` does not put the
+# project root on sys.path, `python -m pytest` does).
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from tests.support.distbuild import build_dists  # noqa: E402
+from tests.support.indexserver import PypiserverError, PypiserverIndex, StaticIndex, start_pypiserver  # noqa: E402
+
+MakeDists = Callable[..., list[Path]]
+
+
+@pytest.fixture
+def static_index() -> Iterator[StaticIndex]:
+    """A started StaticIndex on 127.0.0.1, empty; stopped after the test."""
+    index = StaticIndex()
+    index.start()
+    try:
+        yield index
+    finally:
+        index.stop()
+
+
+@pytest.fixture
+def make_dists(tmp_path_factory: pytest.TempPathFactory) -> MakeDists:
+    """``make_dists(name, versions, *, wheel=True, sdist=True, requires_python=None, requires_dist=(), dest=None)``.
+
+    Builds real wheel+sdist files for each version into a fresh temp dir (or ``dest``) and returns their paths.
+    """
+
+    def make(
+        name: str,
+        versions: Sequence[str],
+        *,
+        wheel: bool = True,
+        sdist: bool = True,
+        requires_python: str | None = None,
+        requires_dist: Sequence[str] = (),
+        dest: Path | None = None,
+    ) -> list[Path]:
+        target = dest if dest is not None else tmp_path_factory.mktemp("dists")
+        return build_dists(
+            target,
+            name,
+            versions,
+            wheel=wheel,
+            sdist=sdist,
+            requires_python=requires_python,
+            requires_dist=requires_dist,
+        )
+
+    return make
+
+
+PYPISERVER_PROJECTS: dict[str, tuple[str, ...]] = {
+    "alpha": ("1.0.0", "1.1.0", "2.0.0", "2.1.0rc1"),
+    "beta": ("0.9", "1.0"),
+}
+
+
+@pytest.fixture(scope="session")
+def pypiserver_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiserverIndex]:
+    """The real pypiserver (HTML-only, PEP 503) serving PYPISERVER_PROJECTS as wheels and sdists on loopback."""
+    if importlib.util.find_spec("pypiserver") is None:
+        pytest.skip("pypiserver is not installed (pip install 'nightcrew[test]')")
+    pkg_dir = tmp_path_factory.mktemp("pypiserver-packages")
+    files: list[Path] = []
+    for name, versions in PYPISERVER_PROJECTS.items():
+        files += build_dists(pkg_dir, name, versions)
+    log_path = tmp_path_factory.mktemp("pypiserver-log") / "server.log"
+    try:
+        server = start_pypiserver(pkg_dir, log_path, files=files, timeout=20.0)
+    except PypiserverError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
