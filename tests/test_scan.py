@@ -205,3 +205,53 @@ def _pythonpath() -> dict[str, str]:
     root = str(Path(__file__).resolve().parent.parent)
     return {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
             "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def test_scan_against_pypiserver(pypiserver_index, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("alpha==1.0.0\nbeta==0.9\n")
+    (repo / "nightcrew.toml").write_text(
+        f'[index]\nurl = "{pypiserver_index.url}"\ncache_dir = "{(tmp_path / "cache").as_posix()}"\n')
+    code, data, err = run_scan(repo, "--format", "json")
+    assert code == 0, err
+    found = {d["name"]: d for d in data["dependencies"]}
+    assert (found["alpha"]["latest"], found["alpha"]["update_kind"]) == ("2.0.0", "major")  # 2.1.0rc1 ignored
+    assert (found["beta"]["latest"], found["beta"]["update_kind"]) == ("1.0", "major")
+
+
+def _stderr_on_a_terminal(repo: Path, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """Run the scan with standard error on a pseudo-terminal; return exit code, stdout, what the terminal saw."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "jobs", "scan", "--repo", str(repo), "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    return proc.returncode, proc.stdout, seen
+
+
+def test_progress_bar_on_a_terminal_but_not_in_ci(index: StaticIndex, tmp_path: Path) -> None:
+    import os
+
+    repo = make_repo(tmp_path / "repo", index.url, tmp_path / "cache")
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | _pythonpath() | {"TERM": "xterm"}
+    code, out, terminal = _stderr_on_a_terminal(repo, env)
+    assert code == 0
+    assert b"asking the index" in terminal
+    json.loads(out)  # the bar never mixes into standard output
+    code, _, terminal = _stderr_on_a_terminal(repo, env | {"CI": "true"})
+    assert code == 0 and b"asking the index" not in terminal

@@ -57,6 +57,10 @@ def to_json(report: ScanReport) -> dict[str, Any]:
     }
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 KIND_STYLE = {"major": "bold red", "minor": "yellow", "patch": "green", "prerelease": "magenta"}
 
 
@@ -82,7 +86,8 @@ def render_table(report: ScanReport, console: Console, *, show_all: bool = False
         console.print(table)
     summary = to_json(report)["summary"]
     console.print(
-        f"{summary['dependencies']} dependencies in {len(report.files)} files: {summary['outdated']} outdated, "
+        f"{_count(summary['dependencies'], 'dependency', 'dependencies')} in {_count(len(report.files), 'file')}: "
+        f"{summary['outdated']} outdated, "
         f"{summary['up_to_date']} up to date, {summary['not_checked']} not checked; "
         f"index {report.index_url} ({report.index_origin}), Python {report.python}",
         highlight=False,
