@@ -17,6 +17,7 @@ from jobs.errors import NightcrewError
 EXIT_OK = 0
 EXIT_OUTDATED = 1  # only with --fail-on-outdated
 EXIT_CONFIG = 2  # configuration or usage error (click uses 2 for usage errors too)
+EXIT_PARTIAL = 1  # run: some change failed or some input could not be read; the rest was done
 
 
 def _is_interactive(stream: object) -> bool:
@@ -42,6 +43,11 @@ config_option = click.option(
 @click.version_option(__version__, prog_name="nightcrew")
 def cli() -> None:
     """nightcrew: dependency updates and release-note drafts, done on a schedule by an automation people can trust."""
+    import logging
+
+    # Libraries' retry chatter would reach standard error unasked; nightcrew reports failures itself, one line each.
+    for name in ("urllib3", "github", "cachecontrol", "filelock"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @cli.command()
@@ -100,6 +106,98 @@ def scan(repo: Path, config_path: Path | None, output_format: str | None, show_a
         render_table(report, Console() if sys.stdout.isatty() else Console(width=200), show_all=show_all)
     if fail_on_outdated and report.outdated:
         sys.exit(EXIT_OUTDATED)
+
+
+@cli.group()
+def run() -> None:
+    """Run one job once (what the scheduler and the nightly CI cron call)."""
+
+
+@run.command("dependency-updates")
+@repo_option
+@config_option
+@click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), default=None,
+              help="Where pull requests go (default: [forge] kind).")
+@click.option("--dry-run", is_flag=True, help="Change nothing anywhere; print what would be done.")
+@click.option("--only", multiple=True, metavar="PKG", help="Only these packages (repeatable).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default=None,
+              help="Output format (default: table on a terminal, json otherwise).")
+def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | None, dry_run: bool,
+                       only: tuple[str, ...], output_format: str | None) -> None:
+    """Propose version-bump pull requests, each with the repository's own test results."""
+    from packaging.utils import canonicalize_name
+
+    from jobs import config as config_module
+    from jobs.dependency_updates import DependencyUpdates, make_forge
+    from jobs.formats.updates import render_table, to_json
+    from jobs.vcs import Git
+
+    if not repo.is_dir():
+        _fail(f"{repo}: not a directory")
+    try:
+        config = config_module.load(config_path, repo=repo)
+        git = Git(repo)
+        forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run)
+    except NightcrewError as exc:
+        _fail(str(exc))
+    err = Console(stderr=True)
+    progress = (lambda branch: err.print(f"[dim]working on {branch}[/dim]")) if _is_interactive(sys.stderr) else None
+    try:
+        result = DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
+                                   only=tuple(canonicalize_name(p) for p in only), progress=progress).run()
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_PARTIAL)
+    for problem in result.problems:
+        click.echo(f"nightcrew: error: {problem}", err=True)
+    for change in result.changes:
+        if change.action == "failed":
+            click.echo(f"nightcrew: error: {change.branch}: {change.reason}", err=True)
+    output_format = output_format or ("table" if sys.stdout.isatty() else "json")
+    if output_format == "json":
+        click.echo(json.dumps(to_json(result), indent=2))
+    else:
+        render_table(result, Console() if sys.stdout.isatty() else Console(width=200))
+    if result.failed or result.problems:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command()
+@repo_option
+@config_option
+@click.argument("action", type=click.Choice(["list", "show", "close"]), default="list")
+@click.argument("number", type=int, required=False)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default=None)
+def prs(repo: Path, config_path: Path | None, action: str, number: int | None, output_format: str | None) -> None:
+    """The local forge's pull requests: list them, show one, or close one (as a human would)."""
+    from jobs import config as config_module
+    from jobs.forges.local import LocalForge
+    from jobs.vcs import Git
+
+    try:
+        config = config_module.load(config_path, repo=repo)
+    except NightcrewError as exc:
+        _fail(str(exc))
+    forge = LocalForge(Git(repo), repo / config.forge.state_file, repo / config.forge.pr_folder, config.forge.base)
+    output_format = output_format or ("table" if sys.stdout.isatty() else "json")
+    if action != "list" and number is None:
+        _fail(f"'prs {action}' needs a pull-request number")
+    try:
+        if action == "close":
+            pull = forge.close_pull(number, by="human")  # type: ignore[arg-type]
+            click.echo(f"closed #{pull.number} ({pull.branch})")
+            return
+        pulls = forge.all_pulls() if action == "list" else [forge.get_pull(number)]  # type: ignore[arg-type]
+    except NightcrewError as exc:
+        _fail(str(exc))
+    if output_format == "json":
+        rows = [{"number": p.number, "title": p.title, "state": p.state, "branch": p.branch, "draft": p.draft,
+                 "labels": list(p.labels), "body_path": p.url} for p in pulls]
+        click.echo(json.dumps(rows if action == "list" else rows[0], indent=2))
+    elif action == "show":
+        click.echo(forge.markdown_path(pulls[0].number).read_text(encoding="utf-8"))
+    else:
+        for p in pulls:
+            click.echo(f"#{p.number:<4} {p.state:<7}{' draft' if p.draft else '      '} {p.branch:<40} {p.title}")
 
 
 def main() -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from urllib.parse import urlsplit
+
 from jobs import toml_errors
+from jobs.index.locate import redact_url
 from jobs.errors import ConfigError
 from jobs.resources import default_config_path
 
@@ -53,6 +57,14 @@ class IndexSettings(_Section):
     prereleases: bool
     python_version: str
 
+    @field_validator("url", "extra_urls")
+    @classmethod
+    def _valid_urls(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for url in (value,) if isinstance(value, str) else value:
+            if url and urlsplit(url).scheme not in ("http", "https", "file"):
+                raise ValueError(f"not an http(s) or file URL: {redact_url(url)!r}")
+        return value
+
     @field_validator("python_version")
     @classmethod
     def _valid_python(cls, value: str) -> str:
@@ -64,11 +76,90 @@ class IndexSettings(_Section):
         return value
 
 
+UpdateKind = Literal["patch", "minor", "major", "prerelease"]
+Kinds = Annotated[tuple[UpdateKind, ...], Strict(False)]
+Strategy = Literal["auto", "pin", "bump", "widen"]
+
+
+def _valid_specifier(value: str) -> str:
+    if value:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError(f"not a PEP 440 specifier: {value!r}") from None
+    return value
+
+
+class ForgeSettings(_Section):
+    kind: Literal["local", "github"]
+    remote: str
+    base: str
+    branch_prefix: str = Field(min_length=1)
+    state_file: str
+    pr_folder: str
+    api_url: str
+    repository: str
+    token_env: str
+    author_name: str
+    author_email: str
+
+
+class GroupRule(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    patterns: Strings
+    kinds: Kinds = ()
+
+
+class IgnoreRule(_Section):
+    package: str = Field(min_length=1)
+    versions: str = ""
+    kinds: Kinds = ()
+
+    @field_validator("versions")
+    @classmethod
+    def _valid_versions(cls, value: str) -> str:
+        return _valid_specifier(value)
+
+
+class PackageRule(_Section):
+    patterns: Strings
+    kinds: Kinds | None = None
+    range_strategy: Strategy | None = None
+    prereleases: bool | None = None
+
+
+class UpdateSettings(_Section):
+    kinds: Kinds
+    range_strategy: Strategy
+    max_open_prs: int = Field(ge=0)
+    max_prs_per_run: int = Field(ge=0)
+    on_test_failure: Literal["draft", "skip"]
+    labels: Strings
+    failing_label: str
+    reviewers: Strings
+    groups: Annotated[tuple[GroupRule, ...], Strict(False)]
+    ignore: Annotated[tuple[IgnoreRule, ...], Strict(False)]
+    packages: Annotated[tuple[PackageRule, ...], Strict(False)]
+
+
+class TestSettings(_Section):
+    __test__ = False  # not a pytest test class
+
+    setup: Strings
+    command: str = Field(min_length=1)
+    timeout: float = Field(gt=0)
+    system_site_packages: bool
+    secret_env: Strings
+
+
 class Config(_Section):
     """The whole validated configuration, and the file it came from (None: defaults only)."""
 
     manifests: ManifestSettings
     index: IndexSettings
+    forge: ForgeSettings
+    updates: UpdateSettings
+    tests: TestSettings
     source: str | None = None
 
 

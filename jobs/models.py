@@ -127,3 +127,65 @@ class DependencyStatus:
     update_kind: str | None = None
     python_compatible: bool | None = None
     skipped_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """One dependency moving to one new version, and the text that will say so in its manifest.
+
+    ``new_specifier`` is in the manifest's own syntax (Poetry's caret stays a caret); ``None`` means the
+    current specifier already admits ``new`` and the file needs no edit (range strategy ``auto``).
+    ``hashes`` are the ``algo:hex`` values to write when the requirement carries ``--hash`` options.
+    """
+
+    dependency: Dependency
+    old: Version | None
+    new: Version
+    kind: str
+    new_specifier: str | None
+    hashes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """A manifest's text before and after a set of updates; written only after it has been verified."""
+
+    file: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class TestReport:
+    """What the repository's own tests said on a bump branch. ``outcome`` is only what the runner reported.
+
+    outcome: ``passed``, ``failed``, ``error`` (set-up or runner failure), ``timed_out``, ``not_run``.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    outcome: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    failing: tuple[str, ...] = ()
+    duration: float = 0.0
+    output_tail: str = ""
+    python_version: str | None = None
+    command: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposedChange:
+    """One pull request's worth of work: a group (or one package), its updates, branch and texts."""
+
+    key: str
+    updates: tuple[Update, ...]
+    branch: str
+    title: str = ""
+    body: str = ""
+    commit_message: str = ""
+    edits: tuple[FileEdit, ...] = ()
+    tests: TestReport | None = None

@@ -14,9 +14,9 @@ from jobs import manifests
 from jobs.config import Config
 from jobs.errors import PackageIndexError
 from jobs.index.client import IndexClient
-from jobs.index.locate import locate, redact_url
+from jobs.index.locate import IndexLocation, locate, redact_url
 from jobs.index.versions import assess, lowest_python
-from jobs.models import Dependency, DependencyStatus, ParsedManifests, Problem
+from jobs.models import Dependency, DependencyStatus, ParsedManifests, Problem, ProjectPage
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class ScanReport:
     problems: tuple[Problem, ...]
     requests: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # For the jobs that build on a scan: the index actually used (credentials intact) and its pages.
+    location: IndexLocation | None = field(default=None, repr=False, compare=False)
+    pages: dict[str, ProjectPage] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def outdated(self) -> tuple[DependencyStatus, ...]:
@@ -130,4 +133,6 @@ def scan(
         problems=tuple(problems),
         requests=stats,
         seconds=time.perf_counter() - started,
+        location=where,
+        pages={name: page for name, page in pages.items() if isinstance(page, ProjectPage)},
     )

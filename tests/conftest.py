@@ -87,3 +87,20 @@ def pypiserver_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pypis
         yield server
     finally:
         server.stop()
+
+
+# -- GitHub REST stand-in ---------------------------------------------------------------------------
+from tests.support.github_server import GitHubStandIn, seed_bare_repo  # noqa: E402
+
+
+@pytest.fixture
+def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
+    """A started GitHubStandIn for acme/widgets over a fresh bare repo (``.bare``) whose ``main`` has one commit."""
+    bare = tmp_path / "widgets.git"
+    seed_bare_repo(bare)
+    server = GitHubStandIn(bare)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

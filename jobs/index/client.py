@@ -87,7 +87,9 @@ class IndexClient:
         retry = Retry(
             total=retries, connect=retries, read=retries, status=retries, other=0,
             backoff_factor=backoff, status_forcelist=RETRY_STATUSES, allowed_methods={"GET"},
-            raise_on_status=False, respect_retry_after_header=True,
+            raise_on_status=False,
+            # a Retry-After of an hour must not stall the nightly run: our own capped backoff decides
+            respect_retry_after_header=False,
         )
         cache = FileCache(str(cache_dir)) if cache_dir else None
         adapter_args: dict[str, object] = {"max_retries": retry, "pool_connections": 4, "pool_maxsize": workers}
@@ -203,6 +205,9 @@ class IndexClient:
                     results[name] = future.result()
                 except PackageIndexError as exc:
                     results[name] = exc
+                except Exception as exc:  # one odd answer must not end the whole scan
+                    where = f"GET {redact_url(self.page_url(self.location.url, name))}"
+                    results[name] = PackageIndexError(f"unreadable answer ({type(exc).__name__})", where)
                 if on_done:
                     on_done(name)
         return results

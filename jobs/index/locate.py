@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+
+from jobs.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,10 @@ def _pip_config() -> dict[str, str]:
             continue  # the environment is read directly, not through pip
         section, _, name = key.partition(".")
         if section in ("global", "install", "download"):
-            values[name] = value.strip().strip("'\"")
+            try:  # pip prints values as Python string literals (multi-line values with \n inside)
+                values[name] = str(ast.literal_eval(value.strip()))
+            except (ValueError, SyntaxError):
+                values[name] = value.strip().strip("'\"")
     return values
 
 
@@ -68,8 +74,9 @@ def _pip_default() -> str:
     """pip's built-in default index, taken from pip so no registry host is written here."""
     try:
         from pip._internal.models.index import PyPI  # pip keeps its default here since pip 10
-    except ImportError as exc:  # pragma: no cover - pip is part of every venv
-        raise RuntimeError("no index configured and pip is not installed to name its default") from exc
+    except ImportError:
+        raise ConfigError("no package index configured, and pip is not installed to name its default: "
+                          "set [index] url or PIP_INDEX_URL", "index.url") from None
     return PyPI.simple_url
 
 
@@ -87,17 +94,29 @@ def locate(
     so a CI runner's own pip settings cannot leak into a configured run.
     """
     env = os.environ if environ is None else environ
+    config_extra = tuple(config_extra)
     if config_url:
-        return IndexLocation(config_url, tuple(config_extra), "config")
-    env_extra = tuple(env.get("PIP_EXTRA_INDEX_URL", "").split())
+        return IndexLocation(config_url, config_extra, "config")
     file_url = expand_env(file_url, env) if file_url else None
     file_extra = tuple(expand_env(u, env) for u in file_extra)
+    env_extra = tuple(env.get("PIP_EXTRA_INDEX_URL", "").split())
+    pip: dict[str, str] | None = pip_config
+
+    def pip_value(key: str) -> str:
+        nonlocal pip
+        if pip is None:
+            pip = _pip_config()
+        return pip.get(key, "")
+
+    def extras() -> tuple[str, ...]:
+        # as in pip: the environment overrides pip.conf key by key, so pip.conf extras stay unless the env sets some
+        found = config_extra + file_extra + (env_extra or tuple(pip_value("extra-index-url").split()))
+        return tuple(dict.fromkeys(found))
+
     if file_url:
-        return IndexLocation(file_url, tuple(dict.fromkeys(file_extra + env_extra)), "requirements file")
+        return IndexLocation(file_url, extras(), "requirements file")
     if env.get("PIP_INDEX_URL"):
-        return IndexLocation(env["PIP_INDEX_URL"], tuple(dict.fromkeys(file_extra + env_extra)), "PIP_INDEX_URL")
-    pip = _pip_config() if pip_config is None else pip_config
-    extra = file_extra + (env_extra or tuple(pip.get("extra-index-url", "").split()))
-    if pip.get("index-url"):
-        return IndexLocation(pip["index-url"], tuple(dict.fromkeys(extra)), "pip configuration")
-    return IndexLocation(_pip_default(), tuple(dict.fromkeys(extra)), "pip default")
+        return IndexLocation(env["PIP_INDEX_URL"], extras(), "PIP_INDEX_URL")
+    if pip_value("index-url"):
+        return IndexLocation(pip_value("index-url"), extras(), "pip configuration")
+    return IndexLocation(_pip_default(), extras(), "pip default")

@@ -57,13 +57,21 @@ def parse_json(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
         entries = data["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise PageError(f"not a PEP 691 JSON page ({type(exc).__name__})") from None
+    if not isinstance(entries, list):
+        raise PageError("not a PEP 691 JSON page ('files' is not a list)")
     files = []
     for entry in entries:
-        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+        # A hostile or broken index must not crash the run: entries of the wrong shape are passed over.
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str) or not isinstance(
+                entry.get("url"), str):
             continue
+        hashes = entry.get("hashes")
+        requires = entry.get("requires-python")
         made = _make_file(
-            entry["filename"], entry["url"], base_url, entry.get("requires-python"),
-            entry.get("yanked", False), entry.get("hashes") or {},
+            entry["filename"], entry["url"], base_url, requires if isinstance(requires, str) else None,
+            entry.get("yanked", False),
+            {k: v for k, v in hashes.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(hashes, dict) else {},
         )
         if made:
             files.append(made)

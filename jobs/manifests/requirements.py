@@ -240,9 +240,11 @@ class _Walk:
     extra_index_urls: list[str] = field(default_factory=list)
     seen: set[Path] = field(default_factory=set)
     included_as: dict[Path, set[str]] = field(default_factory=dict)
+    follow_includes: bool = True
+    label: str | None = None  # the record file name when parsing text that has no path
 
     def rel(self, path: Path) -> str:
-        return relative(self.root, path)
+        return self.label if self.label is not None else relative(self.root, path)
 
     def visit(self, path: Path, stack: tuple[Path, ...], site: tuple[str, int] | None = None) -> None:
         key = path.resolve()
@@ -305,6 +307,8 @@ class _Walk:
             self.problems.append(Problem(file, number, f"unexpected argument after options: {' '.join(leftovers)}"))
 
     def include(self, path: Path, number: int, target: str, kind: str, stack: tuple[Path, ...]) -> None:
+        if not self.follow_includes:
+            return
         file = self.rel(path)
         if _REMOTE_RE.match(target):
             self.problems.append(Problem(file, number, f"remote includes are not followed: {target}"))
@@ -353,3 +357,34 @@ class RequirementsFormat:
         for path in paths:
             walk.visit(path, ())
         return walk.result()
+
+
+def parse_text(text: str, file: str) -> ParsedManifests:
+    """Parse the text of one requirements file (``file`` names it in records); includes are not followed.
+
+    Spans are offsets into ``text``; every dependency's section is ``requirements``, since only an
+    including file can make this one a constraints file.
+    """
+    walk = _Walk(Path("."), follow_includes=False, label=file)
+    walk.files.append(file)
+    key = Path(file)
+    for line in _logical_lines(text):
+        walk.handle(key, line, (key,))
+    return walk.result()
+
+
+_HASH_OPTION_RE = re.compile(r"(?<!\S)--hash(?:=|[ \t]+)\S+")
+
+
+def hash_option_spans(text: str, line: int) -> list[Span | None] | None:
+    """Where each ``--hash`` option (``--hash=algo:hex``, the whole option) of the requirement whose
+    logical line starts on ``line`` is written in ``text``; None when no logical line starts there.
+
+    An option cut by a line continuation has no span (None in the list).
+    """
+    for logical in _logical_lines(text):
+        if logical.number == line:
+            _, options = _split_args_options(logical.text)
+            start = len(logical.text) - len(options)  # options are the tail of the line
+            return [logical.span(m.start(), m.end()) for m in _HASH_OPTION_RE.finditer(logical.text, start)]
+    return None

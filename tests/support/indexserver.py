@@ -825,7 +825,7 @@ def start_pypiserver(
             sys.executable, "-m", "pypiserver", "run",
             "-p", str(port), "-i", "127.0.0.1",
             "-a", ".", "-P", ".",  # no authentication at all
-            "--disable-fallback",  # otherwise unknown projects redirect to pypi.org
+            "--disable-fallback",  # otherwise unknown projects redirect to the public index
             "--server", "wsgiref",  # stdlib server: no optional dependency needed
             str(pkg_dir),
         ]  # fmt: skip

@@ -1,0 +1,77 @@
+"""Render a dependency-update run: JSON (schema ``nightcrew.dependency-updates/1``) or a summary table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from jobs.dependency_updates import ACTIONS, ChangeResult, UpdateRun
+
+SCHEMA = "nightcrew.dependency-updates/1"
+
+
+def _packages(result: ChangeResult) -> list[dict[str, Any]]:
+    if result.change is None:
+        return []
+    return [{"name": u.dependency.name, "from": str(u.old) if u.old else None, "to": str(u.new),
+             "file": u.dependency.file, "line": u.dependency.line, "kind": u.kind} for u in result.change.updates]
+
+
+def change_json(result: ChangeResult) -> dict[str, Any]:
+    tests = result.tests
+    return {
+        "key": result.key,
+        "packages": _packages(result),
+        "branch": result.branch,
+        "action": result.action,
+        "reason": result.reason,
+        "pr": None if result.pull is None else {"number": result.pull.number, "url": result.pull.url,
+                                                "draft": result.pull.draft, "state": result.pull.state},
+        "tests": None if tests is None else {
+            "outcome": tests.outcome, "passed": tests.passed, "failed": tests.failed + tests.errors,
+            "skipped": tests.skipped, "failing": list(tests.failing), "duration": round(tests.duration, 2),
+            "reason": tests.reason,
+        },
+    }
+
+
+def to_json(run: UpdateRun) -> dict[str, Any]:
+    counts = {action: sum(1 for c in run.changes if c.action == action) for action in ACTIONS}
+    return {
+        "schema": SCHEMA,
+        "run_id": run.run_id,
+        "dry_run": run.dry_run,
+        "forge": run.forge,
+        "base": run.base,
+        "changes": [change_json(c) for c in run.changes],
+        "not_proposed": [{"name": s.name, "version": s.version, "reason": s.reason, "file": s.file, "line": s.line}
+                         for s in run.skipped],
+        "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in run.problems],
+        "summary": counts,
+        "seconds": round(run.seconds, 3),
+        "test_seconds": round(run.test_seconds, 3),
+    }
+
+
+def render_table(run: UpdateRun, console: Console) -> None:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("action", "branch", "updates", "tests", "pull request / reason"):
+        table.add_column(column, overflow="fold")
+    for c in run.changes:
+        updates = ", ".join(f"{p['name']} {p['from']}→{p['to']}" for p in _packages(c)) or "-"
+        tests = "-" if c.tests is None else (
+            f"{c.tests.outcome.replace('_', ' ')} ({c.tests.passed} passed, {c.tests.failed + c.tests.errors} failed)")
+        where = f"#{c.pull.number} {c.pull.url}" if c.pull else ""
+        if c.reason:
+            where = f"{where} {c.reason}".strip()
+        table.add_row(c.action + (" (dry run)" if run.dry_run else ""), c.branch, updates, tests, where)
+    for s in run.skipped:
+        table.add_row("not proposed", "-", f"{s.name} {s.version or ''}".strip(), "-", s.reason)
+    if table.row_count:
+        console.print(table)
+    counts = to_json(run)["summary"]
+    console.print(", ".join(f"{n} {a}" for a, n in counts.items()) +
+                  f"; {len(run.problems)} errors; {run.seconds:.1f} s ({run.test_seconds:.1f} s in tests)",
+                  highlight=False)

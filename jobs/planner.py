@@ -1,0 +1,155 @@
+"""Choose the updates policy allows and group them into pull requests (the update checker of the pipeline)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Iterable, Sequence
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from jobs.config import PackageRule, UpdateSettings
+from jobs.index.versions import supports_python, update_kind
+from jobs.manifests.strategy import new_specifier
+from jobs.models import DependencyStatus, ProjectPage, ProposedChange, Update
+
+KIND_ORDER = {"patch": 0, "minor": 1, "prerelease": 2, "major": 3}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An update that was considered and not proposed, and why (reported in the run summary)."""
+
+    name: str
+    version: str | None
+    reason: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A change to propose, with the group it belongs to (None: one package)."""
+
+    change: ProposedChange
+    group: str | None
+    lane: str  # "major" or "minor" (everything within the current major)
+
+
+def _package_rule(name: str, rules: Sequence[PackageRule]) -> PackageRule | None:
+    return next((r for r in rules if any(fnmatchcase(name, p) for p in r.patterns)), None)
+
+
+def _ignored(name: str, version: Version, kind: str, settings: UpdateSettings) -> bool:
+    for rule in settings.ignore:
+        if not fnmatchcase(name, rule.package.lower()):
+            continue
+        if rule.versions and not SpecifierSet(rule.versions).contains(version, prereleases=True):
+            continue
+        if rule.kinds and kind not in rule.kinds:
+            continue
+        return True
+    return False
+
+
+def _hashes(page: ProjectPage, version: Version) -> tuple[str, ...] | None:
+    """``sha256:…`` of every live file of ``version``; None when any file lacks a sha256."""
+    files = [f for f in page.files if f.version == version and not f.yanked]
+    digests = [dict(f.hashes).get("sha256") for f in files]
+    if not files or not all(digests):
+        return None
+    return tuple(sorted(f"sha256:{d}" for d in set(digests)))  # type: ignore[misc]
+
+
+def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | None, kinds: Sequence[str],
+            prereleases: bool, settings: UpdateSettings) -> dict[str, Version]:
+    """The newest allowed version in each lane: ``minor`` (same major) and ``major``."""
+    current = status.current
+    assert current is not None
+    pre = prereleases or current.is_prerelease
+    best: dict[str, Version] = {}
+    for version, files in page.versions().items():
+        live = tuple(f for f in files if not f.yanked)
+        if version <= current or not live or (version.is_prerelease and not pre):
+            continue
+        if not supports_python(live, python):
+            continue
+        kind = update_kind(current, version) or "patch"
+        if kind not in kinds or _ignored(status.dependency.name, version, kind, settings):
+            continue
+        lane = "major" if kind == "major" or (kind == "prerelease" and version.major != current.major) else "minor"
+        if lane not in best or version > best[lane]:
+            best[lane] = version
+    return best
+
+
+def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], settings: UpdateSettings, *,
+           python: Version | None, prereleases: bool, strategy_override: str | None = None,
+           only: Sequence[str] = ()) -> tuple[list[tuple[Update, str]], list[Skip]]:
+    """(update, lane) pairs policy allows, and what was considered but not proposed."""
+    chosen: list[tuple[Update, str]] = []
+    skipped: list[Skip] = []
+    for status in statuses:
+        dep = status.dependency
+        if status.skipped_reason or status.current is None or dep.name not in pages:
+            continue
+        if only and dep.name not in only:
+            continue
+        rule = _package_rule(dep.name, settings.packages)
+        kinds = rule.kinds if rule and rule.kinds is not None else settings.kinds
+        pre = rule.prereleases if rule and rule.prereleases is not None else prereleases
+        strategy = strategy_override or (rule.range_strategy if rule and rule.range_strategy else settings.range_strategy)
+        for lane, version in sorted(targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre,
+                                            settings=settings).items()):
+            kind = update_kind(status.current, version) or "patch"
+            try:
+                text = new_specifier(dep, version, strategy)
+            except ValueError as exc:
+                skipped.append(Skip(dep.name, str(version), f"cannot write the new specifier: {exc}", dep.file, dep.line))
+                continue
+            if text is None:
+                continue  # the specifier already admits it: nothing to propose
+            hashes: tuple[str, ...] = ()
+            if dep.hashes:
+                found = _hashes(pages[dep.name], version)
+                if found is None:
+                    skipped.append(Skip(dep.name, str(version), "the index gives no sha256 for every file of this "
+                                        "version, and the requirement is hash-pinned", dep.file, dep.line))
+                    continue
+                hashes = found
+            chosen.append((Update(dep, status.current, version, kind, text, hashes), lane))
+    return chosen, skipped
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "update"
+
+
+def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix: str) -> list[Planned]:
+    """One change per group, and one per (package, version) for what no group takes; majors stay alone
+    unless a group names the ``major`` kind."""
+    grouped: dict[str, list[Update]] = {}
+    single: dict[tuple[str, str, str], list[Update]] = {}
+    for update, lane in chosen:
+        rule = next((g for g in settings.groups
+                     if any(fnmatchcase(update.dependency.name, p) for p in g.patterns)
+                     and ((update.kind in g.kinds) if g.kinds else update.kind != "major")), None)
+        if rule is not None:
+            grouped.setdefault(rule.name, []).append(update)
+        else:
+            single.setdefault((update.dependency.name, str(update.new), lane), []).append(update)
+    planned: list[Planned] = []
+    for name, updates in grouped.items():
+        digest = hashlib.sha1(
+            ",".join(sorted({f"{u.dependency.name}=={u.new}" for u in updates})).encode()).hexdigest()[:8]
+        change = ProposedChange(key=f"group:{name}", updates=tuple(updates), branch=f"{prefix}{_slug(name)}-{digest}")
+        planned.append(Planned(change, name, "minor"))
+    for (package, version, lane), updates in single.items():
+        key = f"{package}:major" if lane == "major" else package
+        change = ProposedChange(key=key, updates=tuple(updates), branch=f"{prefix}{_slug(package)}-{version}")
+        planned.append(Planned(change, None, lane))
+    planned.sort(key=lambda p: (max(KIND_ORDER.get(u.kind, 9) for u in p.change.updates), p.change.key))
+    return planned

@@ -1,0 +1,114 @@
+"""Render the texts people read (commit messages, PR titles and bodies) from the Jinja templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from jobs.models import ProposedChange, TestReport
+from jobs.resources import data_dir
+
+BODY_LIMIT = 65_536  # GitHub's limit on a pull-request body, in characters
+MARKER_PREFIX = "<!-- nightcrew:"
+_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
+_MARKER = re.compile(r"<!-- nightcrew:(\{.*?\}) -->", re.S)
+
+
+def neutralize_mentions(text: str) -> str:
+    """Stop third-party text from pinging people: ``@name`` becomes ``@<!-- -->name`` (renders the same)."""
+    return _MENTION.sub("@<!-- -->", text)
+
+
+def environment(folder: Path | None = None) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in ([folder] if folder else []) + [data_dir("templates")]]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # markdown and plain text, not HTML
+    )
+    env.filters["neutralize_mentions"] = neutralize_mentions
+    return env
+
+
+def change_context(change: ProposedChange, group: str | None) -> dict[str, Any]:
+    by_package: dict[tuple[str, str], dict[str, Any]] = {}
+    for update in change.updates:
+        key = (update.dependency.name, str(update.new))
+        entry = by_package.setdefault(key, {
+            "name": update.dependency.name, "old": str(update.old) if update.old else "?",
+            "new": str(update.new), "kind": update.kind, "files": [],
+        })
+        if update.dependency.file not in entry["files"]:
+            entry["files"].append(update.dependency.file)
+    return {"key": change.key, "is_group": group is not None, "group": group, "updates": list(by_package.values())}
+
+
+def marker(change: ProposedChange) -> str:
+    """A hidden comment in the body that lets a later run know what the PR proposes."""
+    data = {"key": change.key, "updates": {u.dependency.name: str(u.new) for u in change.updates}}
+    return f"{MARKER_PREFIX}{json.dumps(data, sort_keys=True)} -->"
+
+
+def read_marker(body: str) -> dict[str, Any] | None:
+    found = _MARKER.search(body or "")
+    if not found:
+        return None
+    try:
+        return json.loads(found.group(1))
+    except ValueError:
+        return None
+
+
+class Renderer:
+    def __init__(self, folder: Path | None = None, config_file: str = "nightcrew.toml") -> None:
+        self.env = environment(folder)
+        self.config_file = config_file
+
+    def commit_message(self, change: ProposedChange, group: str | None) -> str:
+        text = self.env.get_template("commit_message.j2").render(change=change_context(change, group))
+        return text.strip() + "\n"
+
+    def title(self, change: ProposedChange, group: str | None) -> str:
+        return " ".join(self.env.get_template("pr_title.j2").render(change=change_context(change, group)).split())
+
+    def body(self, change: ProposedChange, group: str | None, tests: TestReport | None,
+             changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT) -> str:
+        """The PR body, under ``limit``: the changelog is cut first, then the test output."""
+        changelog = [dict(e, text=neutralize_mentions(e["text"])) for e in (changelog or [])]
+        test_data = asdict(tests) if tests else None
+        if test_data:
+            test_data["output_tail"] = neutralize_mentions(test_data["output_tail"])
+        context = {
+            "change": change_context(change, group), "changelog": changelog, "changelog_truncated": False,
+            "tests": test_data, "tests_truncated": False, "marker": marker(change), "config_file": self.config_file,
+        }
+        template = self.env.get_template("pr_body.md.j2")
+        text = template.render(**context)
+        for field in ("changelog", "tests"):
+            while len(text) > limit and self._shorten(context, field):
+                text = template.render(**context)
+        return text if len(text) <= limit else text[: limit - 40] + "\n\n_(shortened to fit)_\n"
+
+    @staticmethod
+    def _shorten(context: dict[str, Any], field: str) -> bool:
+        """Halve the longest text of ``field``; False when nothing is left to cut."""
+        if field == "changelog":
+            entries = [e for e in context["changelog"] if len(e["text"]) > 200]
+            if not entries:
+                return False
+            longest = max(entries, key=lambda e: len(e["text"]))
+            longest["text"] = longest["text"][: len(longest["text"]) // 2].rstrip() + "\n\n…"
+            context["changelog_truncated"] = True
+            return True
+        tests = context["tests"]
+        if not tests or len(tests["output_tail"]) <= 200:
+            return False
+        tail = tests["output_tail"]
+        tests["output_tail"] = "…\n" + tail[len(tail) // 2:]
+        context["tests_truncated"] = True
+        return True

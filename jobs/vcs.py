@@ -1,0 +1,152 @@
+"""Git for the update job: worktrees at the base, one commit per change, guarded pushes, merged checks."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from jobs.errors import NightcrewError
+from jobs.tools.redact import redact
+
+
+class GitError(NightcrewError):
+    """A git command failed; the message is git's own last line, with secrets removed."""
+
+
+class PushRejected(GitError):
+    """The remote refused the push (someone else moved the branch, a hook said no, no permission)."""
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+
+class Git:
+    """A repository on disk, driven through the git command line (what GitPython's ``repo.git`` does too).
+
+    ``env`` is added to every git call: how a forge authenticates pushes (``GIT_CONFIG_*`` headers) without
+    a token in any URL or argument; ``secrets`` are removed from every error.
+    """
+
+    def __init__(self, path: Path, *, env: Mapping[str, str] | None = None, secrets: Sequence[str] = ()) -> None:
+        self.path = path
+        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+        self.secrets = tuple(secrets)
+
+    def _exec(self, args: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None,
+              stdin: str | None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=cwd or self.path, capture_output=True, text=True, input=stdin,
+            env={**self.env, **(env or {})}, timeout=600,
+        )
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True, env: Mapping[str, str] | None = None,
+            error: type[GitError] = GitError, stdin: str | None = None) -> str:
+        proc = self._exec(args, cwd, env, stdin)
+        if check and proc.returncode != 0:
+            lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+            last = lines[-1] if lines else f"exit {proc.returncode}"
+            raise error(redact(last.strip(), self.secrets), f"git {args[0]}")
+        return proc.stdout.strip()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def current_branch(self) -> str:
+        return self.run("rev-parse", "--abbrev-ref", "HEAD")
+
+    def sha(self, ref: str) -> str | None:
+        out = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return out or None
+
+    def remote_sha(self, remote: str, branch: str) -> str | None:
+        """The branch's commit on ``remote`` right now (None when it does not exist there)."""
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
+
+    def fetch_branch(self, remote: str, branch: str) -> str:
+        """Fetch ``remote``'s branch into a private ref and return that ref's name."""
+        ref = f"refs/nightcrew/remotes/{remote}/{branch}"
+        self.run("fetch", "--no-tags", "--quiet", remote, f"+refs/heads/{branch}:{ref}")
+        return ref
+
+    def authors_since(self, base: str, tip: str) -> list[tuple[str, str]]:
+        """(author e-mail, committer e-mail) of each commit on ``tip`` that ``base`` does not have."""
+        out = self.run("log", "--format=%ae%x00%ce", f"{base}..{tip}")
+        return [tuple(line.split("\x00", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
+
+    def foreign_commits(self, base: str, tip: str, bot_email: str) -> list[str]:
+        """E-mails of people other than the bot who wrote or committed on ``tip`` since ``base``."""
+        others = {email for pair in self.authors_since(base, tip) for email in pair if email != bot_email}
+        return sorted(others)
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        return self._exec(["merge-base", "--is-ancestor", commit, of], None, None, None).returncode == 0
+
+    def tree_of(self, ref: str) -> str:
+        return self.run("rev-parse", f"{ref}^{{tree}}")
+
+    def export(self, ref: str, dest: Path) -> None:
+        """The files of ``ref`` written to ``dest`` (no checkout, no change to the repository)."""
+        proc = subprocess.run(["git", "archive", "--format=tar", ref], cwd=self.path, capture_output=True,
+                              env=self.env, timeout=600)
+        if proc.returncode != 0:
+            raise GitError(redact(proc.stderr.decode(errors="replace").strip() or "archive failed", self.secrets),
+                           "git archive")
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
+            archive.extractall(dest, filter="data")
+
+    def exclude(self, pattern: str) -> None:
+        """Keep ``pattern`` out of ``git status`` for this clone only (``.git/info/exclude``)."""
+        path = Path(self.run("rev-parse", "--git-path", "info/exclude"))
+        path = path if path.is_absolute() else self.path / path
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if pattern not in text.splitlines():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(("" if not text or text.endswith("\n") else "\n") + pattern + "\n")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def worktree(self, base: str) -> Iterator[Path]:
+        """A temporary, detached worktree at ``base``; removed afterwards whatever happens."""
+        folder = Path(tempfile.mkdtemp(prefix="nightcrew-wt-"))
+        self.run("worktree", "add", "--detach", "--quiet", str(folder), base)
+        try:
+            yield folder
+        finally:
+            self.run("worktree", "remove", "--force", str(folder), check=False)
+            shutil.rmtree(folder, ignore_errors=True)
+            self.run("worktree", "prune", check=False)
+
+    def commit(self, worktree: Path, files: Sequence[str], message: str, author: Author) -> str:
+        """Commit ``files`` (already written in ``worktree``) as ``author``; return the new commit's sha."""
+        self.run("add", "--", *files, cwd=worktree)
+        identity = {
+            "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email,
+        }
+        self.run("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree, env=identity, stdin=message)
+        return self.run("rev-parse", "HEAD", cwd=worktree)
+
+    def set_branch(self, branch: str, sha: str) -> None:
+        self.run("branch", "--force", "--quiet", branch, sha)
+
+    def push(self, remote: str, branch: str, sha: str, expected: str | None) -> None:
+        """Push ``sha`` to ``remote``'s ``branch`` only if the branch is still at ``expected`` (None: absent)."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+        self.run("push", "--quiet", "--porcelain", lease, remote, f"{sha}:refs/heads/{branch}", error=PushRejected)

@@ -1,0 +1,183 @@
+"""`nightcrew run dependency-updates` end to end with the local forge: real git, a bare remote, a loopback index,
+real test runs in fresh environments, and every idempotency rule across consecutive runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from jobs.cli import cli
+from tests.jobs.conftest import REQUIREMENTS, V11, Project, git
+
+
+def run(project: Project, *args: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
+                                      *args])
+    assert result.stdout, result.stderr or result.exception
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def prs(project: Project) -> list[dict]:
+    result = CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"])
+    return json.loads(result.stdout)
+
+
+def by_branch(data: dict) -> dict[str, dict]:
+    return {c["branch"]: c for c in data["changes"]}
+
+
+def remote_file(project: Project, branch: str, path: str) -> bytes:
+    import subprocess
+
+    return subprocess.run(["git", "--git-dir", str(project.remote), "show", f"{branch}:{path}"],
+                          check=True, capture_output=True).stdout
+
+
+def test_first_run_opens_minor_and_draft_major_with_test_results(project: Project) -> None:
+    code, data, err = run(project)
+    assert code == 0, err
+    changes = by_branch(data)
+    minor, major = changes["nightcrew/mathlib-1.1.0"], changes["nightcrew/mathlib-2.0.0"]
+    assert minor["action"] == "opened" and minor["pr"]["draft"] is False
+    assert minor["tests"] == {"outcome": "passed", "passed": 2, "failed": 0, "skipped": 0, "failing": [],
+                              "duration": minor["tests"]["duration"], "reason": None}
+    assert major["action"] == "opened" and major["pr"]["draft"] is True
+    assert major["tests"]["outcome"] == "failed"
+    assert major["tests"]["failing"] == ["tests/test_math.py::test_add"]
+    assert major["packages"] == [{"name": "mathlib", "from": "1.0.0", "to": "2.0.0", "file": "requirements.txt",
+                                  "line": 2, "kind": "major"}]
+    # the edit touched only the version text, on the remote branch
+    assert remote_file(project, "nightcrew/mathlib-1.1.0", "requirements.txt") == \
+        REQUIREMENTS.replace("1.0.0", "1.1.0").encode()
+    # the PRs as the forge keeps them, and their bodies
+    listed = {p["branch"]: p for p in prs(project)}
+    assert listed["nightcrew/mathlib-1.1.0"]["title"] == "build(deps): bump mathlib from 1.0.0 to 1.1.0"
+    major_body = Path(project.work / listed["nightcrew/mathlib-2.0.0"]["body_path"]).read_text()
+    assert "`tests/test_math.py::test_add`" in major_body
+    assert "| failed | 1 | 1 |" in major_body
+    assert "tests-failing" in listed["nightcrew/mathlib-2.0.0"]["labels"]
+    # the working copy of the user is untouched, and nightcrew's files stay out of git status
+    assert (project.work / "requirements.txt").read_text() == REQUIREMENTS
+    assert git(project.work, "status", "--porcelain") == ""
+
+
+def test_second_run_changes_nothing_and_opens_no_duplicate(project: Project) -> None:
+    run(project)
+    before = prs(project)
+    code, data, _ = run(project)
+    assert code == 0
+    assert {c["action"] for c in data["changes"]} == {"unchanged"}
+    assert all(c["tests"] is None for c in data["changes"])  # nothing new to test
+    assert prs(project) == before
+
+
+def test_human_closed_version_is_not_proposed_again(project: Project) -> None:
+    run(project)
+    major = next(p for p in prs(project) if p["branch"] == "nightcrew/mathlib-2.0.0")
+    CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "close", str(major["number"])])
+    _, data, _ = run(project)
+    change = by_branch(data)["nightcrew/mathlib-2.0.0"]
+    assert change["action"] == "skipped"
+    assert change["reason"] == f"#{major['number']} was closed without merging: this version is not proposed again"
+    assert len(prs(project)) == 2
+
+
+def test_newer_version_supersedes_the_older_pr(project: Project) -> None:
+    run(project)
+    old = next(p for p in prs(project) if p["branch"] == "nightcrew/mathlib-1.1.0")
+    project.publish("1.2.0", V11)
+    _, data, _ = run(project)
+    changes = by_branch(data)
+    assert changes["nightcrew/mathlib-1.2.0"]["action"] == "opened"
+    superseded = changes["nightcrew/mathlib-1.1.0"]
+    assert superseded["action"] == "superseded"
+    new_number = changes["nightcrew/mathlib-1.2.0"]["pr"]["number"]
+    assert superseded["reason"].startswith(f"Superseded by #{new_number}")
+    states = {p["branch"]: p["state"] for p in prs(project)}
+    assert states["nightcrew/mathlib-1.1.0"] == "closed" and states["nightcrew/mathlib-1.2.0"] == "open"
+    old_body = Path(project.work / old["body_path"]).read_text()
+    assert f"Superseded by #{new_number}" in old_body
+
+
+def test_branch_with_a_human_commit_is_never_overwritten(project: Project, tmp_path: Path) -> None:
+    run(project)
+    clone = tmp_path / "human"
+    git(tmp_path, "clone", "-q", "-b", "nightcrew/mathlib-1.1.0", str(project.remote), str(clone))
+    (clone / "NOTES.md").write_text("a maintainer's fix\n")
+    git(clone, "add", "NOTES.md")
+    git(clone, "commit", "-qm", "maintainer fix")
+    git(clone, "push", "-q", "origin", "nightcrew/mathlib-1.1.0")
+    human_tip = git(clone, "rev-parse", "HEAD")
+    _, data, _ = run(project)
+    change = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    assert change["action"] == "skipped"
+    assert "has commits by maintainer@example.org" in change["reason"]
+    assert git(project.remote, "rev-parse", "nightcrew/mathlib-1.1.0") == human_tip
+    number = change["pr"]["number"]
+    assert "did not update this branch" in Path(project.work / f".nightcrew/prs/{number}.md").read_text()
+    run(project)  # and says so only once
+    assert Path(project.work / f".nightcrew/prs/{number}.md").read_text().count("did not update this branch") == 1
+
+
+def test_merged_branch_is_not_recreated(project: Project) -> None:
+    run(project)
+    git(project.work, "merge", "-q", "--ff-only", "nightcrew/mathlib-1.1.0")
+    _, data, _ = run(project)
+    states = {p["branch"]: p["state"] for p in prs(project)}
+    assert states["nightcrew/mathlib-1.1.0"] == "merged"
+    assert "nightcrew/mathlib-1.1.0" not in by_branch(data)
+
+
+def test_crash_after_push_before_pr_gives_one_pr_on_rerun(project: Project) -> None:
+    # the state a crash leaves: the bot's branch is on the remote, no PR was recorded
+    run(project, "--only", "mathlib")
+    state = project.work / ".nightcrew"
+    import shutil
+
+    shutil.rmtree(state)
+    code, data, _ = run(project)
+    assert code == 0
+    changes = by_branch(data)
+    assert changes["nightcrew/mathlib-1.1.0"]["action"] == "opened"
+    assert len(prs(project)) == 2
+
+
+def test_dry_run_changes_nothing_anywhere(project: Project) -> None:
+    refs_before = git(project.remote, "for-each-ref")
+    code, data, _ = run(project, "--dry-run")
+    assert code == 0 and data["dry_run"] is True
+    assert {c["action"] for c in data["changes"]} == {"opened"}
+    assert all(c["reason"] == "dry run: nothing was changed" for c in data["changes"])
+    assert git(project.remote, "for-each-ref") == refs_before
+    assert not (project.work / ".nightcrew").exists()
+    assert git(project.work, "branch", "--list", "nightcrew/*") == ""
+
+
+def test_push_rejected_is_one_failed_change_and_the_run_goes_on(project: Project) -> None:
+    hook = project.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do\n  case $ref in *2.0.0) echo 'protected' >&2; exit 1;; esac\n"
+                    "done\nexit 0\n")
+    hook.chmod(0o755)
+    code, data, err = run(project)
+    assert code == 1
+    changes = by_branch(data)
+    assert changes["nightcrew/mathlib-2.0.0"]["action"] == "failed"
+    assert changes["nightcrew/mathlib-2.0.0"]["reason"].startswith("git push:")
+    assert changes["nightcrew/mathlib-1.1.0"]["action"] == "opened"
+    assert "nightcrew: error: nightcrew/mathlib-2.0.0: git push:" in err
+
+
+def test_hanging_tests_time_out_and_the_pr_says_so(project: Project) -> None:
+    (project.work / "tests" / "test_slow.py").write_text("import time\n\n\ndef test_hangs():\n    time.sleep(600)\n")
+    git(project.work, "add", ".")
+    git(project.work, "commit", "-qm", "slow test")
+    git(project.work, "push", "-q", "origin", "main")
+    (project.work / "nightcrew.toml").write_text((project.work / "nightcrew.toml").read_text()
+                                                  .replace("timeout = 120", "timeout = 4"))
+    git(project.work, "commit", "-qam", "short timeout")
+    code, data, _ = run(project, "--only", "mathlib")
+    change = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    assert change["tests"]["outcome"] == "timed_out"
+    assert change["pr"]["draft"] is True

@@ -1,0 +1,1246 @@
+"""A loopback stand-in for GitHub's REST API (pulls, issues, labels, comments), backed by a real bare git repo."""
+
+from __future__ import annotations
+
+import base64
+import http
+import itertools
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+__all__ = ["GitHubStandIn", "RequestRecord", "ApiError", "git", "seed_bare_repo", "commit_files"]
+
+DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+_PREFIX = "/api/v3"  # GitHub Enterprise serves the API under /api/v3; api.github.com serves it at the root
+_JSON = "application/json; charset=utf-8"
+_ANONYMOUS_LIMIT = 60
+_R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+# Configuration that would change git's behaviour (signing, hooks paths, merge drivers) must not leak in from the
+# developer's machine: every git call below sees only the repository's own config.
+_GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+
+
+# -- git -------------------------------------------------------------------------------------------
+
+
+def git(git_dir: Path | str | None, *args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+        cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run git hermetically (no global/system config); ``git_dir`` None runs in ``cwd``."""
+    cmd = ["git"] + (["--git-dir", str(git_dir)] if git_dir is not None else []) + list(args)
+    proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=30, cwd=cwd,
+                          env={**os.environ, **_GIT_ENV, **(env or {})})  # fmt: skip
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def seed_bare_repo(bare: Path, branch: str = "main", files: Mapping[str, str] | None = None) -> str:
+    """``git init --bare`` at ``bare`` and push one commit to ``branch`` from a throwaway clone; returns its sha."""
+    git(None, "init", "--quiet", "--bare", "-b", branch, str(bare))
+    with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
+        work = Path(tmp) / "work"
+        git(None, "clone", "--quiet", str(bare), str(work))
+        for key, value in (("user.name", "Seed Author"), ("user.email", "seed@example.com")):
+            git(None, "config", key, value, cwd=work)  # local to the clone: global config stays untouched
+        for rel, text in (files or {"README.md": "# widgets\n", "requirements.txt": "requests==2.31.0\n"}).items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_text(text)
+        git(None, "add", "-A", cwd=work)
+        git(None, "commit", "--quiet", "-m", "Initial commit", cwd=work)
+        git(None, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return git(bare, "rev-parse", f"refs/heads/{branch}").stdout.strip()
+
+
+def commit_files(bare: Path, branch: str, files: Mapping[str, str], message: str = "Bump dependencies",
+                 base: str = "main", author: tuple[str, str] = ("nightcrew", "bot@nightcrew.test")) -> str:  # fmt: skip
+    """Commit ``files`` on top of ``branch`` (or ``base`` if it does not exist yet) with git plumbing; returns the sha.
+
+    This is what a push does to the bare repo, minus the transport: real objects, a real ref update.
+    """
+    tip = git(bare, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False).stdout.strip()
+    parent = tip or git(bare, "rev-parse", "--verify", f"refs/heads/{base}^{{commit}}").stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="idx-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
+               "GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1]}  # fmt: skip
+        git(bare, "read-tree", parent, env=env)
+        for rel, text in files.items():
+            blob = git(bare, "hash-object", "-w", "--stdin", input=text).stdout.strip()
+            git(bare, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+        tree = git(bare, "write-tree", env=env).stdout.strip()
+        sha = git(bare, "commit-tree", tree, "-p", parent, "-m", message, env=env).stdout.strip()
+    git(bare, "update-ref", f"refs/heads/{branch}", sha)
+    return sha
+
+
+# -- state -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One answered request; ``path`` has no /api/v3 prefix and is percent-decoded, ``body`` is the parsed JSON."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    login: str | None
+    body: Any
+    prefixed: bool
+    headers: dict[str, str]
+    response_headers: dict[str, str]
+    duration: float
+
+
+class ApiError(Exception):
+    """Raised by a handler to answer with a GitHub-shaped error body."""
+
+    def __init__(self, status: int, payload: dict[str, Any] | None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, payload)
+        self.status, self.payload, self.headers = status, payload, headers or {}
+
+
+def _err(status: int, message: str, doc: str = DOCS) -> ApiError:
+    return ApiError(status, {"message": message, "documentation_url": doc})
+
+
+def _invalid(resource: str, code: str, field: str | None = None, message: str | None = None) -> ApiError:
+    error: dict[str, str] = {"resource": resource, "code": code}
+    if field:
+        error["field"] = field
+    if message:
+        error["message"] = message
+    return ApiError(422, {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS})
+
+
+def _not_found() -> ApiError:
+    return _err(404, "Not Found")
+
+
+@dataclass
+class _User:
+    login: str
+    id: int
+    type: str
+
+
+@dataclass
+class _Label:
+    id: int
+    name: str
+    color: str
+    description: str | None
+
+
+@dataclass
+class _Comment:
+    id: int
+    issue: int
+    body: str
+    user: str
+    created: datetime
+    updated: datetime
+
+
+@dataclass
+class _Pull:
+    id: int
+    head: str
+    base: str
+    head_sha: str
+    base_sha: str
+    draft: bool
+    maintainer_can_modify: bool
+    merged_at: datetime | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    reviewers: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Issue:
+    number: int
+    id: int
+    title: str
+    body: str | None
+    user: str
+    created: datetime
+    updated: datetime
+    labels: list[str] = field(default_factory=list)  # keys into GitHubStandIn._labels (lower-cased names)
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    pull: _Pull | None = None
+
+
+@dataclass
+class _Fault:
+    kind: str  # "fail" or "delay"
+    method: str
+    pattern: re.Pattern[str]
+    remaining: int | None
+    status: int = 502
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Ctx:
+    """What a handler needs to know about the request it answers."""
+
+    login: str
+    api: str  # base for API URLs in bodies: keeps the caller's prefix style so followed links stay valid
+    path: str
+    query: dict[str, str]
+    body: Any
+    _refs: dict[str, str] | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+
+
+def _node(kind: str, id_: int) -> str:
+    # GitHub's legacy global node ids: base64 of "<len>:<Type><id>", e.g. MDQ6VXNlcjE= for user 1.
+    return base64.b64encode(f"{len(kind):02d}:{kind}{id_}".encode()).decode()
+
+
+def _token(header: str | None) -> str | None:
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() not in ("token", "bearer"):
+        return None
+    return value.strip() or None
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default  # GitHub ignores unparsable paging parameters
+
+
+def _str(body: dict[str, Any], key: str, default: Any = None) -> Any:
+    value = body.get(key, default)
+    if value is not None and value is not default and not isinstance(value, str):
+        raise _err(422, f"Invalid request.\n\nFor 'properties/{key}', {json.dumps(value)} is not a string.")
+    return value
+
+
+# -- HTTP plumbing ---------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck (delayed) handler must never block stop()
+    allow_reuse_address = True
+    request_queue_size = 128
+    standin: GitHubStandIn
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def close_connections(self) -> None:
+        # Keep-alive handler threads outlive shutdown(); cut their sockets so a stopped server stops answering.
+        with self.connections_lock:
+            conns, self.connections = list(self.connections), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out close mid-response; expected, not a test failure
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as PyGithub's requests session pools connections
+    server_version = "nightcrew-GitHubStandIn/1.0"
+    timeout = 30
+    disable_nagle_algorithm = True  # headers and body are two writes; Nagle + delayed ACK would add ~40 ms each
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.standin._serve(self)
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+
+Handler = Callable[..., tuple[int, Any] | tuple[int, Any, dict[str, str]]]
+
+
+class GitHubStandIn:
+    """GitHub REST stand-in for one repository on 127.0.0.1:0; PRs and issues in memory, branches in ``bare_repo``.
+
+    Tokens map to user logins; every token user and every name in ``collaborators`` may be asked for review.
+    """
+
+    def __init__(
+        self,
+        bare_repo: Path,
+        full_name: str = "acme/widgets",
+        tokens: Mapping[str, str] | None = None,
+        default_branch: str = "main",
+        per_page_default: int = 30,
+        *,
+        collaborators: Iterable[str] | None = None,
+        rate_limit: int = 5000,
+    ) -> None:
+        self.bare = Path(bare_repo)
+        self.full_name = full_name
+        self.owner, self.repo_name = full_name.split("/")
+        self.tokens = dict(tokens if tokens is not None else {"bot-token": "nightcrew-bot", "human-token": "alice"})
+        self.default_branch = default_branch
+        self.per_page_default = per_page_default
+        default_collaborators = [*self.tokens.values(), "bob", "carol"]
+        self.collaborators = set(collaborators if collaborators is not None else default_collaborators)
+        self.rate_limit = rate_limit
+        self.repo_id = 1296269
+        self.created = _now()
+        self._lock = threading.RLock()
+        self._users: dict[str, _User] = {}
+        self._user_ids = itertools.count(1)
+        self._ids = itertools.count(1_000_001)
+        self._numbers = itertools.count(1)  # issues and PRs share one number sequence, as on GitHub
+        self._issues: dict[int, _Issue] = {}
+        self._labels: dict[str, _Label] = {}
+        self._comments: dict[int, _Comment] = {}
+        self._rate: dict[str, tuple[int, int]] = {}  # token ("" = anonymous) -> (used, reset epoch)
+        self._faults: list[_Fault] = []
+        self._requests: list[RequestRecord] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        for login in self.tokens.values():  # token users first, so the bot is user ID 1
+            self._user(login)
+        self._user(self.owner, "Organization")
+        self._routes = self._build_routes()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> GitHubStandIn:
+        if self._server is not None:
+            return self
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.standin = self
+        self._server = server
+        self._stopping.clear()
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="GitHubStandIn", daemon=True)  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # wakes delayed handlers so they finish promptly
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> GitHubStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("GitHubStandIn is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.web_url + _PREFIX
+
+    # -- test-side controls ------------------------------------------------------------------------
+
+    def fail(self, method: str, path_regex: str, status: int = 502, times: int | None = 1,
+             body: Any = None, headers: Mapping[str, str] | None = None) -> None:  # fmt: skip
+        """Answer the next ``times`` matching requests (None: until clear_faults) with ``status``.
+
+        ``method`` "*" matches any; ``path_regex`` must fully match the decoded path without the /api/v3 prefix.
+        ``body``: dict/list (JSON), str/bytes (sent as is) or None for ``{"message": <reason phrase>}``.
+        """
+        if body is None:
+            body = {"message": http.HTTPStatus(status).phrase}
+        raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        with self._lock:
+            fault = _Fault("fail", method.upper(), re.compile(path_regex), times, status, raw, dict(headers or {}))
+            self._faults.append(fault)
+
+    def delay(self, method: str, path_regex: str, seconds: float, times: int | None = 1) -> None:
+        """Hold the next ``times`` matching requests for ``seconds`` before answering them normally."""
+        with self._lock:
+            self._faults.append(_Fault("delay", method.upper(), re.compile(path_regex), times, seconds=seconds))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def exhaust_rate_limit(self, token: str | None = None, reset_in: float = 3600) -> None:
+        """Use up the core rate limit of ``token`` (None: every token) until ``reset_in`` seconds from now."""
+        reset = int(time.time() + reset_in + 0.999)
+        with self._lock:
+            for tok in [token] if token is not None else list(self.tokens):
+                self._rate[tok] = (self.rate_limit, reset)
+
+    def restore_rate_limit(self) -> None:
+        with self._lock:
+            self._rate.clear()
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Snapshot of answered requests, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    # -- state accessors (compact snapshots, not API JSON) -----------------------------------------
+
+    def pulls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            refs = self._all_refs()
+            return [self.pull(n, refs) for n, i in sorted(self._issues.items()) if i.pull is not None]
+
+    def pull(self, number: int, _refs: dict[str, str] | None = None) -> dict[str, Any]:
+        with self._lock:
+            issue = self._issues[number]
+            pr = issue.pull
+            if pr is None:
+                raise KeyError(f"#{number} is an issue, not a pull request")
+            head_sha = (_refs or self._all_refs()).get(pr.head) if issue.state == "open" else None
+            return {"number": number, "state": issue.state, "title": issue.title, "body": issue.body,
+                    "user": issue.user, "draft": pr.draft, "head": pr.head, "base": pr.base,
+                    "head_sha": head_sha or pr.head_sha, "merged": pr.merged_at is not None,
+                    "merged_at": _iso(pr.merged_at), "closed_at": _iso(issue.closed_at),
+                    "merge_commit_sha": pr.merge_commit_sha, "labels": self.issue_labels(number),
+                    "requested_reviewers": list(pr.reviewers), "requested_teams": list(pr.teams),
+                    "comments": len(self.comments(number))}  # fmt: skip
+
+    def issue(self, number: int) -> dict[str, Any]:
+        with self._lock:
+            i = self._issues[number]
+            return {"number": number, "state": i.state, "state_reason": i.state_reason, "title": i.title,
+                    "body": i.body, "user": i.user, "labels": self.issue_labels(number),
+                    "closed_at": _iso(i.closed_at), "is_pull": i.pull is not None}  # fmt: skip
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"id": c.id, "body": c.body, "user": c.user, "created_at": _iso(c.created)}
+                    for c in self._comments.values() if c.issue == number]  # fmt: skip
+
+    def labels(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"name": lb.name, "color": lb.color, "description": lb.description} for lb in self._sorted_labels()]
+
+    def issue_labels(self, number: int) -> list[str]:
+        with self._lock:
+            return [self._labels[key].name for key in self._issues[number].labels]
+
+    def ref_sha(self, branch: str) -> str | None:
+        """The bare repo's current sha for ``branch``, or None."""
+        return self._ref_sha(branch)
+
+    # -- request handling --------------------------------------------------------------------------
+
+    def _serve(self, handler: _Handler) -> None:
+        started = time.monotonic()
+        split = urlsplit(handler.path)
+        raw_path = split.path.rstrip("/") or "/"
+        prefixed = raw_path == _PREFIX or raw_path.startswith(_PREFIX + "/")
+        raw_path = (raw_path[len(_PREFIX):] or "/") if prefixed else raw_path
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw_body = handler.rfile.read(length) if length else b""  # always drain: the connection is reused
+        token = _token(handler.headers.get("Authorization"))
+        api = self.web_url + (_PREFIX if prefixed else "")
+        status, headers, body, login, parsed = self._respond(handler.command, raw_path, query, raw_body, token, api)
+        # Log before answering: a client may look at the log the moment it has its response.
+        record = RequestRecord(handler.command, unquote(raw_path), query, status, login, parsed, prefixed,
+                               dict(handler.headers.items()), headers, time.monotonic() - started)  # fmt: skip
+        with self._lock:
+            self._requests.append(record)
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(body)
+        except OSError:
+            pass  # the client went away (a timeout test)
+
+    def _respond(self, method: str, raw_path: str, query: dict[str, str], raw_body: bytes, token: str | None,
+                 api: str) -> tuple[int, dict[str, str], bytes, str | None, Any]:  # fmt: skip
+        path = unquote(raw_path)
+        faults = self._take_faults(method, path)
+        for fault in faults:
+            if fault.kind == "delay":
+                self._stopping.wait(fault.seconds)
+        login = self.tokens.get(token) if token else None
+        parsed: Any = None
+        with self._lock:
+            bucket = token if login is not None else ""
+            headers = {"Content-Type": _JSON, "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
+                       "X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Api-Version-Selected": "2022-11-28"}
+            for fault in faults:
+                if fault.kind == "fail":
+                    headers.update({**self._rate_headers(bucket), **fault.headers})
+                    return fault.status, headers, fault.body, login, None
+            try:
+                if login is None:
+                    headers.update(self._rate_headers("", consume=True))
+                    raise _err(401, "Bad credentials")
+                headers.update(self._rate_headers(bucket, consume=True))
+                if self._rate[bucket][0] > self.rate_limit:  # this request is one past the limit
+                    user = self._user(login)
+                    raise _err(403, f"API rate limit exceeded for user ID {user.id}.", RATE_DOCS)
+                if raw_body.strip():
+                    try:
+                        parsed = json.loads(raw_body)
+                    except ValueError:
+                        raise _err(400, "Problems parsing JSON") from None
+                ctx = _Ctx(login=login, api=api, path=raw_path, query=query, body=parsed)
+                status, payload, extra = self._route(method, raw_path, ctx)
+                headers.update(extra)
+            except ApiError as exc:
+                status, payload = exc.status, exc.payload
+                headers.update(exc.headers)
+            except RuntimeError as exc:  # a git call failed: answer like GitHub's own 500, keep the detail
+                status, payload = 500, {"message": "Server Error", "detail": str(exc)}
+        body = json.dumps(payload).encode() if payload is not None else b""
+        if payload is None:
+            headers.pop("Content-Type")
+        return status, headers, body, login, parsed
+
+    def _rate_headers(self, bucket: str, consume: bool = False) -> dict[str, str]:
+        limit = self.rate_limit if bucket else _ANONYMOUS_LIMIT
+        used, reset = self._rate.get(bucket, (0, 0))
+        if time.time() >= reset:  # the window rolled over: a fresh hour, as on GitHub
+            used, reset = 0, int(time.time()) + 3600
+        if consume:
+            used += 1  # an over-limit request counts too; remaining stays 0
+        self._rate[bucket] = (used, reset)
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used)),
+                "X-RateLimit-Reset": str(reset), "X-RateLimit-Used": str(min(used, limit)),
+                "X-RateLimit-Resource": "core"}  # fmt: skip
+
+    def _take_faults(self, method: str, path: str) -> list[_Fault]:
+        taken: list[_Fault] = []
+        with self._lock:
+            for fault in list(self._faults):
+                if fault.method not in ("*", method) or not fault.pattern.fullmatch(path):
+                    continue
+                if any(t.kind == fault.kind for t in taken):
+                    continue  # one fault of each kind per request, oldest first
+                taken.append(fault)
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+        return taken
+
+    def _route(self, method: str, raw_path: str, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        repo = re.match(_R + r"(?:/|$)", raw_path)
+        if repo and f"{unquote(repo['owner'])}/{unquote(repo['repo'])}".lower() != self.full_name.lower():
+            raise _not_found()
+        for verb, pattern, func in self._routes:
+            match = pattern.fullmatch(raw_path)
+            if match and verb == method:
+                args = {k: unquote(v) for k, v in match.groupdict().items() if k not in ("owner", "repo")}
+                result = func(ctx, **args)
+                return (result[0], result[1], result[2] if len(result) > 2 else {})
+        raise _not_found()
+
+    def _build_routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
+        n, rest = r"(?P<number>\d+)", r"(?P<name>.+)"
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/user", self._get_user), ("GET", _R, self._get_repo),
+            ("GET", _R + f"/branches/{rest}", self._get_branch),
+            # PyGithub's GitRef (fetched, then deleted by PullRequest.delete_branch) uses the singular /git/ref/.
+            ("GET", _R + "/git/refs?/(?P<ref>heads/.+)", self._get_ref),
+            ("DELETE", _R + "/git/refs?/(?P<ref>heads/.+)", self._delete_ref),
+            ("GET", _R + "/pulls", self._list_pulls), ("POST", _R + "/pulls", self._create_pull),
+            ("GET", _R + f"/pulls/{n}", self._get_pull), ("PATCH", _R + f"/pulls/{n}", self._edit_pull),
+            ("GET", _R + f"/pulls/{n}/commits", self._pull_commits),
+            ("GET", _R + f"/pulls/{n}/merge", self._is_merged), ("PUT", _R + f"/pulls/{n}/merge", self._merge),
+            ("POST", _R + f"/pulls/{n}/requested_reviewers", self._request_reviewers),
+            ("GET", _R + "/issues", self._list_issues), ("POST", _R + "/issues", self._create_issue),
+            ("GET", _R + f"/issues/{n}", self._get_issue), ("PATCH", _R + f"/issues/{n}", self._edit_issue),
+            ("GET", _R + f"/issues/{n}/comments", self._list_comments),
+            ("POST", _R + f"/issues/{n}/comments", self._create_comment),
+            ("PATCH", _R + r"/issues/comments/(?P<cid>\d+)", self._edit_comment),
+            ("GET", _R + f"/issues/{n}/labels", self._get_issue_labels),
+            ("POST", _R + f"/issues/{n}/labels", self._add_issue_labels),
+            ("DELETE", _R + f"/issues/{n}/labels/{rest}", self._remove_issue_label),
+            ("GET", _R + "/labels", self._list_labels), ("POST", _R + "/labels", self._create_label),
+            ("GET", _R + f"/labels/{rest}", self._get_label),
+        ]  # fmt: skip
+        return [(verb, re.compile(pattern), func) for verb, pattern, func in table]
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _user(self, login: str, kind: str | None = None) -> _User:
+        user = self._users.get(login.lower())
+        if user is None:
+            kind = kind or ("Bot" if login.endswith("[bot]") else "User")
+            user = self._users[login.lower()] = _User(login, next(self._user_ids), kind)
+        return user
+
+    def _git(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return git(self.bare, *args, **kwargs)
+
+    def _ref_sha(self, branch: str) -> str | None:
+        proc = self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
+        return proc.stdout.strip() or None
+
+    def _all_refs(self) -> dict[str, str]:
+        out = self._git("for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads").stdout
+        return {name: sha for sha, _, name in (line.partition(" ") for line in out.splitlines())}
+
+    def _refs(self, ctx: _Ctx) -> dict[str, str]:
+        if ctx._refs is None:  # one for-each-ref per request instead of one rev-parse per listed pull
+            ctx._refs = self._all_refs()
+        return ctx._refs
+
+    def _obj(self, ctx: _Ctx) -> dict[str, Any]:
+        if ctx.body is None:
+            return {}
+        if not isinstance(ctx.body, dict):
+            raise _err(400, "Body should be a JSON object")
+        return ctx.body
+
+    def _issue(self, number: str | int, pull: bool = False) -> _Issue:
+        issue = self._issues.get(int(number))
+        if issue is None or (pull and issue.pull is None):
+            raise _not_found()
+        return issue
+
+    def _pull_issue(self, number: str | int) -> _Issue:
+        return self._issue(number, pull=True)
+
+    def _already_exists(self, branch: str) -> ApiError:
+        return _invalid("PullRequest", "custom", message=f"A pull request already exists for {self.owner}:{branch}.")
+
+    def _check_open_allowed(self, ctx: _Ctx, issue: _Issue, base: str | None = None) -> None:
+        """Opening (or reopening) a pull: its head must exist and no other open pull may share head and base."""
+        pr = issue.pull
+        if pr is None:
+            return
+        if pr.merged_at is not None:
+            raise _invalid("PullRequest", "custom", message="state cannot be changed. The pull request was merged.")
+        if pr.head not in self._refs(ctx):
+            raise _invalid("PullRequest", "custom", message="state cannot be changed. The branch was deleted.")
+        for other in self._issues.values():
+            if other is not issue and other.pull and other.state == "open" and \
+                    (other.pull.head, other.pull.base) == (pr.head, base or pr.base):  # fmt: skip
+                raise self._already_exists(pr.head)
+
+    def _page(self, ctx: _Ctx, items: list[Any], render: Callable[[Any], Any]) -> tuple[int, Any, dict[str, str]]:
+        """Slice ``items`` by page/per_page and add GitHub's Link header (prev, next, last, first)."""
+        per_page = min(100, max(1, _int(ctx.query.get("per_page"), self.per_page_default)))
+        page = max(1, _int(ctx.query.get("page"), 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+
+        def link(p: int, rel: str) -> str:
+            return f'<{ctx.api}{ctx.path}?{urlencode({**ctx.query, "page": str(p)})}>; rel="{rel}"'
+
+        links = []
+        if page > 1:
+            links.append(link(min(page - 1, last), "prev"))
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links.append(link(1, "first"))
+        return 200, [render(item) for item in chunk], ({"Link": ", ".join(links)} if links else {})
+
+    def _sort(self, ctx: _Ctx, issues: list[_Issue], pulls: bool) -> list[_Issue]:
+        sort = ctx.query.get("sort", "created")
+        keys: dict[str, Callable[[_Issue], Any]] = {
+            "created": lambda i: (i.created, i.number), "updated": lambda i: (i.updated, i.number),
+            "comments": lambda i: (self._comment_count(i), i.number), "long-running": lambda i: (i.created, i.number),
+        }  # fmt: skip
+        keys["popularity"] = keys["comments"]
+        if sort not in keys:
+            raise _invalid("Issue" if not pulls else "PullRequest", "invalid", "sort")
+        # Pulls default to desc only for sort=created (GitHub's documented quirk); issues always default to desc.
+        default = "desc" if (sort == "created" or not pulls) else "asc"
+        return sorted(issues, key=keys[sort], reverse=ctx.query.get("direction", default) == "desc")
+
+    def _comment_count(self, issue: _Issue) -> int:
+        return sum(1 for c in self._comments.values() if c.issue == issue.number)
+
+    def _commits(self, *rev_args: str) -> list[dict[str, Any]]:
+        fmt = "%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%B%x1e"
+        out = self._git("log", f"--format={fmt}", *rev_args).stdout
+        keys = ("sha", "parents", "an", "ae", "ad", "cn", "ce", "cd", "tree", "message")
+        return [dict(zip(keys, rec.strip("\n").split("\x00"))) for rec in out.split("\x1e") if rec.strip()]
+
+    def _merge_tree(self, base: str, head: str) -> str | None:
+        """The tree of merging ``head`` into ``base``, or None on conflict (git >= 2.38)."""
+        proc = self._git("merge-tree", "--write-tree", "--no-messages", base, head, check=False)
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"git merge-tree failed: {proc.stderr.strip()}")
+        return proc.stdout.split("\n", 1)[0].strip() if proc.returncode == 0 else None
+
+    def _label_key(self, name: str) -> str:
+        return name.lower()  # GitHub looks labels up case-insensitively
+
+    def _sorted_labels(self) -> list[_Label]:
+        return sorted(self._labels.values(), key=lambda lb: lb.name.lower())
+
+    def _ensure_labels(self, names: Any) -> list[str]:
+        if isinstance(names, dict):
+            names = names.get("labels", [])
+        if not isinstance(names, list):
+            raise _invalid("Label", "invalid", "labels")
+        keys = []
+        for item in names:
+            name = item.get("name") if isinstance(item, dict) else item
+            if not isinstance(name, str) or not name.strip():
+                raise _invalid("Label", "invalid", "name")
+            key = self._label_key(name)
+            if key not in self._labels:  # adding an unknown label creates it, as GitHub does
+                self._labels[key] = _Label(next(self._ids), name, "ededed", None)
+            if key not in keys:
+                keys.append(key)
+        return keys
+
+    def _close(self, issue: _Issue, login: str, reason: str = "completed") -> None:
+        now = _now()
+        issue.state, issue.closed_at, issue.closed_by, issue.updated = "closed", now, login, now
+        issue.state_reason = None if issue.pull else reason
+
+    # -- rendering ---------------------------------------------------------------------------------
+
+    def _user_json(self, ctx: _Ctx, login: str) -> dict[str, Any]:
+        user = self._user(login)
+        return {"login": user.login, "id": user.id, "node_id": _node(user.type, user.id),
+                "avatar_url": f"{self.web_url}/avatars/u/{user.id}", "gravatar_id": "",
+                "url": f"{ctx.api}/users/{user.login}", "html_url": f"{self.web_url}/{user.login}",
+                "type": user.type, "site_admin": False}  # fmt: skip
+
+    def _repo_json(self, ctx: _Ctx) -> dict[str, Any]:
+        url, html = f"{ctx.api}/repos/{self.full_name}", f"{self.web_url}/{self.full_name}"
+        push = ctx.login in self.collaborators
+        return {"id": self.repo_id, "node_id": _node("Repository", self.repo_id), "name": self.repo_name,
+                "full_name": self.full_name, "private": False, "owner": self._user_json(ctx, self.owner),
+                "html_url": html, "description": None, "fork": False, "url": url,
+                "pulls_url": url + "/pulls{/number}", "issues_url": url + "/issues{/number}",
+                "labels_url": url + "/labels{/name}", "branches_url": url + "/branches{/branch}",
+                # No git transport over HTTP here: clone/push straight against the bare repository.
+                "clone_url": self.bare.resolve().as_uri(), "git_url": self.bare.resolve().as_uri(),
+                "ssh_url": str(self.bare.resolve()), "default_branch": self.default_branch,
+                "visibility": "public", "archived": False, "disabled": False,
+                "created_at": _iso(self.created), "updated_at": _iso(self.created), "pushed_at": _iso(self.created),
+                "allow_merge_commit": True, "allow_squash_merge": True, "allow_rebase_merge": True,
+                "delete_branch_on_merge": False,
+                "permissions": {"admin": False, "maintain": push, "push": push, "triage": push,
+                                "pull": True}}  # fmt: skip
+
+    def _label_json(self, ctx: _Ctx, key: str) -> dict[str, Any]:
+        lb = self._labels[key]
+        return {"id": lb.id, "node_id": _node("Label", lb.id),
+                "url": f"{ctx.api}/repos/{self.full_name}/labels/{quote(lb.name, safe='')}",
+                "name": lb.name, "color": lb.color, "default": False, "description": lb.description}  # fmt: skip
+
+    def _association(self, login: str) -> str:
+        return "COLLABORATOR" if login in self.collaborators else "NONE"
+
+    def _issue_json(self, ctx: _Ctx, issue: _Issue) -> dict[str, Any]:
+        url = f"{ctx.api}/repos/{self.full_name}/issues/{issue.number}"
+        kind = "pull" if issue.pull else "issues"
+        data: dict[str, Any] = {
+            "id": issue.id, "node_id": _node("Issue", issue.id), "url": url,
+            "repository_url": f"{ctx.api}/repos/{self.full_name}", "labels_url": url + "/labels{/name}",
+            "comments_url": url + "/comments", "events_url": url + "/events",
+            "html_url": f"{self.web_url}/{self.full_name}/{kind}/{issue.number}", "number": issue.number,
+            "state": issue.state, "state_reason": issue.state_reason, "title": issue.title, "body": issue.body,
+            "user": self._user_json(ctx, issue.user), "labels": [self._label_json(ctx, k) for k in issue.labels],
+            "assignee": None, "assignees": [], "milestone": None, "locked": False, "active_lock_reason": None,
+            "comments": self._comment_count(issue), "created_at": _iso(issue.created),
+            "updated_at": _iso(issue.updated), "closed_at": _iso(issue.closed_at),
+            "closed_by": self._user_json(ctx, issue.closed_by) if issue.closed_by else None,
+            "author_association": self._association(issue.user),
+        }  # fmt: skip
+        if issue.pull is not None:
+            pull_url = f"{ctx.api}/repos/{self.full_name}/pulls/{issue.number}"
+            html = data["html_url"]
+            data["draft"] = issue.pull.draft
+            data["pull_request"] = {"url": pull_url, "html_url": html, "diff_url": html + ".diff",
+                                    "patch_url": html + ".patch", "merged_at": _iso(issue.pull.merged_at)}  # fmt: skip
+        return data
+
+    def _branch_side(self, ctx: _Ctx, ref: str, sha: str) -> dict[str, Any]:
+        return {"label": f"{self.owner}:{ref}", "ref": ref, "sha": sha, "user": self._user_json(ctx, self.owner),
+                "repo": self._repo_json(ctx)}  # fmt: skip
+
+    def _pull_json(self, ctx: _Ctx, issue: _Issue, full: bool = True) -> dict[str, Any]:
+        pr = issue.pull
+        assert pr is not None
+        if issue.state == "open":  # open pulls follow their branches live; closed ones keep their last shas
+            refs = self._refs(ctx)
+            pr.head_sha, pr.base_sha = refs.get(pr.head, pr.head_sha), refs.get(pr.base, pr.base_sha)
+        url = f"{ctx.api}/repos/{self.full_name}/pulls/{issue.number}"
+        issue_url = f"{ctx.api}/repos/{self.full_name}/issues/{issue.number}"
+        html = f"{self.web_url}/{self.full_name}/pull/{issue.number}"
+        statuses = f"{ctx.api}/repos/{self.full_name}/statuses/{pr.head_sha}"
+        data: dict[str, Any] = {
+            "url": url, "id": pr.id, "node_id": _node("PullRequest", pr.id), "html_url": html,
+            "diff_url": html + ".diff", "patch_url": html + ".patch", "issue_url": issue_url,
+            "commits_url": url + "/commits", "review_comments_url": url + "/comments",
+            "review_comment_url": f"{ctx.api}/repos/{self.full_name}/pulls/comments{{/number}}",
+            "comments_url": issue_url + "/comments", "statuses_url": statuses,
+            "number": issue.number, "state": issue.state, "locked": False, "title": issue.title,
+            "user": self._user_json(ctx, issue.user), "body": issue.body,
+            "labels": [self._label_json(ctx, k) for k in issue.labels], "milestone": None,
+            "active_lock_reason": None, "created_at": _iso(issue.created), "updated_at": _iso(issue.updated),
+            "closed_at": _iso(issue.closed_at), "merged_at": _iso(pr.merged_at),
+            "merge_commit_sha": pr.merge_commit_sha, "assignee": None, "assignees": [],
+            "requested_reviewers": [self._user_json(ctx, r) for r in pr.reviewers],
+            "requested_teams": [self._team_json(ctx, t) for t in pr.teams],
+            "head": self._branch_side(ctx, pr.head, pr.head_sha), "base": self._branch_side(ctx, pr.base, pr.base_sha),
+            "_links": {"self": {"href": url}, "html": {"href": html}, "issue": {"href": issue_url},
+                       "comments": {"href": issue_url + "/comments"}, "review_comments": {"href": url + "/comments"},
+                       "review_comment": {"href": f"{ctx.api}/repos/{self.full_name}/pulls/comments{{/number}}"},
+                       "commits": {"href": url + "/commits"}, "statuses": {"href": statuses}},
+            "author_association": self._association(issue.user), "auto_merge": None, "draft": pr.draft,
+        }  # fmt: skip
+        if full:  # only the single-pull endpoints compute mergeability and diff stats, as on GitHub
+            mergeable: bool | None = None
+            state = "unknown"
+            if issue.state == "open" and pr.head in self._refs(ctx) and pr.base in self._refs(ctx):
+                mergeable = self._merge_tree(pr.base_sha, pr.head_sha) is not None
+                state = "draft" if pr.draft else ("clean" if mergeable else "dirty")
+            span = f"{pr.base_sha}..{pr.head_sha}"
+            stats = self._git("diff", "--numstat", f"{pr.base_sha}...{pr.head_sha}", check=False).stdout.splitlines()
+            nums = [line.split("\t") for line in stats]
+            data.update({
+                "merged": pr.merged_at is not None, "mergeable": mergeable, "rebaseable": mergeable,
+                "mergeable_state": state, "merged_by": self._user_json(ctx, pr.merged_by) if pr.merged_by else None,
+                "comments": self._comment_count(issue), "review_comments": 0,
+                "maintainer_can_modify": pr.maintainer_can_modify,
+                "commits": int(self._git("rev-list", "--count", span, check=False).stdout.strip() or 0),
+                "additions": sum(int(a) for a, *_ in nums if a.isdigit()),
+                "deletions": sum(int(d) for _, d, *_ in nums if d.isdigit()), "changed_files": len(nums),
+            })  # fmt: skip
+        return data
+
+    def _team_json(self, ctx: _Ctx, slug: str) -> dict[str, Any]:
+        tid = 100 + sum(map(ord, slug))  # stable without a team registry: teams are not modelled beyond their slug
+        return {"id": tid, "node_id": _node("Team", tid), "name": slug, "slug": slug, "description": None,
+                "privacy": "closed", "permission": "push", "url": f"{ctx.api}/teams/{tid}",
+                "html_url": f"{self.web_url}/orgs/{self.owner}/teams/{slug}"}  # fmt: skip
+
+    def _commit_json(self, ctx: _Ctx, c: dict[str, Any]) -> dict[str, Any]:
+        api, web = f"{ctx.api}/repos/{self.full_name}", f"{self.web_url}/{self.full_name}"
+        sha = c["sha"]
+        return {"sha": sha, "node_id": _node("Commit", int(sha[:7], 16)), "url": f"{api}/commits/{sha}",
+                "html_url": f"{web}/commit/{sha}", "comments_url": f"{api}/commits/{sha}/comments",
+                "commit": {"url": f"{api}/git/commits/{sha}", "message": c["message"].rstrip("\n"),
+                           "author": {"name": c["an"], "email": c["ae"], "date": c["ad"]},
+                           "committer": {"name": c["cn"], "email": c["ce"], "date": c["cd"]},
+                           "tree": {"sha": c["tree"], "url": f"{api}/git/trees/{c['tree']}"}, "comment_count": 0,
+                           "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                            "payload": None}},
+                # Commit authors are git identities, not accounts: GitHub gives null when the email maps to no user.
+                "author": None, "committer": None,
+                "parents": [{"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{web}/commit/{p}"}
+                            for p in c["parents"].split()]}  # fmt: skip
+
+    def _comment_json(self, ctx: _Ctx, c: _Comment) -> dict[str, Any]:
+        issue = self._issues[c.issue]
+        kind = "pull" if issue.pull else "issues"
+        return {"id": c.id, "node_id": _node("IssueComment", c.id),
+                "url": f"{ctx.api}/repos/{self.full_name}/issues/comments/{c.id}",
+                "html_url": f"{self.web_url}/{self.full_name}/{kind}/{c.issue}#issuecomment-{c.id}",
+                "issue_url": f"{ctx.api}/repos/{self.full_name}/issues/{c.issue}", "body": c.body,
+                "user": self._user_json(ctx, c.user), "created_at": _iso(c.created), "updated_at": _iso(c.updated),
+                "author_association": self._association(c.user), "performed_via_github_app": None}  # fmt: skip
+
+    # -- users, repo, branches, refs ---------------------------------------------------------------
+
+    def _get_user(self, ctx: _Ctx) -> tuple[int, Any]:
+        return 200, {**self._user_json(ctx, ctx.login), "name": ctx.login, "email": None,
+                     "created_at": _iso(self.created), "updated_at": _iso(self.created)}  # fmt: skip
+
+    def _get_repo(self, ctx: _Ctx) -> tuple[int, Any]:
+        return 200, self._repo_json(ctx)
+
+    def _branch_json(self, ctx: _Ctx, name: str, sha: str) -> dict[str, Any]:
+        url = f"{ctx.api}/repos/{self.full_name}/branches/{quote(name)}"
+        return {"name": name, "commit": self._commit_json(ctx, self._commits("-1", sha)[0]),
+                "_links": {"self": url, "html": f"{self.web_url}/{self.full_name}/tree/{name}"},
+                "protected": False, "protection_url": url + "/protection",
+                "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off",
+                                                                            "contexts": [], "checks": []}}}  # fmt: skip
+
+    def _get_branch(self, ctx: _Ctx, name: str) -> tuple[int, Any]:
+        sha = self._refs(ctx).get(name)
+        if sha is None:
+            raise _err(404, "Branch not found")
+        return 200, self._branch_json(ctx, name, sha)
+
+    def _get_ref(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
+        sha = self._refs(ctx).get(ref.removeprefix("heads/"))
+        if sha is None:
+            raise _not_found()
+        api = f"{ctx.api}/repos/{self.full_name}/git"
+        return 200, {"ref": f"refs/{ref}", "node_id": _node("Ref", int(sha[:7], 16)), "url": f"{api}/refs/{quote(ref)}",
+                     "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"}}
+
+    def _delete_ref(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
+        branch = ref.removeprefix("heads/")
+        if self._ref_sha(branch) is None:
+            raise _err(422, "Reference does not exist")
+        self._git("update-ref", "-d", f"refs/heads/{branch}")
+        for issue in self._issues.values():  # GitHub closes open pulls whose head branch is deleted
+            if issue.pull and issue.state == "open" and issue.pull.head == branch:
+                self._close(issue, ctx.login)
+        return 204, None
+
+    # -- pulls -------------------------------------------------------------------------------------
+
+    def _list_pulls(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        state = ctx.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _invalid("PullRequest", "invalid", "state")
+        head, base = ctx.query.get("head"), ctx.query.get("base")
+        owner, _, branch = head.rpartition(":") if head else ("", "", "")
+        pulls = [i for i in self._issues.values() if i.pull is not None and state in ("all", i.state)
+                 and (not head or (i.pull.head == branch and owner.lower() in ("", self.owner.lower())))
+                 and (not base or i.pull.base == base)]  # fmt: skip
+        return self._page(ctx, self._sort(ctx, pulls, pulls=True), lambda i: self._pull_json(ctx, i, full=False))
+
+    def _create_pull(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        body = self._obj(ctx)
+        title, head, base = _str(body, "title"), _str(body, "head"), _str(body, "base")
+        for name, value in (("title", title), ("head", head), ("base", base)):
+            if not value:
+                raise _invalid("PullRequest", "missing_field", name)
+        owner, _, branch = head.rpartition(":")
+        refs = self._refs(ctx)
+        if base not in refs:
+            raise _invalid("PullRequest", "invalid", "base")
+        if owner.lower() not in ("", self.owner.lower()) or branch not in refs:
+            raise _invalid("PullRequest", "invalid", "head")
+        for other in self._issues.values():
+            if other.pull and other.state == "open" and (other.pull.head, other.pull.base) == (branch, base):
+                raise self._already_exists(branch)
+        if self._git("rev-list", "--count", f"{refs[base]}..{refs[branch]}").stdout.strip() == "0":
+            raise _invalid("PullRequest", "custom", message=f"No commits between {base} and {branch}")
+        now = _now()
+        number = next(self._numbers)
+        pull = _Pull(next(self._ids), branch, base, refs[branch], refs[base], bool(body.get("draft", False)),
+                     bool(body.get("maintainer_can_modify", False)))  # fmt: skip
+        issue = _Issue(number, next(self._ids), title, _str(body, "body"), ctx.login, now, now, pull=pull)
+        self._issues[number] = issue
+        data = self._pull_json(ctx, issue)
+        return 201, data, {"Location": data["url"]}
+
+    def _get_pull(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        return 200, self._pull_json(ctx, self._pull_issue(number))
+
+    def _edit_pull(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        issue = self._pull_issue(number)
+        pr = issue.pull
+        assert pr is not None
+        body = self._obj(ctx)
+        state, base = _str(body, "state"), _str(body, "base")
+        if state not in (None, "open", "closed"):
+            raise _invalid("PullRequest", "invalid", "state")
+        if base is not None and base not in self._refs(ctx):
+            raise _invalid("PullRequest", "invalid", "base")
+        if state == "open" and issue.state == "closed":
+            self._check_open_allowed(ctx, issue, base)
+        if "title" in body:
+            issue.title = _str(body, "title") or issue.title
+        if "body" in body:
+            issue.body = _str(body, "body")
+        if base is not None:
+            pr.base = base
+        if "maintainer_can_modify" in body:
+            pr.maintainer_can_modify = bool(body["maintainer_can_modify"])
+        if state == "closed" and issue.state == "open":
+            self._close(issue, ctx.login)
+        elif state == "open" and issue.state == "closed":
+            issue.state, issue.closed_at, issue.closed_by = "open", None, None
+        issue.updated = _now()
+        return 200, self._pull_json(ctx, issue)
+
+    def _pull_commits(self, ctx: _Ctx, number: str) -> tuple[int, Any, dict[str, str]]:
+        issue = self._pull_issue(number)
+        self._pull_json(ctx, issue, full=False)  # refreshes the live head/base shas of an open pull
+        pr = issue.pull
+        assert pr is not None
+        commits = self._commits("--reverse", "--topo-order", f"{pr.base_sha}..{pr.head_sha}")
+        return self._page(ctx, commits[:250], lambda c: self._commit_json(ctx, c))  # GitHub caps at 250
+
+    def _is_merged(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        pr = self._pull_issue(number).pull
+        if pr is None or pr.merged_at is None:
+            raise _not_found()
+        return 204, None
+
+    def _merge(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        issue = self._pull_issue(number)
+        pr = issue.pull
+        assert pr is not None
+        body = self._obj(ctx)
+        method = _str(body, "merge_method", "merge")
+        if method not in ("merge", "squash", "rebase"):
+            raise _invalid("PullRequest", "invalid", "merge_method")
+        if issue.state != "open":
+            raise _err(405, "Pull Request is not mergeable")
+        if pr.draft:
+            raise _err(405, "Pull Request is still a draft")
+        refs = self._refs(ctx)
+        head, base = refs.get(pr.head), refs.get(pr.base)
+        if head is None or base is None:
+            raise _err(405, "Pull Request is not mergeable")
+        if body.get("sha") and body["sha"] != head:
+            raise _err(409, "Head branch was modified. Review and try the merge again.")
+        title, message = _str(body, "commit_title"), _str(body, "commit_message")
+        if method == "rebase":
+            # Deviation: only the fast-forward case of "rebase and merge" (no commit rewriting).
+            if self._git("merge-base", "--is-ancestor", base, head, check=False).returncode != 0:
+                raise _err(405, "This branch can't be rebased")
+            new = head
+        else:
+            tree = self._merge_tree(base, head)
+            if tree is None:
+                raise _err(405, "Pull Request is not mergeable")
+            if method == "merge":
+                parents = [base, head]
+                title = title or f"Merge pull request #{issue.number} from {self.owner}/{pr.head}"
+                message = issue.title if message is None else message
+            else:
+                parents = [base]
+                title = title or f"{issue.title} (#{issue.number})"
+                if message is None:  # GitHub's default squash message lists the squashed commits
+                    squashed = self._commits("--reverse", f"{base}..{head}")
+                    message = "\n\n".join(f"* {c['message'].strip()}" for c in squashed)
+            user = self._user(ctx.login)
+            # Authored by the merging user's noreply identity, committed by "GitHub", as web merges are.
+            noreply = f"{user.id}+{user.login}@users.noreply.github.com"
+            env = {"GIT_AUTHOR_NAME": user.login, "GIT_AUTHOR_EMAIL": noreply,
+                   "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}  # fmt: skip
+            text = title + (f"\n\n{message}" if message else "")
+            args = [a for p in parents for a in ("-p", p)]
+            new = self._git("commit-tree", tree, *args, input=text, env=env).stdout.strip()
+        # Compare-and-swap: a push to base since we read it must not be overwritten.
+        if self._git("update-ref", f"refs/heads/{pr.base}", new, base, check=False).returncode != 0:
+            raise _err(409, "Base branch was modified. Review and try the merge again.")
+        self._close(issue, ctx.login)
+        pr.merged_at, pr.merged_by, pr.merge_commit_sha = issue.closed_at, ctx.login, new
+        pr.head_sha, pr.base_sha = head, base
+        return 200, {"sha": new, "merged": True, "message": "Pull Request successfully merged"}
+
+    def _request_reviewers(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        issue = self._pull_issue(number)
+        pr = issue.pull
+        assert pr is not None
+        body = self._obj(ctx)
+        users, teams = body.get("reviewers") or [], body.get("team_reviewers") or []
+        if not isinstance(users, list) or not isinstance(teams, list) or \
+                not all(isinstance(x, str) for x in users + teams):  # fmt: skip
+            raise _invalid("PullRequest", "invalid", "reviewers")
+        if any(u.lower() == issue.user.lower() for u in users):
+            raise _invalid("PullRequest", "custom", message="Review cannot be requested from pull request author.")
+        known = {c.lower(): c for c in self.collaborators}
+        if any(u.lower() not in known for u in users):
+            raise _err(422, "Reviews may only be requested from collaborators. One or more of the users or teams you "
+                            f"specified is not a collaborator of the {self.full_name} repository.")  # fmt: skip
+        pr.reviewers += [known[u.lower()] for u in users if known[u.lower()] not in pr.reviewers]
+        pr.teams += [t for t in teams if t not in pr.teams]
+        issue.updated = _now()
+        return 201, self._pull_json(ctx, issue, full=False)
+
+    # -- issues and comments -----------------------------------------------------------------------
+
+    def _list_issues(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        state = ctx.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _invalid("Issue", "invalid", "state")
+        wanted = [self._label_key(x) for x in ctx.query.get("labels", "").split(",") if x.strip()]
+        creator = ctx.query.get("creator")
+        issues = [i for i in self._issues.values() if state in ("all", i.state) and all(k in i.labels for k in wanted)
+                  and (not creator or i.user.lower() == creator.lower())]  # fmt: skip
+        return self._page(ctx, self._sort(ctx, issues, pulls=False), lambda i: self._issue_json(ctx, i))
+
+    def _create_issue(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        body = self._obj(ctx)
+        title = body.get("title")
+        if title is None:
+            raise _err(422, "Invalid request.\n\n\"title\" wasn't supplied.")
+        if not isinstance(title, (str, int)):
+            detail = f"For 'properties/title', {json.dumps(title)} is not a string or integer."
+            raise _err(422, f"Invalid request.\n\n{detail}")
+        labels = self._ensure_labels(body.get("labels", []))
+        now = _now()
+        number = next(self._numbers)
+        issue = _Issue(number, next(self._ids), str(title), _str(body, "body"), ctx.login, now, now, labels)
+        self._issues[number] = issue
+        data = self._issue_json(ctx, issue)
+        return 201, data, {"Location": data["url"]}
+
+    def _get_issue(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        return 200, self._issue_json(ctx, self._issue(number))
+
+    def _edit_issue(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        issue = self._issue(number)
+        body = self._obj(ctx)
+        state, reason = _str(body, "state"), _str(body, "state_reason")
+        if state not in (None, "open", "closed"):
+            raise _invalid("Issue", "invalid", "state")
+        if state == "open" and issue.state == "closed":
+            self._check_open_allowed(ctx, issue)  # reopening a pull through its issue has the pull's rules
+        if "title" in body:
+            issue.title = _str(body, "title") or issue.title
+        if "body" in body:
+            issue.body = _str(body, "body")
+        if "labels" in body:
+            issue.labels = self._ensure_labels(body["labels"] or [])
+        if state == "closed" and issue.state == "open":
+            self._close(issue, ctx.login, reason or "completed")
+        elif state == "open" and issue.state == "closed":
+            issue.state, issue.closed_at, issue.closed_by, issue.state_reason = "open", None, None, "reopened"
+        issue.updated = _now()
+        return 200, self._issue_json(ctx, issue)
+
+    def _list_comments(self, ctx: _Ctx, number: str) -> tuple[int, Any, dict[str, str]]:
+        issue = self._issue(number)
+        since = ctx.query.get("since")
+        comments = [c for c in self._comments.values() if c.issue == issue.number
+                    and (not since or (_iso(c.updated) or "") >= since)]  # fmt: skip
+        return self._page(ctx, comments, lambda c: self._comment_json(ctx, c))
+
+    def _create_comment(self, ctx: _Ctx, number: str) -> tuple[int, Any, dict[str, str]]:
+        issue = self._issue(number)
+        text = _str(self._obj(ctx), "body")
+        if not text:
+            raise _invalid("IssueComment", "missing_field", "body")
+        now = _now()
+        comment = _Comment(next(self._ids), issue.number, text, ctx.login, now, now)
+        self._comments[comment.id] = comment
+        issue.updated = now
+        data = self._comment_json(ctx, comment)
+        return 201, data, {"Location": data["url"]}
+
+    def _comment(self, cid: str) -> _Comment:
+        comment = self._comments.get(int(cid))
+        if comment is None:
+            raise _not_found()
+        return comment
+
+    def _edit_comment(self, ctx: _Ctx, cid: str) -> tuple[int, Any]:
+        comment = self._comment(cid)
+        text = _str(self._obj(ctx), "body")
+        if not text:
+            raise _invalid("IssueComment", "missing_field", "body")
+        comment.body, comment.updated = text, _now()
+        return 200, self._comment_json(ctx, comment)
+
+    # -- labels ------------------------------------------------------------------------------------
+
+    def _issue_labels_json(self, ctx: _Ctx, issue: _Issue) -> list[dict[str, Any]]:
+        return [self._label_json(ctx, k) for k in issue.labels]
+
+    def _get_issue_labels(self, ctx: _Ctx, number: str) -> tuple[int, Any, dict[str, str]]:
+        issue = self._issue(number)
+        return self._page(ctx, issue.labels, lambda k: self._label_json(ctx, k))
+
+    def _add_issue_labels(self, ctx: _Ctx, number: str) -> tuple[int, Any]:
+        issue = self._issue(number)
+        issue.labels += [k for k in self._ensure_labels(ctx.body or []) if k not in issue.labels]
+        issue.updated = _now()
+        return 200, self._issue_labels_json(ctx, issue)
+
+    def _remove_issue_label(self, ctx: _Ctx, number: str, name: str) -> tuple[int, Any]:
+        issue = self._issue(number)
+        key = self._label_key(name)
+        if key not in issue.labels:
+            raise _err(404, "Label does not exist")
+        issue.labels.remove(key)
+        issue.updated = _now()
+        return 200, self._issue_labels_json(ctx, issue)
+
+    def _list_labels(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        return self._page(ctx, [self._label_key(lb.name) for lb in self._sorted_labels()],
+                          lambda k: self._label_json(ctx, k))  # fmt: skip
+
+    def _label_fields(self, body: dict[str, Any], color_default: str | None) -> tuple[str | None, str | None]:
+        color = (_str(body, "color") or color_default or "").removeprefix("#") or None
+        if color is not None and not re.fullmatch(r"[0-9a-fA-F]{6}", color):
+            raise _invalid("Label", "invalid", "color")
+        return (color.lower() if color else None), _str(body, "description")
+
+    def _create_label(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        body = self._obj(ctx)
+        name = _str(body, "name")
+        if not name:
+            raise _invalid("Label", "missing_field", "name")
+        if self._label_key(name) in self._labels:
+            raise _invalid("Label", "already_exists", "name")
+        color, description = self._label_fields(body, "ededed")
+        self._labels[self._label_key(name)] = _Label(next(self._ids), name, color or "ededed", description)
+        data = self._label_json(ctx, self._label_key(name))
+        return 201, data, {"Location": data["url"]}
+
+    def _get_label(self, ctx: _Ctx, name: str) -> tuple[int, Any]:
+        if self._label_key(name) not in self._labels:
+            raise _not_found()
+        return 200, self._label_json(ctx, self._label_key(name))
+
