@@ -17,6 +17,7 @@ from jobs.errors import NightcrewError
 EXIT_OK = 0
 EXIT_OUTDATED = 1  # only with --fail-on-outdated
 EXIT_CONFIG = 2  # configuration or usage error (click uses 2 for usage errors too)
+EXIT_UNCHECKED = 3  # scan --fail-on-outdated: nothing outdated found, but some dependencies could not be checked
 EXIT_PARTIAL = 1  # run: some change failed or some input could not be read; the rest was done
 
 
@@ -106,6 +107,8 @@ def scan(repo: Path, config_path: Path | None, output_format: str | None, show_a
         render_table(report, Console() if sys.stdout.isatty() else Console(width=200), show_all=show_all)
     if fail_on_outdated and report.outdated:
         sys.exit(EXIT_OUTDATED)
+    if fail_on_outdated and any((s.skipped_reason or "").startswith("not checked") for s in report.statuses):
+        sys.exit(EXIT_UNCHECKED)  # a gate must not pass because the index was down
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from jobs import toml_errors
 from jobs.index.locate import redact_url
+from jobs.tools.redact import redact
 from jobs.errors import ConfigError
 from jobs.resources import default_config_path
 
@@ -100,6 +102,7 @@ class ForgeSettings(_Section):
     api_url: str
     repository: str
     token_env: str
+    throttle: bool
     author_name: str
     author_email: str
 
@@ -196,6 +199,26 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _line_of(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """Best effort: the line where the offending key is written (its table header, then the key)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    if not names:
+        return None
+    start, table = 0, names[:-1]
+    if table:
+        header = re.compile(r"^\s*\[\[?\s*" + r"\s*\.\s*".join(re.escape(t) for t in table) + r"\s*\]\]?\s*(#.*)?$")
+        start = next((n for n, line in enumerate(lines) if header.match(line)), 0)
+    key = re.compile(r"^\s*[\"']?" + re.escape(names[-1]) + r"[\"']?\s*=")
+    found = next((n for n in range(start, len(lines)) if key.match(lines[n])), None)
+    if found is None and table:
+        return start + 1 if start or lines and re.match(r"^\s*\[", lines[0]) else None
+    return None if found is None else found + 1
+
+
 def load(path: Path | None = None, *, repo: Path | None = None) -> Config:
     """The configuration from ``path``, else ``<repo>/nightcrew.toml`` if present, else the defaults.
 
@@ -222,7 +245,10 @@ def load(path: Path | None = None, *, repo: Path | None = None) -> Config:
         if first["type"] == "extra_forbidden":
             message = f"unknown key '{key}'"
         else:
-            message = f"'{key}': {first['msg']}"
+            message = f"'{key}': {first['msg'].removeprefix('Value error, ')}"
             if "input" in first and not isinstance(first["input"], dict):
                 message += f" (got {first['input']!r})"
-        raise ConfigError(message, str(source or default_config_path())) from None
+        where = source or default_config_path()
+        line = _line_of(where, tuple(first["loc"]))
+        message = redact(message)  # a URL value may carry credentials
+        raise ConfigError(message, f"{where}:{line}" if line else str(where)) from None

@@ -86,6 +86,7 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
         return GitHubForge(
             token=os.environ.get(config.forge.token_env, ""), repository=repository,
             api_url=config.forge.api_url or os.environ.get("GITHUB_API_URL") or None, base=config.forge.base,
+            throttle=config.forge.throttle,
         )
     raise ConfigError(f"unknown forge {kind!r}", "forge.kind")
 
@@ -255,7 +256,10 @@ class DependencyUpdates:
                 pull = self.gate.run("forge.create_pull", branch, lambda: self.forge.create_pull(
                     branch=branch, base=base, title=title, body=body, draft=draft))
             except DuplicatePull:  # a PR we could not see a moment ago (a race, or an earlier retry that got through)
-                open_pr = next(p for p in self.forge.pulls_for_branch(branch) if p.state == "open")
+                found = self.gate.run("forge.read", branch, lambda: self.forge.pulls_for_branch(branch))
+                open_pr = next((p for p in found if p.state == "open"), None)
+                if open_pr is None:
+                    raise
             else:
                 self.opened += 1
                 self.open_count += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +46,21 @@ class ScanReport:
         return tuple(s for s in self.statuses if s.skipped_reason is not None)
 
 
-def cache_dir(config: Config) -> Path:
+def cache_dir(config: Config) -> tuple[Path | None, Problem | None]:
+    """The HTTP cache folder, made if needed; (None, problem) when it cannot be written (the scan runs uncached)."""
     if config.index.cache_dir:
-        return Path(config.index.cache_dir).expanduser()
-    from platformdirs import user_cache_dir
+        folder = Path(config.index.cache_dir).expanduser()
+    else:
+        from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("nightcrew")) / "http"
+        folder = Path(user_cache_dir("nightcrew")) / "http"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        return None, Problem(str(folder), None, f"cache folder not writable ({exc.strerror}): running without a cache")
+    return folder, None
 
 
 def read_manifests(repo: Path, config: Config) -> ParsedManifests:
@@ -96,10 +106,13 @@ def scan(
     python = project_python(parsed, config)
     checkable = [d for d in parsed.dependencies if d.skipped_reason is None]
     problems = list(parsed.problems)
+    cache, cache_problem = cache_dir(config)
+    if cache_problem:
+        problems.append(cache_problem)
     statuses: list[DependencyStatus] = []
     with IndexClient(
         where,
-        cache_dir=cache_dir(config),
+        cache_dir=cache,
         timeout=config.index.timeout,
         retries=config.index.retries,
         backoff=config.index.backoff,

@@ -34,7 +34,7 @@ def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
     path = write(tmp_path / "nightcrew.toml", "[index]\nworker = 4\n")
     with pytest.raises(ConfigError) as caught:
         config.load(repo=tmp_path)
-    assert str(caught.value) == f"{path}: unknown key 'index.worker'"
+    assert str(caught.value) == f"{path}:2: unknown key 'index.worker'"
 
 
 def test_unknown_table_is_an_error(tmp_path: Path) -> None:
@@ -87,5 +87,43 @@ def test_every_default_key_is_documented_with_a_comment() -> None:
     lines = default_config_path().read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines):
         if "=" in line and not line.lstrip().startswith("#"):
-            previous = lines[number - 1].strip()
-            assert previous.startswith("#") or "=" in previous, f"undocumented key: {line}"
+            # the comment block right above the key (several keys may share one block, documented together)
+            above = number - 1
+            while above >= 0 and "=" in lines[above] and not lines[above].lstrip().startswith("#"):
+                above -= 1
+            assert above >= 0 and lines[above].lstrip().startswith("#"), f"undocumented key: {line}"
+            key = line.split("=", 1)[0].strip()
+            block = []
+            while above >= 0 and lines[above].lstrip().startswith("#"):
+                block.append(lines[above])
+                above -= 1
+            assert block, f"undocumented key: {key}"
+
+
+def test_wrong_type_error_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "nightcrew.toml", '[manifests]\nformats = ["requirements"]\n\n[index]\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(repo=tmp_path)
+    assert str(caught.value).startswith(f"{path}:5: 'index.timeout'")
+
+
+def test_every_known_section_round_trips_from_the_defaults() -> None:
+    loaded = config.load()
+    assert loaded.forge.kind == "local" and loaded.updates.kinds == ("patch", "minor")
+    assert loaded.tests.command == "python -m pytest" and loaded.updates.on_test_failure == "draft"
+
+
+def test_group_and_ignore_tables_are_validated(tmp_path: Path) -> None:
+    write(tmp_path / "nightcrew.toml", '[[updates.groups]]\nname = "p"\npatterns = ["*"]\nkinds = ["tiny"]\n')
+    with pytest.raises(ConfigError, match=r"'updates\.groups\[0\]\.kinds\[0\]'"):
+        config.load(repo=tmp_path)
+    write(tmp_path / "nightcrew.toml", '[[updates.ignore]]\npackage = "x"\nversions = ">=5 foo"\n')
+    with pytest.raises(ConfigError, match="not a PEP 440 specifier"):
+        config.load(repo=tmp_path)
+
+
+def test_index_url_must_be_http_or_file(tmp_path: Path) -> None:
+    write(tmp_path / "nightcrew.toml", '[index]\nurl = "ftp://user:pw@127.0.0.1/simple"\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(repo=tmp_path)
+    assert "not an http(s) or file URL" in str(caught.value) and "pw" not in str(caught.value)

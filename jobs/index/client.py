@@ -13,6 +13,7 @@ from urllib.request import url2pathname
 import requests
 from cachecontrol import CacheControlAdapter
 from cachecontrol.caches.file_cache import FileCache
+from cachecontrol.heuristics import BaseHeuristic
 from packaging.utils import canonicalize_name
 from urllib3.util.retry import Retry
 
@@ -47,6 +48,26 @@ class RequestStats:
             "cache_hits": self.cache_hits,
             "bytes_downloaded": self.bytes_downloaded,
         }
+
+
+class _KeepToRevalidate(BaseHeuristic):
+    """Store pages that carry only ``Last-Modified`` (or ``max-age=0``), so the next run can revalidate them.
+
+    CacheControl keeps a response only with an ETag or a positive max-age. Every request here asks for
+    revalidation anyway (``max-age=0``), so marking such a page fresh for a second never serves stale data.
+    """
+
+    def update_headers(self, response):  # type: ignore[no-untyped-def]
+        headers = response.headers
+        control = headers.get("cache-control", "").lower()
+        if "etag" in headers or "no-store" in control or "last-modified" not in headers:
+            return {}
+        if "max-age" in control and "max-age=0" not in control.replace(" ", ""):
+            return {}
+        return {"cache-control": "max-age=1"}
+
+    def warning(self, response):  # type: ignore[no-untyped-def]
+        return None
 
 
 class _CountingAdapter(CacheControlAdapter):
@@ -92,7 +113,8 @@ class IndexClient:
             respect_retry_after_header=False,
         )
         cache = FileCache(str(cache_dir)) if cache_dir else None
-        adapter_args: dict[str, object] = {"max_retries": retry, "pool_connections": 4, "pool_maxsize": workers}
+        adapter_args: dict[str, object] = {"max_retries": retry, "pool_connections": 4, "pool_maxsize": workers,
+                                           "heuristic": _KeepToRevalidate()}
         if cache is not None:
             adapter_args["cache"] = cache
         adapter = _CountingAdapter(self.stats, **adapter_args)

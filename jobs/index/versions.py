@@ -88,6 +88,8 @@ def assess(
     reason = None
     if current is None:
         reason = f"no release satisfies '{dependency.specifier}'"
+    elif pinned is not None and pinned not in releases and pinned not in page.versions():
+        reason = f"the pinned version {pinned} is not on the index"
     return DependencyStatus(
         dependency,
         current=current,

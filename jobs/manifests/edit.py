@@ -20,7 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from jobs.errors import NightcrewError
 from jobs.manifests import pyproject, requirements
-from jobs.manifests.poetry import KeyPath
+from jobs.manifests.tomltext import KeyPath, Located, locate_values
 from jobs.models import Dependency, FileEdit, Problem, Span, Update
 
 _REQUIREMENTS_SECTIONS = ("requirements", "constraints")
@@ -226,7 +226,7 @@ def _bom(text: str) -> int:
     return 1 if text.startswith("\ufeff") else 0
 
 
-def _string_at(located: dict[KeyPath, pyproject.Located], s: _Splice) -> tuple[KeyPath, int] | None:
+def _string_at(located: dict[KeyPath, Located], s: _Splice) -> tuple[KeyPath, int] | None:
     """The key path of the string literal holding the splice, and where its contents start."""
     for path, where in located.items():
         if where.content and where.content[0] <= s.start and s.end <= where.content[1]:
@@ -243,7 +243,7 @@ def _quote(text: str, content_start: int) -> str:
 
 
 def _check_toml_strings(file: str, text: str, splices: Sequence[_Splice]) -> None:
-    located = pyproject.locate_values(text, _bom(text))
+    located = locate_values(text, _bom(text)).values
     for s in splices:
         found = _string_at(located, s)
         dep = s.update.dependency
@@ -259,7 +259,7 @@ def _check_toml_strings(file: str, text: str, splices: Sequence[_Splice]) -> Non
 def _verify_toml_data(file: str, before: str, after: str, splices: Sequence[_Splice]) -> None:
     """Both TOML parsers read the new text as the old data with only the spliced strings changed."""
     start = _bom(before)
-    located = pyproject.locate_values(before, start)
+    located = locate_values(before, start).values
     expected = copy.deepcopy(tomllib.loads(before[start:]))
     for s in reversed(splices):  # back to front, so splices in one string keep valid offsets
         found = _string_at(located, s)

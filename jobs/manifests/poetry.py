@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, Union
+from typing import AbstractSet, Any, Protocol, Sequence
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from jobs.manifests.pep508 import DIRECT_URL, LOCAL_PATH, VCS, first_line
+from jobs.manifests.tomltext import KeyPath, ProblemSink, child_table, toml_kind
 from jobs.models import Dependency, Span
 
-KeyPath = tuple[Union[str, int], ...]
-"""Where a value sits in a TOML document: table keys and array indexes, outermost first."""
-
 OR_UNSUPPORTED = "'||' constraints are not supported"
-VCS = "VCS requirement"
-LOCAL_PATH = "local path requirement"
-DIRECT_URL = "direct URL requirement"
+# The keys that make a dependency table point somewhere other than the index, and what that is.
+_LINK_KEYS = (("git", VCS), ("path", LOCAL_PATH), ("file", LOCAL_PATH), ("develop", LOCAL_PATH), ("url", DIRECT_URL))
 
 # Longest first, so ``~=`` is not read as ``~`` and ``>=`` not as ``>``.
 _OPERATORS = ("~=", "==", "!=", "<=", ">=", "<", ">", "=", "^", "~")
@@ -34,7 +32,7 @@ class UnsupportedConstraint(PoetryConstraintError):
     """A valid Poetry constraint PEP 440 cannot express (``||`` alternatives)."""
 
 
-class PoetryDocument(Protocol):
+class PoetryDocument(ProblemSink, Protocol):
     """What the Poetry reader needs from a parsed ``pyproject.toml``: positions and a problem sink."""
 
     file: str
@@ -45,10 +43,6 @@ class PoetryDocument(Protocol):
 
     def locate(self, path: KeyPath, value: str, offset: int, length: int) -> tuple[int, Span | None]:
         """Line and span of ``value[offset:offset + length]`` inside the string literal at ``path``."""
-        ...
-
-    def problem(self, path: KeyPath, message: str) -> None:
-        """Record a ``Problem`` at the line of ``path``, the message prefixed with the key path."""
         ...
 
 
@@ -94,7 +88,7 @@ def to_pep440(constraint: str) -> str:
     try:
         SpecifierSet(pep440)
     except InvalidSpecifier as exc:
-        raise PoetryConstraintError(f"invalid version constraint {constraint!r}: {exc}") from None
+        raise PoetryConstraintError(f"invalid version constraint {constraint!r}: {first_line(exc)}") from None
     return pep440
 
 
@@ -188,11 +182,13 @@ def python_marker(constraint: str) -> str | None:
 # --------------------------------------------------------------------------- tables
 
 
-def parse_poetry(data: dict[str, Any], doc: PoetryDocument) -> PoetryResult:
+def parse_poetry(data: dict[str, Any], doc: PoetryDocument, listed: AbstractSet[str] = frozenset()) -> PoetryResult:
     """Read ``[tool.poetry.dependencies]``, ``[tool.poetry.dev-dependencies]`` and every
     ``[tool.poetry.group.<g>.dependencies]`` of one parsed ``pyproject.toml``.
 
     The ``python`` key of the main table becomes ``requires_python`` (PEP 440), not a dependency.
+    ``listed`` holds the normalized names ``[project]`` declares: Poetry 2 lets the main table add only
+    details to those (``requests = {source = "private"}``), and such an entry is no second dependency.
     """
     poetry = data.get("tool", {}).get("poetry") if isinstance(data.get("tool"), dict) else None
     if poetry is None:
@@ -206,7 +202,7 @@ def parse_poetry(data: dict[str, Any], doc: PoetryDocument) -> PoetryResult:
     main = child_table(poetry, base + ("dependencies",), doc)
     if main is not None:
         requires_python = _requires_python(main, base + ("dependencies",), doc)
-        deps += _read_table(main, base + ("dependencies",), doc, skip=("python",))
+        deps += _read_table(main, base + ("dependencies",), doc, skip=("python",), listed=listed)
     dev = child_table(poetry, base + ("dev-dependencies",), doc)
     if dev is not None:
         deps += _read_table(dev, base + ("dev-dependencies",), doc)
@@ -220,17 +216,6 @@ def parse_poetry(data: dict[str, Any], doc: PoetryDocument) -> PoetryResult:
         if table is not None:
             deps += _read_table(table, group_path + ("dependencies",), doc)
     return PoetryResult(tuple(deps), requires_python)
-
-
-def child_table(parent: dict[str, Any], path: KeyPath, doc: PoetryDocument) -> dict[str, Any] | None:
-    """The table at the last key of ``path`` in ``parent``; a non-table is a problem there, and None."""
-    value = parent.get(str(path[-1]))
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        doc.problem(path, f"expected a table, got {toml_kind(value)}")
-        return None
-    return value
 
 
 def _requires_python(table: dict[str, Any], path: KeyPath, doc: PoetryDocument) -> str | None:
@@ -248,14 +233,15 @@ def _requires_python(table: dict[str, Any], path: KeyPath, doc: PoetryDocument) 
 
 
 def _read_table(
-    table: dict[str, Any], path: KeyPath, doc: PoetryDocument, skip: Sequence[str] = ()
+    table: dict[str, Any], path: KeyPath, doc: PoetryDocument, skip: Sequence[str] = (),
+    listed: AbstractSet[str] = frozenset(),
 ) -> list[Dependency]:
     section = ".".join(str(part) for part in path)
     deps: list[Dependency] = []
     for raw_name, value in table.items():
         if raw_name in skip:
             continue
-        entry = _Entry(raw_name, section, path + (raw_name,), doc)
+        entry = _Entry(raw_name, section, path + (raw_name,), doc, canonicalize_name(raw_name) in listed)
         if isinstance(value, list):
             # A multiple-constraints dependency: one Dependency per constraint table.
             for index, item in enumerate(value):
@@ -273,9 +259,10 @@ class _Entry:
     section: str
     path: KeyPath
     doc: PoetryDocument
+    in_project: bool = False  # [project] declares this package; a table without a version only adds details
 
     def at(self, index: int) -> _Entry:
-        return _Entry(self.raw_name, self.section, self.path + (index,), self.doc)
+        return _Entry(self.raw_name, self.section, self.path + (index,), self.doc, self.in_project)
 
     def read(self, value: Any) -> list[Dependency]:
         if isinstance(value, str):
@@ -290,13 +277,19 @@ class _Entry:
         marker = self._marker(table)
         if extras is None or marker is False:
             return []
-        for key, reason in (("git", VCS), ("path", LOCAL_PATH), ("develop", LOCAL_PATH), ("url", DIRECT_URL)):
+        for key, reason in _LINK_KEYS:
             if key in table:
                 return [self._dependency("", self.doc.line(self.path), None, None, extras, marker, reason)]
         version = table.get("version")
+        if version is None:
+            # Poetry reads a missing version as "*": documented for Poetry 2 tables that only add a source
+            # or allow pre-releases. For a package [project] declares, that declaration is the dependency.
+            if self.in_project:
+                return []
+            return [self._dependency("", self.doc.line(self.path), None, "", extras, marker, None)]
         if not isinstance(version, str):
-            found = "no 'version'" if version is None else f"'version' is {toml_kind(version)}"
-            self.doc.problem(self.path, f"{found}; expected a version string or a git, path or url key")
+            self.doc.problem(self.path, f"'version' is {toml_kind(version)}; expected a version string "
+                                        "or a git, path or url key")
             return []
         return self._from_constraint(version, self.path + ("version",), extras, marker)
 
@@ -366,11 +359,6 @@ class _Entry:
         try:
             return str(Marker(text))
         except InvalidMarker as exc:
-            self.doc.problem(self.path + ("markers",), f"invalid marker {markers!r}: {exc}")
+            self.doc.problem(self.path + ("markers",), f"invalid marker {markers!r}: {first_line(exc)}")
             return False
 
-
-def toml_kind(value: Any) -> str:
-    """A TOML type name with its article, for messages (``an array``)."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
-    return next((label for kind, label in names.items() if isinstance(value, kind)), "a date or time")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,12 +14,14 @@ from packaging.utils import canonicalize_name
 
 from jobs import toml_errors
 from jobs.manifests.base import find_by_globs, relative
-from jobs.manifests.poetry import DIRECT_URL, LOCAL_PATH, VCS, KeyPath, child_table, parse_poetry, toml_kind
+from jobs.manifests.pep508 import first_line, link_reason, specifier_span
+from jobs.manifests.poetry import parse_poetry
+from jobs.manifests.tomltext import KeyPath, Located, child_table, key_path_text, line_of, locate_values, toml_kind
 from jobs.models import Dependency, ParsedManifests, Problem, Span
+from jobs.tools.redact import redact
 
 DEFAULT_GLOBS = ("pyproject.toml",)
-
-_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+UNLOCATED = "could not locate values in the file; lines are approximate"
 
 
 class PyprojectFormat:
@@ -85,9 +85,13 @@ def parse_text(text: str, file: str) -> FileResult:
         data = tomllib.loads(text[start:])
     except tomllib.TOMLDecodeError as exc:
         return FileResult(problems=(_toml_problem(exc, text, file),))
-    doc = Document(file, text, locate_values(text, start))
-    deps = [*_project(data, doc), *_dependency_groups(data, doc), *_build_system(data, doc)]
-    poetry = parse_poetry(data, doc)
+    positions = locate_values(text, start)
+    doc = Document(file, text, positions.values)
+    if not positions.complete:  # say so once, rather than give later values their table's line silently
+        doc.problems.append(Problem(file, None, UNLOCATED))
+    project = _project(data, doc)
+    deps = [*project, *_dependency_groups(data, doc), *_build_system(data, doc)]
+    poetry = parse_poetry(data, doc, listed={dep.name for dep in project})
     deps += poetry.dependencies
     requires_python = _project_requires_python(data, doc)
     if requires_python is None:
@@ -100,179 +104,7 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, file: str) -> Problem
     return Problem(file, line, f"invalid TOML: {message}")
 
 
-# --------------------------------------------------------------------------- positions
-
-
-@dataclass(frozen=True)
-class Located:
-    """Where a value is written: the line of its key (or array slot), and for a string its contents."""
-
-    line: int
-    content: tuple[int, int] | None = None  # [start, end) of a string literal's characters, quotes excluded
-
-
-def locate_values(text: str, start: int = 0) -> dict[KeyPath, Located]:
-    """Every value of a valid TOML document, by key path, with where it is written in ``text``.
-
-    tomllib gives values but no positions; this walks the raw text once, in document order,
-    following table headers, dotted keys, arrays and inline tables. It assumes the text parsed.
-    """
-    try:
-        return _Locator(text).run(start)
-    except (IndexError, ValueError, tomllib.TOMLDecodeError):
-        # The walk disagreed with the parser; lines fall back to 1 and spans to None, never a crash.
-        return {}
-
-
-class _Locator:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.newlines = [i for i, char in enumerate(text) if char == "\n"]
-        self.found: dict[KeyPath, Located] = {}
-        self.table_arrays: dict[KeyPath, int] = {}
-
-    def line_at(self, pos: int) -> int:
-        return bisect.bisect_left(self.newlines, pos) + 1
-
-    def run(self, pos: int) -> dict[KeyPath, Located]:
-        table: KeyPath = ()
-        while True:
-            pos = self.skip_blank(pos, newlines=True)
-            if pos >= len(self.text):
-                return self.found
-            if self.text.startswith("[[", pos):
-                table, pos = self.header(pos + 2, "]]", array=True)
-            elif self.text[pos] == "[":
-                table, pos = self.header(pos + 1, "]", array=False)
-            else:
-                pos = self.key_value(pos, table)
-
-    def header(self, pos: int, close: str, array: bool) -> tuple[KeyPath, int]:
-        line = self.line_at(pos)
-        keys, pos = self.key(pos)
-        path: KeyPath = ()
-        for key in keys[:-1]:
-            path += (key,)
-            if path in self.table_arrays:
-                # ``[a.b]`` after ``[[a]]`` belongs to the latest element of the array ``a``.
-                path += (self.table_arrays[path],)
-        path += (keys[-1],)
-        if array:
-            index = self.table_arrays.get(path, -1) + 1
-            self.table_arrays[path] = index
-            path += (index,)
-        self.found.setdefault(path, Located(line))
-        pos = self.skip_blank(pos)
-        if not self.text.startswith(close, pos):
-            raise ValueError("unclosed table header")
-        return path, pos + len(close)
-
-    def key_value(self, pos: int, table: KeyPath) -> int:
-        line = self.line_at(pos)
-        keys, pos = self.key(pos)
-        pos = self.skip_blank(pos)
-        if self.text[pos] != "=":
-            raise ValueError("expected '='")
-        return self.value(self.skip_blank(pos + 1), table + tuple(keys), line)
-
-    def key(self, pos: int) -> tuple[list[str], int]:
-        keys: list[str] = []
-        while True:
-            pos = self.skip_blank(pos)
-            char = self.text[pos]
-            if char in "\"'":
-                end, _ = self.string_end(pos, char)
-                keys.append(next(iter(tomllib.loads(self.text[pos:end] + " = 0"))))
-                pos = end
-            else:
-                end = pos
-                while end < len(self.text) and (self.text[end].isalnum() or self.text[end] in "_-"):
-                    end += 1
-                if end == pos:
-                    raise ValueError("expected a key")
-                keys.append(self.text[pos:end])
-                pos = end
-            pos = self.skip_blank(pos)
-            if pos >= len(self.text) or self.text[pos] != ".":
-                return keys, pos
-            pos += 1
-
-    def value(self, pos: int, path: KeyPath, line: int) -> int:
-        char = self.text[pos]
-        if char in "\"'":
-            end, delimiter = self.string_end(pos, char)
-            self.found[path] = Located(line, self.string_content(pos, end, delimiter))
-            return end
-        self.found[path] = Located(line)
-        if char == "[":
-            return self.array(pos + 1, path)
-        if char == "{":
-            return self.inline_table(pos + 1, path)
-        end = pos
-        while end < len(self.text) and self.text[end] not in ",]}#\r\n":
-            end += 1
-        return end
-
-    def array(self, pos: int, path: KeyPath) -> int:
-        index = 0
-        while True:
-            pos = self.skip_blank(pos, newlines=True)
-            if self.text[pos] == "]":
-                return pos + 1
-            pos = self.value(pos, path + (index,), self.line_at(pos))
-            index += 1
-            pos = self.skip_blank(pos, newlines=True)
-            if self.text[pos] == ",":
-                pos += 1
-
-    def inline_table(self, pos: int, path: KeyPath) -> int:
-        while True:
-            pos = self.skip_blank(pos, newlines=True)
-            if self.text[pos] == "}":
-                return pos + 1
-            pos = self.key_value(pos, path)
-            pos = self.skip_blank(pos, newlines=True)
-            if self.text[pos] == ",":
-                pos += 1
-
-    def string_end(self, pos: int, quote: str) -> tuple[int, int]:
-        """The position just past the string literal that starts at ``pos``, and its delimiter length."""
-        text = self.text
-        if text.startswith(quote * 3, pos):
-            i = pos + 3
-            while not text.startswith(quote * 3, i):
-                i += 2 if quote == '"' and text[i] == "\\" else 1
-            # Up to two quotes right before the closing three belong to the content.
-            for _ in range(2):
-                if text.startswith(quote * 4, i):
-                    i += 1
-            return i + 3, 3
-        i = pos + 1
-        while text[i] != quote:
-            i += 2 if quote == '"' and text[i] == "\\" else 1
-        return i + 1, 1
-
-    def string_content(self, start: int, end: int, delimiter: int) -> tuple[int, int]:
-        first, last = start + delimiter, end - delimiter
-        # A newline right after the opening delimiter of a multi-line string is not content.
-        if delimiter == 3:
-            if self.text.startswith("\r\n", first):
-                first += 2
-            elif self.text.startswith("\n", first):
-                first += 1
-        return first, last
-
-    def skip_blank(self, pos: int, newlines: bool = False) -> int:
-        text, blank = self.text, " \t\r\n" if newlines else " \t"
-        while pos < len(text):
-            if text[pos] in blank:
-                pos += 1
-            elif text[pos] == "#" and newlines:
-                while pos < len(text) and text[pos] != "\n":
-                    pos += 1
-            else:
-                return pos
-        return pos
+# --------------------------------------------------------------------------- the document
 
 
 @dataclass
@@ -288,7 +120,7 @@ class Document:
         for end in range(len(path), 0, -1):
             if path[:end] in self.located:
                 return self.located[path[:end]].line
-        return 1
+        return 1  # nothing located: only after the scan stopped early, which parse_text reports
 
     def locate(self, path: KeyPath, value: str, offset: int, length: int) -> tuple[int, Span | None]:
         found = self.located.get(path)
@@ -297,27 +129,11 @@ class Document:
         start, end = found.content
         if self.text[start:end] != value:
             # Escapes or line continuations: the characters in the file are not the value's characters.
-            return _line_of(self.text, start), None
-        return _line_of(self.text, start + offset), Span(start + offset, start + offset + length)
+            return line_of(self.text, start), None
+        return line_of(self.text, start + offset), Span(start + offset, start + offset + length)
 
     def problem(self, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.file, self.line(path), f"{key_path_text(path)}: {message}"))
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def key_path_text(path: KeyPath) -> str:
-    """``project.dependencies[2]``; keys that are not bare TOML keys are quoted."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else '"' + part.replace('"', '\\"') + '"'
-            out += f".{key}" if out else key
-    return out
 
 
 # --------------------------------------------------------------------------- PEP 621 / PEP 735 / build-system
@@ -346,7 +162,7 @@ def _project_requires_python(data: dict[str, Any], doc: Document) -> str | None:
     try:
         SpecifierSet(value)
     except InvalidSpecifier as exc:
-        doc.problem(path, f"invalid version specifier {value!r}: {exc}")
+        doc.problem(path, f"invalid version specifier {value!r}: {first_line(exc)}")
         return None
     return value.strip()
 
@@ -442,19 +258,23 @@ def requirement(text: str, path: KeyPath, doc: Document) -> Dependency | None:
     """A PEP 508 string at ``path`` as a ``Dependency`` (None, and a problem, when it does not parse).
 
     The section is the key path without the array index (``project.optional-dependencies.test``).
-    A requirement without a version gets an empty span where a specifier would be inserted.
+    A requirement without a version gets an empty span where a specifier would be inserted. A URL
+    requirement is reported with its reason, an empty specifier and ``pep440`` None.
     """
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        doc.problem(path, f"invalid requirement {text!r}: {exc}")
+        doc.problem(path, f"invalid requirement {redact(text)!r}: {first_line(exc)}")
         return None
     # Sections name keys as written, unquoted: "project.optional-dependencies.<extra>".
     section = ".".join(str(part) for part in (path[:-1] if isinstance(path[-1], int) else path))
-    specifier, offset = _written_specifier(text, req)
-    line, span = doc.locate(path, text, offset or 0, len(specifier))
-    if offset is None:
-        span = None
+    located = specifier_span(text, req)
+    start, end = located or (0, 0)
+    line, span = doc.locate(path, text, start, end - start)
+    if located:
+        specifier = text[start:end]
+    else:  # a URL, or written so that the text is not found: the normalized form, and nowhere to edit
+        specifier, span = ("" if req.url else str(req.specifier)), None
     return Dependency(
         name=canonicalize_name(req.name),
         raw_name=req.name,
@@ -463,46 +283,8 @@ def requirement(text: str, path: KeyPath, doc: Document) -> Dependency | None:
         line=line,
         section=section,
         span=span,
-        pep440=str(req.specifier),
+        pep440=None if req.url else str(req.specifier),
         extras=tuple(sorted(req.extras)),
         marker=str(req.marker) if req.marker is not None else None,
-        skipped_reason=_url_reason(req.url) if req.url else None,
+        skipped_reason=link_reason(req.url) if req.url else None,
     )
-
-
-def _written_specifier(text: str, req: Requirement) -> tuple[str, int | None]:
-    """The version part of a PEP 508 string as written, and its offset in ``text``.
-
-    ``Requirement`` parsed the string; this only finds the characters it read as the specifier:
-    they sit after the name and ``[extras]`` and before ``;``. The result is checked against the
-    parsed specifier, and falls back to the normalized form (offset None) if they disagree.
-    """
-    if req.url:
-        return "", None
-    start = text.index(req.name) + len(req.name)
-    rest = text[start:]
-    stripped = rest.lstrip()
-    if stripped.startswith("["):
-        start += len(rest) - len(stripped) + stripped.index("]") + 1
-    end = text.find(";", start)
-    end = len(text) if end == -1 else end
-    region = text[start:end]
-    start += len(region) - len(region.lstrip())
-    written = region.strip()
-    if written.startswith("(") and written.endswith(")"):
-        inner = written[1:-1]
-        start += 1 + len(inner) - len(inner.lstrip())
-        written = inner.strip()
-    try:
-        same = SpecifierSet(written) == req.specifier
-    except InvalidSpecifier:
-        same = False
-    return (written, start) if same else (str(req.specifier), None)
-
-
-def _url_reason(url: str) -> str:
-    if url.startswith(_VCS_SCHEMES):
-        return VCS
-    if url.startswith("file:"):
-        return LOCAL_PATH
-    return DIRECT_URL

@@ -160,7 +160,8 @@ def _run(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float,
 
     Output goes to a file, not a pipe: a grandchild that keeps the pipe open could otherwise hang us.
     """
-    if shutil.which(argv[0], path=env.get("PATH")) is None:
+    program = argv[0]  # a path (./run.sh) is the worktree's; a bare name is looked up on the child's PATH
+    if not ((cwd / program).is_file() if os.sep in program else shutil.which(program, path=env.get("PATH"))):
         return _Ran(None, missing=True)
     started = time.monotonic()
     with open(log, "wb") as out:

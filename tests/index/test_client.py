@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,13 @@ def test_timeout_is_retried_then_reported(static_index: StaticIndex, tmp_path) -
     static_index.add_file_entry("slow", "slow-1.0.tar.gz")
     static_index.delay("slow", 2.0, times=None)
     with client_for(static_index.url, tmp_path / "cache", timeout=0.3, retries=1) as client:
-        with pytest.raises(PackageIndexError, match="timed out after 0.3s"):
+        with pytest.raises(PackageIndexError, match="timed out after 0.3s, gave up after 1 retry"):
             client.project("slow")
+    # the first try and one retry really reached the server (it logs once its delay is over)
+    deadline = time.monotonic() + 10
+    while len(page_requests(static_index)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(page_requests(static_index)) == 2
 
 
 def test_unknown_project_is_not_found(static_index: StaticIndex, tmp_path) -> None:
@@ -159,3 +165,24 @@ def test_pypiserver_html_index_is_read(pypiserver_index, tmp_path) -> None:
     with client_for(pypiserver_index.url, tmp_path / "cache") as client:
         versions = sorted({str(f.version) for f in client.project("alpha").files})
     assert versions == ["1.0.0", "1.1.0", "2.0.0", "2.1.0rc1"]
+
+
+def test_page_with_only_last_modified_is_revalidated_not_downloaded(static_index: StaticIndex, tmp_path) -> None:
+    static_index.cache_headers = ("Last-Modified",)
+    static_index.add_file_entry("lm", "lm-1.0.tar.gz")
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        with client_for(static_index.url, cache) as client:
+            assert [str(f.version) for f in client.project("lm").files] == ["1.0"]
+    seen = [(r.status, r.conditional) for r in page_requests(static_index)]
+    assert seen == [(200, False), (304, True)]
+
+
+def test_retry_after_header_does_not_stall_the_run(static_index: StaticIndex, tmp_path) -> None:
+    static_index.add_file_entry("ra", "ra-1.0.tar.gz")
+    static_index.fail("ra", status=503, times=1, headers={"Retry-After": "3600"})
+    started = time.monotonic()
+    with client_for(static_index.url, tmp_path / "cache") as client:
+        assert client.project("ra").files
+    assert time.monotonic() - started < 5
+    assert [r.status for r in page_requests(static_index)] == [503, 200]

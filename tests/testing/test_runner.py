@@ -273,10 +273,13 @@ def test_unparseable_command_is_an_error_before_any_venv(tmp_path: Path, index: 
     assert report.reason.startswith("cannot parse the commands:")
 
 
-def test_missing_command_is_an_error(tmp_path: Path, index: IndexLocation) -> None:
-    repo = make_repo(tmp_path, {"tests/test_x.py": "def test_x():\n    pass\n"})
+def test_missing_command_is_an_error_and_a_relative_path_is_the_worktrees(tmp_path: Path, index: IndexLocation) -> None:
+    repo = make_repo(tmp_path, {"check.sh": "#!/bin/sh\nexit 0\n"})
     report = run_tests(repo, RunSpec(command="no-such-runner-xyz --all"), index=index)
     assert report.outcome == "error" and report.reason == "command not found: no-such-runner-xyz"
+    (repo / "check.sh").chmod(0o755)
+    report = run_tests(repo, RunSpec(command="./check.sh"), index=index)
+    assert report.outcome == "passed" and report.command == "./check.sh"
 
 
 def test_child_env_rules() -> None:

@@ -1,0 +1,125 @@
+"""The update job against the GitHub REST stand-in, through PyGithub: PRs, labels, reviewers, races and faults."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from github import Auth, Github
+
+from jobs.cli import cli
+from tests.jobs.conftest import Project, git
+from tests.support.github_server import GitHubStandIn
+
+REPO = "acme/widgets"
+
+
+@pytest.fixture
+def hub(project: Project, monkeypatch: pytest.MonkeyPatch):
+    server = GitHubStandIn(project.remote, full_name=REPO)
+    server.start()
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace(
+        '[forge]\nkind = "local"\nremote = "origin"\n',
+        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
+        'throttle = false\n',
+    ).replace("[updates]\n", '[updates]\nreviewers = ["bob"]\n'))
+    git(project.work, "commit", "-qam", "github forge")
+    git(project.work, "push", "-q", "origin", "main")
+    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
+    yield server
+    server.stop()
+
+
+def run(project: Project, *args: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
+                                      *args])
+    assert result.stdout, result.stderr or result.exception
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def by_branch(data: dict) -> dict[str, dict]:
+    return {c["branch"]: c for c in data["changes"]}
+
+
+def posts(hub: GitHubStandIn, path_end: str) -> list:
+    return [r for r in hub.requests if r.method == "POST" and r.path.endswith(path_end)]
+
+
+def test_opens_prs_with_labels_reviewers_and_drafts(project: Project, hub: GitHubStandIn) -> None:
+    code, data, err = run(project)
+    assert code == 0, err
+    changes = by_branch(data)
+    minor, major = changes["nightcrew/mathlib-1.1.0"], changes["nightcrew/mathlib-2.0.0"]
+    assert minor["action"] == major["action"] == "opened"
+    pulls = {p["head"]: p for p in hub.pulls()}
+    assert pulls["nightcrew/mathlib-1.1.0"]["title"] == "build(deps): bump mathlib from 1.0.0 to 1.1.0"
+    assert pulls["nightcrew/mathlib-1.1.0"]["draft"] is False and pulls["nightcrew/mathlib-2.0.0"]["draft"] is True
+    assert "`tests/test_math.py::test_add`" in pulls["nightcrew/mathlib-2.0.0"]["body"]
+    assert pulls["nightcrew/mathlib-1.1.0"]["requested_reviewers"] == ["bob"]
+    assert hub.issue_labels(major["pr"]["number"]) == ["dependencies", "tests-failing"]
+    assert {label["name"] for label in hub.labels()} >= {"dependencies", "tests-failing"}
+    assert minor["pr"]["url"] == f"{hub.web_url}/{REPO}/pull/{minor['pr']['number']}"
+    # what was reported is what the forge holds: the run re-read each PR after creating it
+    assert all(p["user"] == "nightcrew-bot" for p in hub.pulls())
+
+
+def test_rerun_is_idempotent_over_the_api(project: Project, hub: GitHubStandIn) -> None:
+    run(project)
+    hub.reset_log()
+    _, data, _ = run(project)
+    assert {c["action"] for c in data["changes"]} == {"unchanged"}
+    assert posts(hub, "/pulls") == [] and len(hub.pulls()) == 2
+
+
+def test_human_closed_pr_stays_closed(project: Project, hub: GitHubStandIn) -> None:
+    _, first, _ = run(project)
+    number = by_branch(first)["nightcrew/mathlib-2.0.0"]["pr"]["number"]
+    human = Github(auth=Auth.Token("human-token"), base_url=hub.api_url, seconds_between_requests=None,
+                   seconds_between_writes=None)
+    human.get_repo(REPO).get_pull(number).edit(state="closed")
+    _, data, _ = run(project)
+    change = by_branch(data)["nightcrew/mathlib-2.0.0"]
+    assert change["action"] == "skipped" and "closed without merging" in change["reason"]
+    assert hub.pull(number)["state"] == "closed" and len(hub.pulls()) == 2
+
+
+def test_server_error_once_then_success_opens_exactly_one_pr(project: Project, hub: GitHubStandIn) -> None:
+    hub.fail("POST", rf"/repos/{REPO}/pulls", status=502, times=1)
+    _, data, _ = run(project, "--only", "mathlib")
+    assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "opened"
+    assert [r.status for r in posts(hub, "/pulls")][:2] == [502, 201]
+    assert len(hub.pulls()) == 2
+
+
+def test_duplicate_pr_race_is_resolved_without_a_second_pr(project: Project, hub: GitHubStandIn) -> None:
+    run(project)
+    # a stale listing: the next two lookups (all open PRs, then the first branch's) see none, so the job tries
+    # to create the first PR again and GitHub answers 422
+    hub.fail("GET", rf"/repos/{REPO}/pulls", status=200, times=2, body="[]",
+             headers={"Content-Type": "application/json; charset=utf-8"})
+    _, data, err = run(project)
+    assert {c["action"] for c in data["changes"]} <= {"unchanged", "updated"}, err
+    assert [r.status for r in posts(hub, "/pulls")].count(422) == 1
+    assert len(hub.pulls()) == 2
+
+
+def test_persistent_forge_error_fails_that_change_with_one_line(project: Project, hub: GitHubStandIn) -> None:
+    hub.fail("POST", rf"/repos/{REPO}/pulls", status=500, times=None)
+    code, data, err = run(project)
+    assert code == 1
+    failed = [c for c in data["changes"] if c["action"] == "failed"]
+    assert len(failed) == 2
+    assert failed[0]["reason"].startswith(f"POST /repos/{REPO}/pulls: ")
+    assert "bot-token" not in err + json.dumps(data)
+    for line in err.strip().splitlines():
+        assert line.startswith("nightcrew: error: ")
+
+
+def test_token_never_reaches_git_urls_or_output(project: Project, hub: GitHubStandIn) -> None:
+    _, data, err = run(project)
+    remote_url = git(project.work, "remote", "get-url", "origin")
+    assert "bot-token" not in remote_url + err + json.dumps(data)
+    audit = (project.work / ".nightcrew" / "audit.jsonl").read_text()
+    assert "bot-token" not in audit and '"action": "git.push"' in audit
