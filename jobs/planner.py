@@ -143,6 +143,13 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
             single.setdefault((update.dependency.name, str(update.new), lane), []).append(update)
     planned: list[Planned] = []
     for name, updates in grouped.items():
+        # one dependency moves once per change: when a group takes both lanes, the newer version wins
+        newest: dict[tuple[str, int, str], Update] = {}
+        for u in updates:
+            where = (u.dependency.file, u.dependency.line, u.dependency.name)
+            if where not in newest or u.new > newest[where].new:
+                newest[where] = u
+        updates = list(newest.values())
         digest = hashlib.sha1(
             ",".join(sorted({f"{u.dependency.name}=={u.new}" for u in updates})).encode()).hexdigest()[:8]
         change = ProposedChange(key=f"group:{name}", updates=tuple(updates), branch=f"{prefix}{_slug(name)}-{digest}")

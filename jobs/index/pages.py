@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-from packaging.version import Version
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from jobs.models import DistributionFile
 
@@ -17,26 +18,57 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.1, text/html;q=0.01"
 
 
+# Every archive pip installs an sdist from (pip._internal.utils.filetypes), longest first so ".tar.gz" is cut whole.
+_SDIST_EXTENSIONS = (".tar.lzma", ".tar.bz2", ".tar.gz", ".tar.xz", ".tar.lz", ".tbz", ".tgz", ".tlz", ".txz",
+                     ".tar", ".zip")
+# pip's Link hash fragment: only these algorithms, lower-case hex (so "#egg=x" is not a hash).
+_HASH_FRAGMENT = re.compile(r"(sha1|sha224|sha384|sha256|sha512|md5)=([a-f0-9]+)")
+
+
 class PageError(ValueError):
     """The page is not a valid simple-API response."""
 
 
-def file_version(filename: str) -> Version | None:
-    """The version a distribution file carries in its name, or None for files nightcrew does not read."""
-    try:
-        if filename.endswith(".whl"):
+def file_version(filename: str, project: str | None = None) -> Version | None:
+    """The version a distribution file carries in its name, or None for files nightcrew does not read.
+
+    Wheels follow the wheel name rules. An sdist may be any archive pip installs, legacy ones included
+    (``.tar.bz2``, ``.tgz``, ``.tar.xz``, ``.tar``, any letter case), and is split as pip splits it: the
+    version starts after the ``-`` whose prefix is ``project``'s normalized name (sdist names are not
+    normalized, and versions may hold ``-``). Without a project name, or when no prefix matches, the
+    version is what follows the last ``-``, as packaging's ``parse_sdist_filename`` reads it.
+    """
+    lower = filename.lower()
+    if lower.endswith(".whl"):
+        try:
             return parse_wheel_filename(filename)[1]
-        if filename.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename):
+        except InvalidWheelFilename:
+            return None
+    extension = next((ext for ext in _SDIST_EXTENSIONS if lower.endswith(ext)), None)
+    if extension is None:
+        return None  # eggs, installers and other files pip does not install from
+    stem = filename[: -len(extension)]
+    try:
+        return Version(_sdist_version_text(stem, project))
+    except InvalidVersion:
         return None
-    return None  # eggs, installers and other legacy files
+
+
+def _sdist_version_text(stem: str, project: str | None) -> str:
+    if project:
+        wanted = canonicalize_name(project)
+        for at, char in enumerate(stem):
+            if char == "-" and canonicalize_name(stem[:at]) == wanted:
+                return stem[at + 1:]
+    name, dash, version = stem.rpartition("-")
+    return version if dash and name else ""
 
 
 def _make_file(
-    filename: str, url: str, base_url: str, requires_python: str | None, yanked: object, hashes: dict[str, str]
+    filename: str, url: str, base_url: str, requires_python: str | None, yanked: object, hashes: dict[str, str],
+    project: str | None,
 ) -> DistributionFile | None:
-    version = file_version(filename)
+    version = file_version(filename, project)
     if version is None:
         return None
     return DistributionFile(
@@ -45,13 +77,15 @@ def _make_file(
         url=urljoin(base_url, url),
         version=version,
         requires_python=requires_python or None,
-        yanked=yanked is not False and yanked is not None,
+        # PEP 691: true, or a reason string (pip counts "" as yanked too); anything else is not a yank
+        yanked=yanked is True or isinstance(yanked, str),
         yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
         hashes=tuple(sorted(hashes.items())),
     )
 
 
-def parse_json(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
+def parse_json(body: bytes, base_url: str, project: str | None = None) -> tuple[DistributionFile, ...]:
+    """The files of a PEP 691 JSON page; ``project`` defaults to the page's own ``name``."""
     try:
         data = json.loads(body)
         entries = data["files"]
@@ -59,6 +93,8 @@ def parse_json(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
         raise PageError(f"not a PEP 691 JSON page ({type(exc).__name__})") from None
     if not isinstance(entries, list):
         raise PageError("not a PEP 691 JSON page ('files' is not a list)")
+    if project is None and isinstance(data.get("name"), str):
+        project = data["name"]
     files = []
     for entry in entries:
         # A hostile or broken index must not crash the run: entries of the wrong shape are passed over.
@@ -72,6 +108,7 @@ def parse_json(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
             entry.get("yanked", False),
             {k: v for k, v in hashes.items() if isinstance(k, str) and isinstance(v, str)}
             if isinstance(hashes, dict) else {},
+            project,
         )
         if made:
             files.append(made)
@@ -102,10 +139,13 @@ class _AnchorParser(HTMLParser):
             self._open = None
 
 
-def parse_html(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
+def parse_html(body: bytes, base_url: str, project: str | None = None) -> tuple[DistributionFile, ...]:
+    """The files of a PEP 503 HTML page; ``project`` defaults to the last segment of the page's URL."""
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
     base = urljoin(base_url, parser.base) if parser.base else base_url
+    # An HTML page does not name its project; the page URL usually does (only a hint: see file_version).
+    project = project or unquote(urlsplit(base_url).path.rstrip("/").rpartition("/")[2]) or None
     files = []
     for attrs, text in parser.anchors:
         href = attrs.get("href")
@@ -113,24 +153,23 @@ def parse_html(body: bytes, base_url: str) -> tuple[DistributionFile, ...]:
             continue
         url, fragment = urldefrag(href)
         filename = text or url.rsplit("/", 1)[-1]
-        hashes = {}
-        if "=" in fragment:
-            algo, _, digest = fragment.partition("=")
-            hashes[algo] = digest
+        hashes = dict(_HASH_FRAGMENT.findall(fragment)[:1])  # pip reads the first hash of the fragment
         yanked: object = False
         if "data-yanked" in attrs:
             yanked = attrs["data-yanked"] or True
-        made = _make_file(filename, url, base, attrs.get("data-requires-python"), yanked, hashes)
+        made = _make_file(filename, url, base, attrs.get("data-requires-python"), yanked, hashes, project)
         if made:
             files.append(made)
     return tuple(files)
 
 
-def parse_page(body: bytes, content_type: str, base_url: str) -> tuple[DistributionFile, ...]:
+def parse_page(
+    body: bytes, content_type: str, base_url: str, project: str | None = None
+) -> tuple[DistributionFile, ...]:
     """The files listed on a project page, by the response's content type."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == JSON_TYPE or kind == "application/json":
-        return parse_json(body, base_url)
+        return parse_json(body, base_url, project)
     if kind in (HTML_TYPE, "text/html", ""):
-        return parse_html(body, base_url)
+        return parse_html(body, base_url, project)
     raise PageError(f"unexpected content type {kind!r}")

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import optparse
+import os
 import re
 import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-from urllib.parse import unquote, urlsplit
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from jobs.manifests.base import find_by_globs, relative
+from jobs.manifests.pep508 import (
+    ARCHIVES, LOCAL_PATH, first_line, is_vcs_scheme, link_names, link_reason, link_scheme, specifier_span)
 from jobs.models import Dependency, ParsedManifests, Problem, Span
+from jobs.tools.redact import redact
 
 # pip's req_file.COMMENT_RE: "#" starts a comment at line start or after whitespace, not inside a URL.
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+# pip's req_file.ENV_VAR_RE: only upper case, digits and "_" inside ${...}.
+_ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_EXPANDED = -1  # the "file offset" of a character a ${VAR} expansion put in: it is nowhere in the file
 _REMOTE_RE = re.compile(r"^(https?|ftp):", re.I)
-_VCS = ("git", "hg", "svn", "bzr")
-_ARCHIVES = (".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar.lz", ".tlz")
-_EGG_RE = re.compile(r"[#&]egg=([^&]*)")
-# Only locates name, extras and the specifier text after them; packaging does all the parsing.
-_NAME_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?P<extras>\[[^\]]*\])?")
 _STRONG_HASHES = ("sha256", "sha384", "sha512")
 _IGNORED_FLAGS = ("--no-index", "--pre", "--prefer-binary", "--require-hashes")
 _IGNORED_VALUES = (
@@ -41,16 +42,35 @@ class _Line:
 
     number: int
     text: str
-    offsets: list[int]  # file offset of each character of ``text``
+    offsets: list[int]  # file offset of each character of ``text``; _EXPANDED where ${VAR} put it in
+    secrets: tuple[str, ...] = ()  # the values ${VAR} expanded to, kept out of every message
 
     def span(self, start: int, end: int) -> Span | None:
-        """File span of ``text[start:end]``; None when it crosses a line continuation."""
+        """File span of ``text[start:end]``; None when it crosses a line continuation or expanded text
+        (an edit must never write an expanded value back into the file)."""
         if start == end:
-            at = self.offsets[start - 1] + 1 if start else self.offsets[0]
-            return Span(at, at)
+            before = self.offsets[start - 1] if start else self.offsets[0] - 1
+            return None if before == _EXPANDED else Span(before + 1, before + 1)
+        if _EXPANDED in self.offsets[start:end]:
+            return None
         first, last = self.offsets[start], self.offsets[end - 1]
         # offsets only grow, so equal distances mean no characters were cut out in between
         return Span(first, last + 1) if last - first == end - 1 - start else None
+
+    def expand(self, environ: Mapping[str, str]) -> _Line:
+        """pip's expand_env_variables: each ``${VAR}`` with a non-empty value is replaced by it."""
+        text, offsets, secrets, pos = "", [], [], 0
+        for match in _ENV_VAR_RE.finditer(self.text):
+            value = environ.get(match.group(1))
+            if not value:  # pip leaves unset and empty variables as written
+                continue
+            text += self.text[pos:match.start()] + value
+            offsets += [*self.offsets[pos:match.start()], *[_EXPANDED] * len(value)]
+            secrets.append(value)
+            pos = match.end()
+        if not secrets:
+            return self
+        return _Line(self.number, text + self.text[pos:], offsets + self.offsets[pos:], tuple(secrets))
 
 
 def _logical_lines(text: str) -> Iterator[_Line]:
@@ -135,26 +155,10 @@ def _parse_options(options: str) -> tuple[optparse.Values, list[str]]:
     return parser.parse_args(argv)
 
 
-def _scheme(link: str) -> str:
-    return link.split(":", 1)[0].lower() if ":" in link else ""
-
-
-def _is_vcs(scheme: str) -> bool:
-    return scheme in ("git", "svn") or ("+" in scheme and scheme.split("+")[0] in _VCS)
-
-
 def _is_url(text: str) -> bool:
     """pip's is_url: a scheme pip can fetch or check out (``name @ url`` is not one)."""
-    return _scheme(text) in ("http", "https", "file", "ftp") or _is_vcs(_scheme(text))
-
-
-def _link_reason(link: str) -> str:
-    scheme = _scheme(link)
-    if _is_vcs(scheme):
-        return "VCS requirement"
-    if scheme in ("", "file") or len(scheme) == 1:  # no scheme, or a Windows drive letter
-        return "local path requirement"
-    return "direct URL requirement"
+    scheme = link_scheme(text)
+    return scheme in ("http", "https", "file", "ftp") or is_vcs_scheme(scheme)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -164,44 +168,14 @@ def _looks_like_path(text: str) -> bool:
 def _is_archive_path(text: str) -> bool:
     """pip treats ``x.whl``/``x.tar.gz`` as a file, unless it is ``name @ url``."""
     before_at, at, _ = text.partition("@")
-    return text.lower().endswith(_ARCHIVES) and not (at and not _looks_like_path(before_at))
+    return text.lower().endswith(ARCHIVES) and not (at and not _looks_like_path(before_at))
 
 
-def _name_from_link(link: str) -> str | None:
-    """The project name a URL or path names: its ``#egg=`` fragment, else a wheel's filename."""
-    if (egg := _EGG_RE.search(link)) and egg.group(1):
-        return egg.group(1).split("[")[0]
-    filename = unquote(urlsplit(link.replace("\\", "/")).path.rsplit("/", 1)[-1])
-    try:
-        parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        return None
-    return filename.split("-", 1)[0]
-
-
-def _skipped(link: str, reason: str, base: dict[str, Any], name: str | None = None, **more: Any) -> Dependency:
-    raw = name or _name_from_link(link) or link
-    return Dependency(name=canonicalize_name(raw) if raw != link else raw, raw_name=raw, specifier="",
-                      skipped_reason=reason, **base, **more)
-
-
-def _locate(head: str, req: Requirement) -> tuple[int, int] | None:
-    """Where the specifier text sits in ``head``; an unpinned name gets the empty spot right after name/extras."""
-    match = _NAME_RE.match(head)
-    if not match or match.group("name") != req.name:
-        return None
-    rest = head[match.end():]
-    if not rest.strip():
-        at = match.end("extras") if match.group("extras") else match.end("name")
-        return None if req.specifier else (at, at)
-    start, end = match.end() + len(rest) - len(rest.lstrip()), len(head.rstrip())
-    if head[start] == "(" and head[end - 1] == ")":  # the old "name (>=1.0)" form
-        inner = head[start + 1:end - 1]
-        start, end = start + 1 + len(inner) - len(inner.lstrip()), end - 1 - (len(inner) - len(inner.rstrip()))
-    try:
-        return (start, end) if SpecifierSet(head[start:end]) == req.specifier else None
-    except InvalidSpecifier:
-        return None
+def _skipped(link: str, reason: str, base: dict[str, Any], secrets: Sequence[str], name: str | None = None,
+             **more: Any) -> Dependency:
+    """A requirement nightcrew cannot check, named as well as the link allows, credentials redacted."""
+    name, raw_name = link_names(link, name, secrets)
+    return Dependency(name=name, raw_name=raw_name, specifier="", skipped_reason=reason, **base, **more)
 
 
 def _requirement(line: _Line, args: str, hashes: tuple[str, ...], base: dict[str, Any]) -> Dependency:
@@ -219,13 +193,14 @@ def _requirement(line: _Line, args: str, hashes: tuple[str, ...], base: dict[str
         else:
             more = {"extras": tuple(sorted(req.extras)), "marker": str(req.marker) if req.marker else None}
             if req.url:
-                return _skipped(req.url, _link_reason(req.url), base, name=req.name, **more)
-            located = _locate(head, req)
+                return _skipped(req.url, link_reason(req.url), base, line.secrets, name=req.name, **more)
+            located = specifier_span(args, req)
             specifier = args[located[0]:located[1]] if located else str(req.specifier)
             return Dependency(name=canonicalize_name(req.name), raw_name=req.name, specifier=specifier,
                               span=line.span(*located) if located else None, pep440=specifier, **base, **more)
     marker = str(Marker(marker_text)) if marker_text else None
-    return _skipped(target, _link_reason(target) if url_like else "local path requirement", base, marker=marker)
+    reason = link_reason(target) if url_like else LOCAL_PATH
+    return _skipped(target, reason, base, line.secrets, marker=marker)
 
 
 @dataclass
@@ -242,9 +217,15 @@ class _Walk:
     included_as: dict[Path, set[str]] = field(default_factory=dict)
     follow_includes: bool = True
     label: str | None = None  # the record file name when parsing text that has no path
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    secrets: set[str] = field(default_factory=set)  # every value ${VAR} expanded to so far
 
     def rel(self, path: Path) -> str:
         return self.label if self.label is not None else relative(self.root, path)
+
+    def report(self, file: str, line: int | None, message: str) -> None:
+        """Record a problem; messages quote lines, URLs and paths, so credentials and expanded values go."""
+        self.problems.append(Problem(file, line, redact(message, self.secrets)))
 
     def visit(self, path: Path, stack: tuple[Path, ...], site: tuple[str, int] | None = None) -> None:
         key = path.resolve()
@@ -264,37 +245,39 @@ class _Walk:
                 return f.read()
         except FileNotFoundError:
             where, missing = site or (self.rel(path), None), self.rel(path)
-            self.problems.append(Problem(*where, f"{'included ' if site else ''}file not found: {missing}"))
+            self.report(*where, f"{'included ' if site else ''}file not found: {missing}")
         except UnicodeDecodeError as exc:
             bad = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
-            self.problems.append(Problem(self.rel(path), None, f"not valid UTF-8 ({bad})"))
+            self.report(self.rel(path), None, f"not valid UTF-8 ({bad})")
         except OSError as exc:
-            self.problems.append(Problem(self.rel(path), None, f"cannot read file: {exc.strerror or exc}"))
+            self.report(self.rel(path), None, f"cannot read file: {exc.strerror or exc}")
         return None
 
-    def handle(self, path: Path, line: _Line, stack: tuple[Path, ...]) -> None:
+    def handle(self, path: Path, written: _Line, stack: tuple[Path, ...]) -> None:
+        line = written.expand(self.environ)  # pip expands ${VAR} before it reads options or requirements
+        self.secrets.update(line.secrets)
         file = self.rel(path)
         args, options = _split_args_options(line.text)
         try:
             opts, leftovers = _parse_options(options)
         except _OptionError as exc:
-            self.problems.append(Problem(file, line.number, str(exc)))
+            self.report(file, line.number, str(exc))
             return
         base = {"file": file, "line": line.number, "section": "requirements"}
         if args:
             try:
                 self.found.append((stack[-1], _requirement(line, args, tuple(opts.hashes), base)))
             except (InvalidRequirement, InvalidMarker) as exc:
-                said = (str(exc).splitlines() or [""])[0]  # packaging adds a caret diagram below
-                self.problems.append(Problem(file, line.number, f"invalid requirement {args.strip()!r}: {said}"))
+                self.report(file, line.number, f"invalid requirement {args.strip()!r}: {first_line(exc)}")
         elif opts.editables:  # pip reads only the first -e of a line
-            self.found.append((stack[-1], _skipped(opts.editables[0], "editable requirement", base)))
+            target = opts.editables[0]
+            self.found.append((stack[-1], _skipped(target, link_reason(target, editable=True), base, line.secrets)))
         else:
             self.options_line(path, line.number, opts, leftovers, stack)
 
     def options_line(self, path: Path, number: int, opts: optparse.Values, leftovers: list[str],
                      stack: tuple[Path, ...]) -> None:
-        if opts.index_url and self.index_url is None:
+        if opts.index_url:  # as in pip, each --index-url replaces the one before: the last one wins
             self.index_url = opts.index_url
         self.extra_index_urls += [u for u in opts.extra_index_urls if u not in self.extra_index_urls]
         for kind, targets in (("requirements", opts.requirements), ("constraints", opts.constraints)):
@@ -302,16 +285,16 @@ class _Walk:
                 self.include(path, number, target, kind, stack)
         file = self.rel(path)
         if opts.hashes:
-            self.problems.append(Problem(file, number, "--hash without a requirement is ignored"))
+            self.report(file, number, "--hash without a requirement is ignored")
         if leftovers:  # pip silently drops these; say so instead
-            self.problems.append(Problem(file, number, f"unexpected argument after options: {' '.join(leftovers)}"))
+            self.report(file, number, f"unexpected argument after options: {' '.join(leftovers)}")
 
     def include(self, path: Path, number: int, target: str, kind: str, stack: tuple[Path, ...]) -> None:
         if not self.follow_includes:
             return
         file = self.rel(path)
         if _REMOTE_RE.match(target):
-            self.problems.append(Problem(file, number, f"remote includes are not followed: {target}"))
+            self.report(file, number, f"remote includes are not followed: {target}")
             return
         if target.lower().startswith("file:"):
             target = url2pathname(urlsplit(target).path)
@@ -320,7 +303,7 @@ class _Walk:
         self.included_as.setdefault(key, set()).add(kind)
         if key in stack:
             chain = " -> ".join(self.rel(p) for p in (*stack[stack.index(key):], key))
-            self.problems.append(Problem(file, number, f"include cycle: {chain}"))
+            self.report(file, number, f"include cycle: {chain}")
             return
         self.visit(included, stack, (file, number))
 
@@ -344,7 +327,8 @@ class RequirementsFormat:
 
     Spans point at the version-specifier text as written. An unpinned requirement gets an empty span right
     after its name/extras (where a pin would go). A specifier split by a line continuation has ``span=None``
-    and its joined text as ``specifier``. ``${VAR}`` references are left unexpanded.
+    and its joined text as ``specifier``. ``${VAR}`` references are expanded from the environment as pip
+    does (unset or empty ones are left as written); a specifier with expanded text in it has ``span=None``.
     """
 
     name = "requirements"

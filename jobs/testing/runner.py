@@ -29,7 +29,8 @@ class RunSpec:
     """How to run one repository's tests.
 
     ``setup``: shell-free commands run in the venv (in the worktree) before the tests; empty means the default:
-    install the project (when it has a build system) and every requirements file in one installer call.
+    install the project (when it has a build system; with its ``test``/``tests``/``testing`` extra when it
+    declares one) and every requirements file in one installer call.
     A set-up command starting with ``pip`` or ``python -m pip`` is run by nightcrew's installer (the venv has
     no pip of its own), and a ``pip install`` gets the run's index options, so it uses exactly that index.
     ``system_site_packages``: the venv also sees the host's packages (e.g. pytest). Installs then use
@@ -237,16 +238,25 @@ class _Step:
     argv: list[str]
 
 
-def _has_build_system(worktree: Path) -> bool:
-    if (worktree / "setup.py").is_file():
-        return True
+# Extras a project's tests usually need; the first one the project declares is installed with it.
+TEST_EXTRAS = ("test", "tests", "testing")
+
+
+def _project_target(worktree: Path) -> str | None:
+    """What to install the project as (``.`` or ``.[test]``), or None when it has no build system."""
     try:
         text = (worktree / "pyproject.toml").read_text(encoding="utf-8")
-        return "build-system" in tomllib.loads(text)
     except OSError:
-        return False
+        return "." if (worktree / "setup.py").is_file() else None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return "[build-system]" in text  # let the installer report what is wrong with the file
+        return "." if "[build-system]" in text else None  # let the installer report what is wrong with the file
+    if "build-system" not in data and not (worktree / "setup.py").is_file():
+        return None
+    extras = data.get("project", {}).get("optional-dependencies", {})
+    extra = next((name for name in TEST_EXTRAS if isinstance(extras, dict) and name in extras), None)
+    return f".[{extra}]" if extra else "."
 
 
 def _pip_step(venv: _Venv, pip_args: list[str], index: IndexLocation, spec: RunSpec) -> _Step:
@@ -265,7 +275,8 @@ def _setup_steps(
 ) -> list[_Step]:
     """The set-up commands to run; raises ValueError for one shlex cannot split."""
     if not spec.setup:
-        args = ["-e", "."] if _has_build_system(worktree) else []
+        target = _project_target(worktree)
+        args = ["-e", target] if target else []
         for name in requirement_files:
             args += ["-r", name]
         return [_pip_step(venv, ["install", *args], index, spec)] if args else []

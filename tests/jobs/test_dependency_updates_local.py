@@ -181,3 +181,56 @@ def test_hanging_tests_time_out_and_the_pr_says_so(project: Project) -> None:
     change = by_branch(data)["nightcrew/mathlib-1.1.0"]
     assert change["tests"]["outcome"] == "timed_out"
     assert change["pr"]["draft"] is True
+
+
+def test_hash_pinned_requirement_gets_the_new_wheels_hash(project: Project) -> None:
+    from tests.support.distbuild import file_hashes
+
+    wheels = {e.version: e for e in project.index.entries("mathlib")}
+    old_hash, new_hash = wheels["1.0.0"].sha256, wheels["1.1.0"].sha256
+    (project.work / "requirements.txt").write_text(f"mathlib==1.0.0 \\\n    --hash=sha256:{old_hash}\n")
+    git(project.work, "commit", "-qam", "hash-pinned")
+    code, data, err = run(project, "--only", "mathlib")
+    change = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    assert change["action"] == "opened", err
+    assert change["tests"]["outcome"] == "passed"  # pip installed 1.1.0 with --require-hashes semantics
+    assert remote_file(project, "nightcrew/mathlib-1.1.0", "requirements.txt").decode() == \
+        f"mathlib==1.1.0 \\\n    --hash=sha256:{new_hash}\n"
+    assert file_hashes(wheels["1.1.0"].path)["sha256"] == new_hash
+
+
+def test_limits_report_what_did_not_fit(project: Project) -> None:
+    (project.work / "nightcrew.toml").write_text((project.work / "nightcrew.toml").read_text()
+                                                  .replace('kinds = ["patch", "minor", "major"]\n',
+                                                           'kinds = ["patch", "minor", "major"]\nmax_prs_per_run = 1\n'))
+    git(project.work, "commit", "-qam", "limit")
+    _, data, _ = run(project)
+    changes = by_branch(data)
+    assert changes["nightcrew/mathlib-1.1.0"]["action"] == "opened"
+    assert changes["nightcrew/mathlib-2.0.0"]["action"] == "skipped"
+    assert changes["nightcrew/mathlib-2.0.0"]["reason"] == "limit reached: max_prs_per_run = 1"
+    assert len(prs(project)) == 1
+
+
+def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> None:
+    from tests.support.distbuild import build_wheel
+
+    for version in ("0.1.0", "0.1.1"):
+        project.index.add(build_wheel(project.dists, "textlib", version))
+    (project.work / "requirements.txt").write_text(REQUIREMENTS + "textlib==0.1.0\n")
+    (project.work / "nightcrew.toml").write_text((project.work / "nightcrew.toml").read_text() + (
+        '\n[[updates.groups]]\nname = "routine"\npatterns = ["*"]\nkinds = ["patch", "minor"]\n'))
+    git(project.work, "add", ".")
+    git(project.work, "commit", "-qm", "group config")
+    _, data, err = run(project)
+    grouped = [c for c in data["changes"] if c["key"] == "group:routine"]
+    assert len(grouped) == 1 and grouped[0]["action"] == "opened", err
+    assert {(p["name"], p["to"]) for p in grouped[0]["packages"]} == {("mathlib", "1.1.0"), ("textlib", "0.1.1")}
+    branch = grouped[0]["branch"]
+    assert remote_file(project, branch, "requirements.txt").decode() == \
+        REQUIREMENTS.replace("1.0.0", "1.1.0") + "textlib==0.1.1\n"
+    message = git(project.remote, "log", "-1", "--format=%B", branch)
+    assert message.splitlines()[0] == "build(deps): bump the routine group with 2 updates"
+    assert git(project.remote, "log", "-1", "--format=%an <%ae>", branch) == \
+        "nightcrew <nightcrew@users.noreply.localhost>"
+    assert by_branch(data)["nightcrew/mathlib-2.0.0"]["action"] == "opened"  # the major stays on its own

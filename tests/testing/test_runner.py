@@ -313,3 +313,12 @@ def test_default_setup_is_one_install_and_uv_gets_python_after_the_subcommand(tm
     extra = index.extra_urls[0]
     assert plain[0].argv[-7:] == ["install", "-e", ".", "--index-url", index.url, "--extra-index-url", extra]
     assert plain[0].argv[3:5] == ["--python", str(tmp_path / "venv" / "bin" / "python")]
+
+
+def test_default_setup_installs_the_projects_test_extra(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\n\n[project]\nname = "x"\nversion = "1"\n\n'
+        '[project.optional-dependencies]\ndocs = ["sphinx"]\ntests = ["pytest"]\n')
+    index = IndexLocation("http://127.0.0.1:1/simple/", (), "test")
+    steps = _setup_steps(tmp_path, RunSpec(), _Venv(tmp_path / "venv", None), index, [])
+    assert steps[0].label.startswith("pip install -e '.[tests]' --index-url")
