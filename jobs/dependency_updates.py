@@ -171,7 +171,8 @@ class DependencyUpdates:
         if not edits:
             return result("skipped", "the manifests already allow this version: nothing to change")
         if self.dry_run:
-            return result("updated" if open_pr else "opened", "dry run: nothing was changed", pull=open_pr)
+            return ChangeResult(change.key, branch, "updated" if open_pr else "opened", replace(change, edits=edits),
+                                "dry run: nothing was changed", open_pr)
 
         remote_sha, tip = self._branch_tip(branch)
         if remote_sha:

@@ -64,6 +64,7 @@ class LocalForge:
         self.pr_folder = pr_folder
         self.base = base
         self.read_only = read_only
+        self._refreshed = False
         if read_only:  # a dry run: look at the records if there are any, create nothing
             uri = f"{state_file.resolve().as_uri()}?mode=ro" if state_file.exists() else "file::memory:"
             self.db = sqlite3.connect(uri, uri=True, timeout=30)
@@ -92,8 +93,9 @@ class LocalForge:
 
     def _refresh(self) -> None:
         """Mark open pull requests merged whose branch commit the base branch now contains."""
-        if self.read_only:
+        if self.read_only or self._refreshed:
             return
+        self._refreshed = True  # once per run: a merge does not happen between two steps of one run
         for row in self.db.execute("SELECT number, branch, base FROM pulls WHERE state = 'open'").fetchall():
             tip, base = self.git.sha(f"refs/heads/{row['branch']}"), self.git.sha(row["base"])
             if tip and base and self.git.is_ancestor(tip, base):

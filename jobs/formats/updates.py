@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,17 @@ def _packages(result: ChangeResult) -> list[dict[str, Any]]:
              "file": u.dependency.file, "line": u.dependency.line, "kind": u.kind} for u in result.change.updates]
 
 
+def _diff(result: ChangeResult) -> str | None:
+    """The edit as a unified diff (what a dry run would commit)."""
+    if result.change is None or not result.change.edits:
+        return None
+    parts = []
+    for e in result.change.edits:
+        parts += difflib.unified_diff(e.before.splitlines(keepends=True), e.after.splitlines(keepends=True),
+                                      f"a/{e.file}", f"b/{e.file}")
+    return "".join(parts)
+
+
 def change_json(result: ChangeResult) -> dict[str, Any]:
     tests = result.tests
     return {
@@ -29,6 +41,7 @@ def change_json(result: ChangeResult) -> dict[str, Any]:
         "reason": result.reason,
         "pr": None if result.pull is None else {"number": result.pull.number, "url": result.pull.url,
                                                 "draft": result.pull.draft, "state": result.pull.state},
+        "diff": _diff(result),
         "tests": None if tests is None else {
             "outcome": tests.outcome, "passed": tests.passed, "failed": tests.failed + tests.errors,
             "skipped": tests.skipped, "failing": list(tests.failing), "duration": round(tests.duration, 2),
@@ -71,6 +84,11 @@ def render_table(run: UpdateRun, console: Console) -> None:
         table.add_row("not proposed", "-", f"{s.name} {s.version or ''}".strip(), "-", s.reason)
     if table.row_count:
         console.print(table)
+    if run.dry_run:
+        for c in run.changes:
+            diff = _diff(c)
+            if diff:
+                console.print(diff, highlight=False, markup=False, end="")
     counts = to_json(run)["summary"]
     console.print(", ".join(f"{n} {a}" for a, n in counts.items()) +
                   f"; {len(run.problems)} errors; {run.seconds:.1f} s ({run.test_seconds:.1f} s in tests)",

@@ -153,7 +153,8 @@ def parse_html(body: bytes, base_url: str, project: str | None = None) -> tuple[
             continue
         url, fragment = urldefrag(href)
         filename = text or url.rsplit("/", 1)[-1]
-        hashes = dict(_HASH_FRAGMENT.findall(fragment)[:1])  # pip reads the first hash of the fragment
+        found = _HASH_FRAGMENT.search(fragment)
+        hashes = {found.group(1): found.group(2)} if found else {}
         yanked: object = False
         if "data-yanked" in attrs:
             yanked = attrs["data-yanked"] or True

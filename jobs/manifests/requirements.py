@@ -197,7 +197,8 @@ def _requirement(line: _Line, args: str, hashes: tuple[str, ...], base: dict[str
             located = specifier_span(args, req)
             specifier = args[located[0]:located[1]] if located else str(req.specifier)
             return Dependency(name=canonicalize_name(req.name), raw_name=req.name, specifier=specifier,
-                              span=line.span(*located) if located else None, pep440=specifier, **base, **more)
+                              span=line.span(*located) if located else None, pep440=str(req.specifier),
+                              **base, **more)
     marker = str(Marker(marker_text)) if marker_text else None
     reason = link_reason(target) if url_like else LOCAL_PATH
     return _skipped(target, reason, base, line.secrets, marker=marker)

@@ -150,6 +150,8 @@ def test_dry_run_changes_nothing_anywhere(project: Project) -> None:
     assert code == 0 and data["dry_run"] is True
     assert {c["action"] for c in data["changes"]} == {"opened"}
     assert all(c["reason"] == "dry run: nothing was changed" for c in data["changes"])
+    diff = by_branch(data)["nightcrew/mathlib-1.1.0"]["diff"]
+    assert "-mathlib==1.0.0  # keep in step with docs\n+mathlib==1.1.0  # keep in step with docs\n" in diff
     assert git(project.remote, "for-each-ref") == refs_before
     assert not (project.work / ".nightcrew").exists()
     assert git(project.work, "branch", "--list", "nightcrew/*") == ""

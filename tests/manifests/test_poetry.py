@@ -243,7 +243,7 @@ def test_escaped_constraint_has_the_line_but_no_span(tmp_path: Path) -> None:
     [
         ('[tool.poetry.dependencies]\nx = "^banana"\n', 2, "tool.poetry.dependencies.x:"),
         ("[tool.poetry.dependencies]\nx = 3\n", 2, "tool.poetry.dependencies.x:"),
-        ('[tool.poetry.dependencies]\nx = {extras = ["a"]}\n', 2, "tool.poetry.dependencies.x:"),
+        ('[tool.poetry.dependencies]\nx = {version = 1, extras = ["a"]}\n', 2, "tool.poetry.dependencies.x:"),
         ('[tool.poetry.dependencies]\nx = {version = "^1", extras = "a"}\n', 2, "tool.poetry.dependencies.x.extras:"),
         ('[tool.poetry.dependencies]\nx = {version = "^1", markers = 1}\n', 2, "tool.poetry.dependencies.x.markers"),
         ('[tool.poetry.dependencies]\nx = {version = "^1", markers = "no"}\n', 2, "tool.poetry.dependencies.x.markers"),
@@ -275,3 +275,57 @@ def test_single_quoted_poetry_literals_and_inline_table_on_several_keys(tmp_path
         ("y", "", None, "tool.poetry.dependencies", 3),
     ]
     assert only(result, "x").extras == ("a", "b")
+
+
+ENRICHED = """\
+[project]
+dependencies = ["requests>=2.13", "tomli (>=2.0.1,<3.0.0) ; python_version < '3.11'"]
+[project.optional-dependencies]
+socks = ["PySocks>=1.7"]
+
+[tool.poetry.dependencies]
+requests = { source = "private" }
+tomli = { allow-prereleases = true }
+pysocks = { source = "private" }
+extra-only = { source = "private", markers = "sys_platform == 'linux'" }
+vendored = { file = "vendor/vendored-1.0.tar.gz" }
+"""
+
+
+def test_poetry2_tables_that_only_add_details_are_not_problems_nor_duplicates(tmp_path: Path) -> None:
+    result = parse_text(tmp_path, ENRICHED)
+    assert result.problems == ()
+    assert [(d.name, d.section) for d in result.dependencies if d.name in ("requests", "tomli", "pysocks")] == [
+        ("requests", "project.dependencies"),
+        ("tomli", "project.dependencies"),
+        ("pysocks", "project.optional-dependencies.socks"),
+    ]
+
+
+def test_poetry_table_without_version_for_a_package_project_lacks_is_any_version(tmp_path: Path) -> None:
+    result = parse_text(tmp_path, ENRICHED)
+    extra = only(result, "extra-only")
+    assert (extra.specifier, extra.pep440, extra.span, extra.skipped_reason) == ("", "", None, None)
+    assert (extra.section, extra.line, extra.marker) == ("tool.poetry.dependencies", 10, 'sys_platform == "linux"')
+    assert only(result, "vendored").skipped_reason == "local path requirement"
+
+
+def test_poetry_only_project_table_without_version_is_any_version(tmp_path: Path) -> None:
+    result = parse_text(tmp_path, '[tool.poetry.group.dev.dependencies]\nx = {allow-prereleases = true}\n')
+    assert rows(result) == [("x", "", "", "tool.poetry.group.dev.dependencies", 2)]
+    assert result.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ('[tool.poetry.dependencies]\nx = {version = "^1", markers = "os_name =="}\n',
+         "tool.poetry.dependencies.x.markers: invalid marker 'os_name ==': "),
+        ('[tool.poetry.dependencies]\nx = ">=1.2.*"\n',
+         "tool.poetry.dependencies.x: invalid version constraint '>=1.2.*': "),
+    ],
+)
+def test_problems_from_packaging_errors_are_one_line(tmp_path: Path, text: str, start: str) -> None:
+    (problem,) = parse_text(tmp_path, text).problems
+    assert problem.message.startswith(start)
+    assert "\n" not in problem.message

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.manifests import get
-from jobs.manifests.pyproject import PyprojectFormat, locate_values
+from jobs.manifests import get, tomltext
+from jobs.manifests.pyproject import UNLOCATED, PyprojectFormat, parse_text
+from jobs.manifests.tomltext import locate_values
 from jobs.models import Dependency, ParsedManifests
 from tests.support.spans import assert_spans
 
@@ -103,6 +104,7 @@ def test_url_vcs_and_file_requirements_are_reported_with_a_skip_reason(tmp_path:
     assert deps["remote"].skipped_reason == "direct URL requirement"
     assert [deps[n].line for n in ("pkg", "local", "remote")] == [12, 13, 14]
     assert all(deps[n].span is None and deps[n].specifier == "" for n in ("pkg", "local", "remote"))
+    assert all(deps[n].pep440 is None for n in ("pkg", "local", "remote"))
 
 
 def test_optional_dependencies_are_sectioned_by_extra(tmp_path: Path) -> None:
@@ -249,7 +251,9 @@ def test_dotted_keys_and_arrays_of_tables_do_not_confuse_positions(tmp_path: Pat
 
 def test_locator_records_nested_paths() -> None:
     text = '[a]\nb = [{c = "v"}, 2]\n[[t]]\n[[t]]\nd.e = \'w\'\n'
-    found = locate_values(text)
+    positions = locate_values(text)
+    assert positions.complete
+    found = positions.values
     start, end = found[("a", "b", 0, "c")].content or (0, 0)
     assert text[start:end] == "v"
     assert found[("t", 1, "d", "e")].line == 5
@@ -330,3 +334,36 @@ def test_sections_use_keys_as_written_and_problems_quote_odd_keys(tmp_path: Path
     assert [d.section for d in result.dependencies] == ["project.optional-dependencies.docs extra"]
     (problem,) = result.problems
     assert problem.message.startswith('project.optional-dependencies."docs extra"[1]:')
+
+
+def test_invalid_requirement_is_one_line_and_never_quotes_credentials(tmp_path: Path) -> None:
+    text = '[project]\ndependencies = [\n  "x @ https://ci:tok3n@example.invalid/x.whl ; python_version >>> \'3\'",\n]\n'
+    write(tmp_path, text)
+    (problem,) = parse(tmp_path).problems
+    assert problem.message == (
+        "project.dependencies[0]: invalid requirement \"x @ https://ci:***@example.invalid/x.whl ; "
+        "python_version >>> '3'\": Expected a marker variable or quoted string"
+    )
+
+
+def test_git_scheme_url_is_a_vcs_requirement(tmp_path: Path) -> None:
+    write(tmp_path, '[project]\ndependencies = ["x @ git://example.invalid/x.git", "y @ svn://example.invalid/y"]\n')
+    assert [d.skipped_reason for d in parse(tmp_path).dependencies] == ["VCS requirement", "VCS requirement"]
+
+
+def test_positions_that_cannot_be_located_are_one_problem_not_a_silent_line_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop_after_first_table(self: tomltext._Locator, pos: int, table: tomltext.KeyPath) -> int:
+        if table != ("project",):
+            raise ValueError("the walk and the parser disagree")
+        return original(self, pos, table)
+
+    original = tomltext._Locator.key_value
+    monkeypatch.setattr(tomltext._Locator, "key_value", stop_after_first_table)
+    text = '[project]\ndependencies = ["a==1"]\n\n[dependency-groups]\ndev = ["b==2"]\n'
+    result = parse_text(text, "pyproject.toml")
+    assert [p.message for p in result.problems] == [UNLOCATED]
+    a, b = result.dependencies
+    assert (a.line, a.span is not None) == (2, True)  # found before the walk stopped: exact
+    assert (b.line, b.span) == (4, None)  # after it: its table's line, and said to be approximate

@@ -219,7 +219,7 @@ def test_missing_and_remote_includes_are_problems_at_the_including_line(tmp_path
     assert result.files == ("requirements.txt",)
 
 
-def test_index_options_first_index_wins_extras_ordered_and_deduplicated(tmp_path: Path) -> None:
+def test_index_options_last_index_wins_extras_ordered_and_deduplicated(tmp_path: Path) -> None:
     files = {
         "requirements.txt": (
             "-i https://first.example/simple\n"
@@ -237,7 +237,7 @@ def test_index_options_first_index_wins_extras_ordered_and_deduplicated(tmp_path
         ),
     }
     result = parse(tmp_path, files)
-    assert result.index_url == "https://first.example/simple"
+    assert result.index_url == "https://second.example/simple"  # pip: each --index-url replaces the last
     assert result.extra_index_urls == ("https://extra1.example/simple", "https://extra2.example/simple")
     assert result.problems == ()
     assert [(d.name, d.specifier) for d in result.dependencies] == [("pkg", "==1")]
@@ -282,18 +282,18 @@ def test_url_vcs_editable_and_path_lines_are_skipped_with_a_reason(tmp_path: Pat
     got = [(d.name, d.raw_name, d.skipped_reason, d.span, d.specifier, d.line) for d in result.dependencies]
     assert got == [
         ("my-proj", "My_Proj", "editable requirement", None, "", 1),
-        (".", ".", "editable requirement", None, "", 2),
-        ("./local[dev]", "./local[dev]", "editable requirement", None, "", 3),
+        (".", ".", "editable requirement", None, "", 2),  # nothing to name it by: the path as written
+        ("local", "./local[dev]", "editable requirement", None, "", 3),
         ("named", "named", "direct URL requirement", None, "", 4),
         ("vcsnamed", "vcsnamed", "VCS requirement", None, "", 5),
         ("some-pkg", "Some_Pkg", "direct URL requirement", None, "", 6),
-        ("https://example.com/archive.zip", "https://example.com/archive.zip", "direct URL requirement", None, "", 7),
-        ("git+https://github.com/org/anon.git", "git+https://github.com/org/anon.git", "VCS requirement", None, "", 8),
-        ("./pkg", "./pkg", "local path requirement", None, "", 9),
+        ("archive", "https://example.com/archive.zip", "direct URL requirement", None, "", 7),
+        ("anon", "git+https://github.com/org/anon.git", "VCS requirement", None, "", 8),
+        ("pkg", "./pkg", "local path requirement", None, "", 9),
         (".", ".", "local path requirement", None, "", 10),
-        ("../sibling", "../sibling", "local path requirement", None, "", 11),
-        ("file:///opt/wheels/thing.tar.gz", "file:///opt/wheels/thing.tar.gz", "local path requirement", None, "", 12),
-        ("dist/thing-1.0.tar.gz", "dist/thing-1.0.tar.gz", "local path requirement", None, "", 13),
+        ("sibling", "../sibling", "local path requirement", None, "", 11),
+        ("thing", "file:///opt/wheels/thing.tar.gz", "local path requirement", None, "", 12),
+        ("thing", "dist/thing-1.0.tar.gz", "local path requirement", None, "", 13),
         ("localnamed", "localnamed", "local path requirement", None, "", 14),
         ("hashed", "hashed", "direct URL requirement", None, "", 15),
     ]
@@ -301,7 +301,8 @@ def test_url_vcs_editable_and_path_lines_are_skipped_with_a_reason(tmp_path: Pat
     deps = by_name(result)
     assert deps["named"].marker == 'python_version >= "3.9"'
     assert deps["vcsnamed"].extras == ("extra",)
-    assert deps["https://example.com/archive.zip"].marker == 'sys_platform == "linux"'
+    assert deps["archive"].marker == 'sys_platform == "linux"'
+    assert all(d.pep440 is None for d in result.dependencies)
     assert result.problems == ()
 
 
@@ -324,7 +325,9 @@ def test_malformed_line_is_a_problem_and_neighbours_are_kept(tmp_path: Path, bad
     assert [(d.name, d.line) for d in result.dependencies] == [("before", 1), ("after", 3)]
 
 
-def test_env_vars_are_left_unexpanded(tmp_path: Path) -> None:
+def test_unset_env_vars_are_left_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("USER", "TOKEN", "FOO_VERSION"):
+        monkeypatch.delenv(name, raising=False)
     text = "--index-url https://${USER}:${TOKEN}@pypi.example/simple\nfoo==${FOO_VERSION}\nbar==1\n"
     result = parse(tmp_path, {"requirements.txt": text})
     assert result.index_url == "https://${USER}:${TOKEN}@pypi.example/simple"
@@ -348,3 +351,115 @@ def test_included_non_utf8_file_is_a_problem_for_that_file(tmp_path: Path) -> No
     result = parse(tmp_path, files)
     assert problems(result) == ["bad.txt: not valid UTF-8 (byte 0xff at offset 0)"]
     assert [d.name for d in result.dependencies] == ["ok"]
+
+
+# --------------------------------------------------------------------------- credentials never echoed
+
+SECRET = "tok3n"
+
+
+def assert_no_secret(result: ParsedManifests, secret: str = SECRET) -> None:
+    for problem in result.problems:
+        assert secret not in str(problem), problem
+    for dep in result.dependencies:
+        assert secret not in f"{dep.name} {dep.raw_name} {dep.specifier} {dep.marker}", dep
+
+
+def test_url_requirement_without_a_name_gets_a_name_and_a_redacted_raw_name(tmp_path: Path) -> None:
+    text = (
+        "git+https://ci:tok3n@example.invalid/org/X_Tool.git\n"
+        "git+https://tok3n@example.invalid/org/other.git@v1.2#subdirectory=libs/Sub.Pkg\n"
+        "https://ci:tok3n@example.invalid/dist/legacy-pkg-1.0.tar.bz2\n"
+        "-e git+ssh://ci:tok3n@example.invalid/org/edit.git\n"
+    )
+    result = parse(tmp_path, {"requirements.txt": text})
+    assert [(d.name, d.raw_name, d.skipped_reason, d.pep440) for d in result.dependencies] == [
+        ("x-tool", "git+https://ci:***@example.invalid/org/X_Tool.git", "VCS requirement", None),
+        ("sub-pkg", "git+https://***@example.invalid/org/other.git@v1.2#subdirectory=libs/Sub.Pkg",
+         "VCS requirement", None),
+        ("legacy-pkg", "https://ci:***@example.invalid/dist/legacy-pkg-1.0.tar.bz2", "direct URL requirement", None),
+        ("edit", "git+ssh://ci:***@example.invalid/org/edit.git", "editable requirement", None),
+    ]
+    assert_no_secret(result)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("-r https://ci:tok3n@example.invalid/r.txt", "remote includes are not followed: https://ci:***@example.invalid/r.txt"),
+        ("-c https://tok3n@example.invalid/c.txt", "remote includes are not followed: https://***@example.invalid/c.txt"),
+        ("--index-url 'https://ci:tok3n@example.invalid/simple", "cannot split options \"--index-url 'https://ci:***@"
+                                                                   "example.invalid/simple\": No closing quotation"),
+        ("x @ https://ci:tok3n@example.invalid/x.whl ;; bad", "invalid requirement 'x @ https://ci:***@example.invalid/"
+                                                               "x.whl ;; bad': Expected a marker variable or quoted string"),
+        ("--pre https://ci:tok3n@example.invalid/stray", "unexpected argument after options: "
+                                                           "https://ci:***@example.invalid/stray"),
+    ],
+)
+def test_problems_never_quote_url_credentials(tmp_path: Path, line: str, message: str) -> None:
+    result = parse(tmp_path, {"requirements.txt": f"{line}\nok==1\n"})
+    assert problems(result) == [f"requirements.txt:1: {message}"]
+    assert_no_secret(result)
+
+
+# --------------------------------------------------------------------------- ${VAR}, as pip expands it
+
+
+def test_env_vars_are_expanded_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOO_VERSION", "1.4.2")
+    monkeypatch.setenv("PKG_EXTRA", "socks")
+    monkeypatch.setenv("REQ_DIR", "reqs")
+    monkeypatch.setenv("EMPTY_VAR", "")
+    files = {
+        "requirements.txt": (
+            "foo==${FOO_VERSION}\n"
+            "requests[${PKG_EXTRA}] >= 2.31 ; python_version >= '3.8'\n"
+            "-r ${REQ_DIR}/more.txt\n"
+            "bar${EMPTY_VAR}==1\n"
+            "lower==${foo_version}\n"
+        ),
+        "reqs/more.txt": "baz~=3.0\n",
+    }
+    result = parse(tmp_path, files)
+    deps = by_name(result)
+    # the expansion made the specifier: no span, so an edit can never write the value back into the file
+    assert (deps["foo"].specifier, deps["foo"].pep440, deps["foo"].span) == ("==1.4.2", "==1.4.2", None)
+    # expanded extras, untouched specifier: the span still points at the text in the file
+    text = files["requirements.txt"]
+    assert deps["requests"].extras == ("socks",)
+    assert deps["requests"].span == Span(text.index(">= 2.31"), text.index(">= 2.31") + len(">= 2.31"))
+    assert deps["baz"].file == "reqs/more.txt"
+    # pip leaves empty and lower-case variables as written
+    assert problems(result) == [
+        "requirements.txt:4: invalid requirement 'bar${EMPTY_VAR}==1': "
+        "Expected semicolon (after name with no version specifier) or end",
+        "requirements.txt:5: invalid requirement 'lower==${foo_version}': "
+        "Expected semicolon (after name with no version specifier) or end",
+    ]
+
+
+def test_expanded_name_before_an_unpinned_spot_has_no_span(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PKG_NAME", "requests")
+    (dep,) = parse(tmp_path, {"requirements.txt": "${PKG_NAME}\n"}).dependencies
+    assert (dep.name, dep.specifier, dep.span) == ("requests", "", None)
+
+
+def test_expanded_index_url_and_secret_never_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEX_AUTH", "bot:hunter2secret")
+    monkeypatch.setenv("PIN", "hunter2secret")
+    text = "--index-url https://${INDEX_AUTH}@pypi.example/simple\nqux==${PIN}\nhttps://pypi.example/${PIN}/x.whl\n"
+    result = parse(tmp_path, {"requirements.txt": text})
+    assert result.index_url == "https://bot:hunter2secret@pypi.example/simple"  # as pip would use it
+    assert problems(result) == [
+        "requirements.txt:2: invalid requirement 'qux==***': "
+        "Expected semicolon (after name with no version specifier) or end"
+    ]
+    (dep,) = result.dependencies
+    assert (dep.name, dep.raw_name) == ("x", "https://pypi.example/***/x.whl")
+    assert_no_secret(result, "hunter2secret")
+
+
+def test_invalid_marker_message_is_one_line(tmp_path: Path) -> None:
+    result = parse(tmp_path, {"requirements.txt": "https://example.com/x.zip; os_name ==\n"})
+    (problem,) = problems(result)
+    assert "\n" not in problem and problem.startswith("requirements.txt:1: invalid requirement")
