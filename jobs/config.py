@@ -155,6 +155,16 @@ class TestSettings(_Section):
     secret_env: Strings
 
 
+class LLMSettings(_Section):
+    enabled: bool
+    model: str
+    base_url: str
+    api_key_env: str
+    timeout: float = Field(gt=0)
+    retries: int = Field(ge=0, le=10)
+    max_output_tokens: int = Field(ge=16, le=32_000)
+
+
 class Config(_Section):
     """The whole validated configuration, and the file it came from (None: defaults only)."""
 
@@ -163,6 +173,7 @@ class Config(_Section):
     forge: ForgeSettings
     updates: UpdateSettings
     tests: TestSettings
+    llm: LLMSettings
     source: str | None = None
 
 

@@ -189,3 +189,59 @@ class ProposedChange:
     commit_message: str = ""
     edits: tuple[FileEdit, ...] = ()
     tests: TestReport | None = None
+
+
+@dataclass(frozen=True)
+class ChangelogSection:
+    """One release's section of a changelog, as written.
+
+    ``version`` is the version text the heading names (space-separated when one heading names two);
+    ``heading`` is the heading line (markup kept for Markdown ATX and bold lines; for underlined or
+    overlined headings, the title line, stripped); ``text`` runs from the heading to the last line
+    before the next release heading; ``line`` is the 1-based line of the heading's title (for Sphinx
+    directives, the ``:version:`` line); ``file`` names the file when notes are split over several.
+    """
+
+    version: str
+    heading: str
+    text: str
+    line: int
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangelogFlag:
+    """A line that announces something a reviewer must not miss: ``breaking``, ``removal``,
+    ``deprecation`` or ``security``."""
+
+    kind: str
+    version: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChangelogOrigin:
+    """Where a changelog text came from: ``github-release``, ``github-file``, ``sdist``, ``description``
+    or ``link``; ``url`` to show people, ``path`` inside the repository or the sdist."""
+
+    kind: str
+    url: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Changelog:
+    """The part of a package's changelog between two versions, with its origin and flags.
+
+    ``sections`` are in the changelog's own order; ``missing_versions`` are releases in (old, new] the
+    index lists that have no section; ``origin`` is None when nothing was found (``note`` says so).
+    """
+
+    package: str
+    old: str
+    new: str
+    origin: ChangelogOrigin | None = None
+    sections: tuple[ChangelogSection, ...] = ()
+    missing_versions: tuple[str, ...] = ()
+    flags: tuple[ChangelogFlag, ...] = ()
+    note: str | None = None

@@ -104,3 +104,18 @@ def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
         yield server
     finally:
         server.stop()
+
+
+# -- OpenAI-compatible stand-in ---------------------------------------------------------------------
+from tests.support.openai_server import OpenAIStandIn  # noqa: E402
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIStandIn]:
+    """A started OpenAIStandIn (``base_url`` ``http://127.0.0.1:PORT/v1``, key ``api_key``) with no replies queued."""
+    server = OpenAIStandIn()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -11,10 +15,12 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
+import urllib3.exceptions
 from cachecontrol import CacheControlAdapter
 from cachecontrol.caches.file_cache import FileCache
 from cachecontrol.heuristics import BaseHeuristic
 from packaging.utils import canonicalize_name
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from jobs import __version__
@@ -105,6 +111,7 @@ class IndexClient:
         self.retries = retries
         self.workers = workers
         self.stats = RequestStats()
+        self.cache_dir = cache_dir
         retry = Retry(
             total=retries, connect=retries, read=retries, status=retries, other=0,
             backoff_factor=backoff, status_forcelist=RETRY_STATUSES, allowed_methods={"GET"},
@@ -123,6 +130,14 @@ class IndexClient:
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"nightcrew/{__version__}"
         self.session.hooks["response"].append(self._count_body)
+        # Distribution files go through a plain adapter: CacheControl would buffer and store every archive
+        # a second time, and the byte-counting hook would read a streamed body whole before the size cap.
+        # download() keeps its own cache, keyed by the file's sha256.
+        self._download_session = requests.Session()
+        plain = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=workers)
+        self._download_session.mount("http://", plain)
+        self._download_session.mount("https://", plain)
+        self._download_session.headers["User-Agent"] = self.session.headers["User-Agent"]
 
     def _count_body(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         if getattr(response, "from_cache", False):
@@ -132,6 +147,7 @@ class IndexClient:
 
     def close(self) -> None:
         self.session.close()
+        self._download_session.close()
 
     def __enter__(self) -> "IndexClient":
         return self
@@ -233,3 +249,157 @@ class IndexClient:
                 if on_done:
                     on_done(name)
         return results
+
+    # -- distribution files and JSON metadata ------------------------------------------------------
+
+    def download(self, file: DistributionFile, *, max_bytes: int) -> bytes:
+        """The bytes of one distribution file, streamed and capped at ``max_bytes``, checked against the
+        page's sha256 when it lists one, and kept on disk (by sha256, else by URL) so later runs read it there.
+
+        Raises ``PackageIndexError`` (one line, naming the request) for a failed or oversized download or a
+        hash mismatch.
+        """
+        shown = f"GET {redact_url(file.url)}"
+        expected = dict(file.hashes).get("sha256", "").lower() or None
+        cached = self._download_path(file.url, expected)
+        if cached is not None and cached.is_file():
+            data = self._read_cached(cached, expected, max_bytes, shown)
+            if data is not None:
+                self.stats.add(cache_hits=1)
+                return data
+        scheme = urlsplit(file.url).scheme
+        if scheme == "file":
+            data = self._read_local(file.url, max_bytes, shown)
+        elif scheme in ("http", "https"):
+            data = self._stream(file.url, max_bytes, shown)
+        else:
+            raise PackageIndexError(f"unsupported file URL scheme {scheme!r}", shown)
+        if expected is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected:
+                raise PackageIndexError(f"sha256 mismatch: the index lists {expected}, the file has {actual}", shown)
+        if cached is not None:
+            self._store(cached, data)
+        return data
+
+    def _download_path(self, url: str, sha256: str | None) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        folder = Path(self.cache_dir) / "downloads"
+        if sha256 is not None and all(c in "0123456789abcdef" for c in sha256) and len(sha256) == 64:
+            return folder / f"sha256-{sha256}"
+        # Files on an index never change under the same URL (PyPI refuses re-uploads), so the URL is a key.
+        return folder / f"url-{hashlib.sha256(url.split('#', 1)[0].encode()).hexdigest()}"
+
+    def _read_cached(self, path: Path, expected: str | None, max_bytes: int, shown: str) -> bytes | None:
+        """A cached file, or None when it is unreadable or damaged (then it is downloaded again)."""
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise PackageIndexError(f"larger than {max_bytes} bytes", shown)
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            return None
+        return data
+
+    def _store(self, path: Path, data: bytes) -> None:
+        # Written to a temporary name and renamed, so a crash or a parallel run never leaves half a file.
+        # An unwritable cache only costs a download next time.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            pass
+
+    def _stream(self, url: str, max_bytes: int, shown: str) -> bytes:
+        # As pip does: ask for the bytes as stored (no transfer gzip) and read them raw, so a server that
+        # labels a .tar.gz "Content-Encoding: gzip" cannot make us unpack it and fail the hash check.
+        try:
+            response = self._download_session.get(
+                url, headers={"Accept-Encoding": "identity"}, stream=True, timeout=(self.timeout, self.timeout)
+            )
+        except requests.exceptions.RequestException as exc:
+            raise PackageIndexError(self._describe(exc), shown) from None
+        self.stats.add(sent=1)
+        with response:
+            if response.status_code != 200:
+                message = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+                if response.status_code in RETRY_STATUSES:
+                    message += f", {self._gave_up}"
+                raise PackageIndexError(message, shown)
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise PackageIndexError(f"larger than {max_bytes} bytes ({declared} bytes)", shown)
+            chunks: list[bytes] = []
+            total = 0
+            try:
+                for chunk in response.raw.stream(64 * 1024, decode_content=False):
+                    total += len(chunk)
+                    self.stats.add(bytes_downloaded=len(chunk))
+                    if total > max_bytes:
+                        raise PackageIndexError(f"larger than {max_bytes} bytes", shown)
+                    chunks.append(chunk)
+            except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError) as exc:
+                if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+                    raise PackageIndexError(f"timed out after {self.timeout:g}s while reading", shown) from None
+                raise PackageIndexError(f"download interrupted ({type(exc).__name__})", shown) from None
+        return b"".join(chunks)
+
+    def _read_local(self, url: str, max_bytes: int, shown: str) -> bytes:
+        path = Path(url2pathname(urlsplit(url).path))
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise PackageIndexError(f"cannot read the file ({exc.strerror or type(exc).__name__})", shown) from None
+        if len(data) > max_bytes:
+            raise PackageIndexError(f"larger than {max_bytes} bytes", shown)
+        return data
+
+    def json_url(self, name: str) -> str | None:
+        """Where the index would serve ``name``'s JSON metadata (PyPI's ``/pypi/<name>/json``); None when
+        the index URL does not end in ``/simple/``, as then there is no known place to look."""
+        url = self.location.url
+        if not url.endswith("/"):
+            url += "/"
+        if not url.endswith("/simple/") or urlsplit(url).scheme not in ("http", "https"):
+            return None
+        return f"{url[: -len('simple/')]}pypi/{canonicalize_name(name)}/json"
+
+    def project_json(self, name: str) -> dict[str, object] | None:
+        """The main index's JSON metadata for ``name`` (it describes only the newest release), or None when
+        the index has no JSON API or does not know the project (404); other failures raise ``PackageIndexError``."""
+        url = self.json_url(name)
+        if url is None:
+            return None
+        shown = f"GET {redact_url(url)}"
+        try:
+            response = self.session.get(
+                url, headers={"Accept": "application/json", "Cache-Control": "max-age=0"},
+                timeout=(self.timeout, self.timeout),
+            )
+        except requests.exceptions.RequestException as exc:
+            raise PackageIndexError(self._describe(exc), shown) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            message = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+            if response.status_code in RETRY_STATUSES:
+                message += f", {self._gave_up}"
+            raise PackageIndexError(message, shown)
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise PackageIndexError("not a JSON answer", shown) from None
+        if not isinstance(data, dict):
+            raise PackageIndexError("not a JSON object", shown)
+        return data

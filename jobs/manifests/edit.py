@@ -141,8 +141,8 @@ def _splices(text: str, update: Update) -> list[_Splice]:
 def _insertion_point(text: str, at: int) -> int:
     """An empty span moved back over spaces, so the new text sits right after the name/extras.
 
-    The pyproject parser puts it after the spaces before a ``;`` (``"requests ; m"``); inserting there
-    would give ``requests ==1.0; m``, valid but not how anyone writes it.
+    Both parsers already put it there (``pep508.specifier_span``); this keeps a span placed after the
+    spaces before a ``;`` from giving ``requests ==1.0; m``, valid but not how anyone writes it.
     """
     while at > 0 and text[at - 1] in " \t":
         at -= 1

@@ -48,9 +48,10 @@ class _Line:
     def span(self, start: int, end: int) -> Span | None:
         """File span of ``text[start:end]``; None when it crosses a line continuation or expanded text
         (an edit must never write an expanded value back into the file)."""
-        if start == end:
-            before = self.offsets[start - 1] if start else self.offsets[0] - 1
-            return None if before == _EXPANDED else Span(before + 1, before + 1)
+        if start == end:  # an empty spot: right after the character before it
+            neighbour = self.offsets[start - 1] if start else self.offsets[0]
+            at = neighbour + 1 if start else neighbour
+            return None if neighbour == _EXPANDED else Span(at, at)
         if _EXPANDED in self.offsets[start:end]:
             return None
         first, last = self.offsets[start], self.offsets[end - 1]
@@ -70,7 +71,8 @@ class _Line:
             pos = match.end()
         if not secrets:
             return self
-        return _Line(self.number, text + self.text[pos:], offsets + self.offsets[pos:], tuple(secrets))
+        longest_first = tuple(sorted(secrets, key=len, reverse=True))  # a secret inside another goes with it
+        return _Line(self.number, text + self.text[pos:], offsets + self.offsets[pos:], longest_first)
 
 
 def _logical_lines(text: str) -> Iterator[_Line]:
@@ -226,7 +228,7 @@ class _Walk:
 
     def report(self, file: str, line: int | None, message: str) -> None:
         """Record a problem; messages quote lines, URLs and paths, so credentials and expanded values go."""
-        self.problems.append(Problem(file, line, redact(message, self.secrets)))
+        self.problems.append(Problem(file, line, redact(message, sorted(self.secrets, key=len, reverse=True))))
 
     def visit(self, path: Path, stack: tuple[Path, ...], site: tuple[str, int] | None = None) -> None:
         key = path.resolve()

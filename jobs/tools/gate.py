@@ -52,6 +52,7 @@ class AuditRecord:
     duration: float
     inputs_digest: str | None = None
     detail: str | None = None
+    extra: dict | None = None  # e.g. for LLM calls: model and token counts
 
 
 class Gate:
@@ -88,7 +89,8 @@ class Gate:
             return "deny", "merge-needs-autonomous"
         return "allow", f"mode-{self.mode}"
 
-    def run(self, action: str, target: str, fn: Callable[[], T], *, inputs: object = None) -> T:
+    def run(self, action: str, target: str, fn: Callable[[], T], *, inputs: object = None,
+            extra: Callable[[T], dict] | None = None) -> T:
         """Run ``fn`` if policy allows ``action`` on ``target``; raise ``Denied`` otherwise. Always audited."""
         verdict, rule = self.verdict(action)
         digest = None
@@ -103,16 +105,18 @@ class Gate:
         except Exception as exc:
             self._record(action, target, verdict, rule, "error", time.perf_counter() - started, digest, str(exc))
             raise
-        self._record(action, target, verdict, rule, "ok", time.perf_counter() - started, digest, None)
+        self._record(action, target, verdict, rule, "ok", time.perf_counter() - started, digest, None,
+                     extra(result) if extra else None)
         return result
 
     def _record(self, action: str, target: str, verdict: str, rule: str, outcome: str, duration: float,
-                digest: str | None, detail: str | None) -> None:
+                digest: str | None, detail: str | None, extra: dict | None = None) -> None:
         record = AuditRecord(
             time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             run_id=self.run_id, job=self.job, action=action, target=redact(target, self.secrets),
             verdict=verdict, rule=rule, outcome=outcome, duration=round(duration, 4), inputs_digest=digest,
             detail=redact(detail, self.secrets)[:500] if detail else None,
+            extra=json.loads(redact(json.dumps(extra, default=str), self.secrets)) if extra else None,
         )
         with self._lock:
             self.records.append(record)

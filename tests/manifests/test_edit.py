@@ -382,3 +382,14 @@ def test_write_refuses_a_symlink_leaving_the_repository(tmp_path: Path) -> None:
     with pytest.raises(EditError, match="outside the repository"):
         write(repo, [FileEdit("r.txt", "a==1\n", "a==2\n")])
     assert outside.read_bytes() == b"a==1\n"
+
+
+def test_a_version_that_came_from_an_env_var_is_never_written_back(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PINNED_SECRET", "1.4.2")
+    text = b"foo==${PINNED_SECRET}\nbar[${PINNED_SECRET}]==1.0\n"
+    deps = corpus(tmp_path, "requirements.txt", text)
+    with pytest.raises(EditError, match="no known position"):
+        apply(tmp_path, [up(deps[R, "foo"], "2.0", "==2.0")])
+    # the expansion sits outside bar's specifier: that edit is exact and keeps the reference as written
+    assert one(tmp_path, [up(deps[R, "bar"], "2.0", "==2.0")]) == b"foo==${PINNED_SECRET}\nbar[${PINNED_SECRET}]==2.0\n"

@@ -8,19 +8,18 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from .loopback import Fault, LoopbackHandler, LoopbackServer
 
 __all__ = ["GitHubStandIn", "RequestRecord", "ApiError", "git", "seed_bare_repo", "commit_files"]
 
@@ -190,15 +189,14 @@ class _Issue:
 
 
 @dataclass
-class _Fault:
-    kind: str  # "fail" or "delay"
-    method: str
-    pattern: re.Pattern[str]
-    remaining: int | None
-    status: int = 502
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
+class _Fault(Fault):
+    """A fault for requests whose method is ``method`` ("*": any) and whose path ``pattern`` fully matches."""
+
+    method: str = "*"
+    pattern: re.Pattern[str] = re.compile(".*")
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and self.pattern.fullmatch(path) is not None
 
 
 @dataclass
@@ -250,56 +248,11 @@ def _str(body: dict[str, Any], key: str, default: Any = None) -> Any:
 # -- HTTP plumbing ---------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck (delayed) handler must never block stop()
-    allow_reuse_address = True
-    request_queue_size = 128
-    standin: GitHubStandIn
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def close_connections(self) -> None:
-        # Keep-alive handler threads outlive shutdown(); cut their sockets so a stopped server stops answering.
-        with self.connections_lock:
-            conns, self.connections = list(self.connections), set()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that time out close mid-response; expected, not a test failure
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as PyGithub's requests session pools connections
+class _Handler(LoopbackHandler):
     server_version = "nightcrew-GitHubStandIn/1.0"
-    timeout = 30
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle + delayed ACK would add ~40 ms each
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
-        self.server.standin._serve(self)
+        cast(GitHubStandIn, self.server.app)._serve(self)
 
     do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
 
@@ -307,11 +260,13 @@ class _Handler(BaseHTTPRequestHandler):
 Handler = Callable[..., tuple[int, Any] | tuple[int, Any, dict[str, str]]]
 
 
-class GitHubStandIn:
+class GitHubStandIn(LoopbackServer[RequestRecord]):
     """GitHub REST stand-in for one repository on 127.0.0.1:0; PRs and issues in memory, branches in ``bare_repo``.
 
     Tokens map to user logins; every token user and every name in ``collaborators`` may be asked for review.
     """
+
+    handler_class = _Handler
 
     def __init__(
         self,
@@ -324,6 +279,7 @@ class GitHubStandIn:
         collaborators: Iterable[str] | None = None,
         rate_limit: int = 5000,
     ) -> None:
+        super().__init__()
         self.bare = Path(bare_repo)
         self.full_name = full_name
         self.owner, self.repo_name = full_name.split("/")
@@ -335,7 +291,6 @@ class GitHubStandIn:
         self.rate_limit = rate_limit
         self.repo_id = 1296269
         self.created = _now()
-        self._lock = threading.RLock()
         self._users: dict[str, _User] = {}
         self._user_ids = itertools.count(1)
         self._ids = itertools.count(1_000_001)
@@ -344,57 +299,16 @@ class GitHubStandIn:
         self._labels: dict[str, _Label] = {}
         self._comments: dict[int, _Comment] = {}
         self._rate: dict[str, tuple[int, int]] = {}  # token ("" = anonymous) -> (used, reset epoch)
-        self._faults: list[_Fault] = []
-        self._requests: list[RequestRecord] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         for login in self.tokens.values():  # token users first, so the bot is user ID 1
             self._user(login)
         self._user(self.owner, "Organization")
         self._routes = self._build_routes()
 
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> GitHubStandIn:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.standin = self
-        self._server = server
-        self._stopping.clear()
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="GitHubStandIn", daemon=True)  # fmt: skip
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes delayed handlers so they finish promptly
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GitHubStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("GitHubStandIn is not started")
-        return int(self._server.server_address[1])
+    # -- urls (start/stop/port/base_url come from LoopbackServer) ----------------------------------
 
     @property
     def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url.rstrip("/")
 
     @property
     def api_url(self) -> str:
@@ -412,18 +326,12 @@ class GitHubStandIn:
         if body is None:
             body = {"message": http.HTTPStatus(status).phrase}
         raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        with self._lock:
-            fault = _Fault("fail", method.upper(), re.compile(path_regex), times, status, raw, dict(headers or {}))
-            self._faults.append(fault)
+        self._add_fault(_Fault("fail", times, status, raw, dict(headers or {}), method=method.upper(),
+                               pattern=re.compile(path_regex)))  # fmt: skip
 
     def delay(self, method: str, path_regex: str, seconds: float, times: int | None = 1) -> None:
         """Hold the next ``times`` matching requests for ``seconds`` before answering them normally."""
-        with self._lock:
-            self._faults.append(_Fault("delay", method.upper(), re.compile(path_regex), times, seconds=seconds))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._add_fault(_Fault("delay", times, seconds=seconds, method=method.upper(), pattern=re.compile(path_regex)))
 
     def exhaust_rate_limit(self, token: str | None = None, reset_in: float = 3600) -> None:
         """Use up the core rate limit of ``token`` (None: every token) until ``reset_in`` seconds from now."""
@@ -435,16 +343,6 @@ class GitHubStandIn:
     def restore_rate_limit(self) -> None:
         with self._lock:
             self._rate.clear()
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """Snapshot of answered requests, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self._requests.clear()
 
     # -- state accessors (compact snapshots, not API JSON) -----------------------------------------
 
@@ -509,35 +407,22 @@ class GitHubStandIn:
         # Log before answering: a client may look at the log the moment it has its response.
         record = RequestRecord(handler.command, unquote(raw_path), query, status, login, parsed, prefixed,
                                dict(handler.headers.items()), headers, time.monotonic() - started)  # fmt: skip
-        with self._lock:
-            self._requests.append(record)
-        handler.send_response(status)
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        try:
-            handler.wfile.write(body)
-        except OSError:
-            pass  # the client went away (a timeout test)
+        self._log(record)
+        handler.reply(status, headers, body)
 
     def _respond(self, method: str, raw_path: str, query: dict[str, str], raw_body: bytes, token: str | None,
                  api: str) -> tuple[int, dict[str, str], bytes, str | None, Any]:  # fmt: skip
         path = unquote(raw_path)
-        faults = self._take_faults(method, path)
-        for fault in faults:
-            if fault.kind == "delay":
-                self._stopping.wait(fault.seconds)
+        failure = self._hold(self._take_faults(matches=lambda f: f.matches(method, path)))
         login = self.tokens.get(token) if token else None
         parsed: Any = None
         with self._lock:
             bucket = token if login is not None else ""
             headers = {"Content-Type": _JSON, "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
                        "X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Api-Version-Selected": "2022-11-28"}
-            for fault in faults:
-                if fault.kind == "fail":
-                    headers.update({**self._rate_headers(bucket), **fault.headers})
-                    return fault.status, headers, fault.body, login, None
+            if failure is not None:
+                headers.update({**self._rate_headers(bucket), **failure.headers})
+                return failure.status, headers, failure.body, login, None
             try:
                 if login is None:
                     headers.update(self._rate_headers("", consume=True))
@@ -575,21 +460,6 @@ class GitHubStandIn:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used)),
                 "X-RateLimit-Reset": str(reset), "X-RateLimit-Used": str(min(used, limit)),
                 "X-RateLimit-Resource": "core"}  # fmt: skip
-
-    def _take_faults(self, method: str, path: str) -> list[_Fault]:
-        taken: list[_Fault] = []
-        with self._lock:
-            for fault in list(self._faults):
-                if fault.method not in ("*", method) or not fault.pattern.fullmatch(path):
-                    continue
-                if any(t.kind == fault.kind for t in taken):
-                    continue  # one fault of each kind per request, oldest first
-                taken.append(fault)
-                if fault.remaining is not None:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-        return taken
 
     def _route(self, method: str, raw_path: str, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
         repo = re.match(_R + r"(?:/|$)", raw_path)

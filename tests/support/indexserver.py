@@ -11,21 +11,20 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from .distbuild import file_hashes, normalize_name, read_metadata
+from .loopback import Fault, LoopbackHandler, LoopbackServer
 
 __all__ = [
     "StaticIndex",
@@ -90,16 +89,6 @@ class _Project:
     files: dict[str, FileEntry] = field(default_factory=dict)
     last_modified: int = 0
     served: bool = False
-
-
-@dataclass
-class _Fault:
-    kind: str  # "fail" or "delay"
-    remaining: int | None
-    status: int = 503
-    body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def _http_date(ts: float) -> str:
@@ -172,57 +161,8 @@ def _version_key(v: str) -> tuple[int, Any]:
         return (0, v)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck (delayed) handler must never block stop()
-    allow_reuse_address = True
-    request_queue_size = 128  # the default backlog of 5 drops SYNs when a client opens many connections
-    index: StaticIndex
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def close_connections(self) -> None:
-        # Keep-alive handler threads outlive shutdown(); cut their sockets so a stopped index really
-        # stops answering pooled connections.
-        with self.connections_lock:
-            conns, self.connections = list(self.connections), set()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out close the socket mid-response; that is expected, not a test failure.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real indexes offer, so clients can pool connections
+class _Handler(LoopbackHandler):
     server_version = "nightcrew-StaticIndex/1.0"
-    timeout = 30  # idle keep-alive connections end eventually
-    # Headers and body go out as two writes; with Nagle on, the client's delayed ACK adds ~40 ms per
-    # keep-alive request, which would make the benchmark measure the test server instead of the client.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._dispatch(head=False)
@@ -232,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, *, head: bool) -> None:
         started = time.monotonic()
-        index = self.server.index
+        index = cast(StaticIndex, self.server.app)
         split = urlsplit(self.path)
         path = unquote(split.path)
         status, headers, body = index._respond(self, path, split.query)
@@ -253,26 +193,18 @@ class _Handler(BaseHTTPRequestHandler):
                 duration=time.monotonic() - started,
             )
         )
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if status != 304:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if planned:
-            try:
-                self.wfile.write(body)
-            except OSError:
-                pass  # the client went away (a timeout test); nothing to log twice
+        self.reply(status, headers, body, head=head)
 
 
-class StaticIndex:
+class StaticIndex(LoopbackServer[RequestRecord]):
     """Simple-repository server on 127.0.0.1:0, serving pages from added dists or page-only entries.
 
     ``json=False`` imitates an old HTML-only server: the Accept header is ignored and text/html is
     always returned (never 406), as pypiserver does. Pages use relative file URLs unless
     ``absolute_urls=True``.
     """
+
+    handler_class = _Handler
 
     def __init__(
         self,
@@ -281,66 +213,19 @@ class StaticIndex:
         absolute_urls: bool = False,
         auth: tuple[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.json = json
         self.absolute_urls = absolute_urls
         self.auth = auth
-        self._lock = threading.RLock()
         self._projects: dict[str, _Project] = {}
         self._files: dict[str, FileEntry] = {}  # filename -> entry with a real file
         self._root_modified = int(time.time())
         self._root_served = False
         self._render_cache: dict[tuple[str, str], tuple[bytes, str, int]] = {}
-        self._faults: dict[str, list[_Fault]] = {}
-        self._requests: list[RequestRecord] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         # which caching headers pages and files carry; a test may narrow this to imitate other servers
         self.cache_headers: tuple[str, ...] = ("ETag", "Last-Modified", "Cache-Control")
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> StaticIndex:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.index = self
-        self._server = server
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="StaticIndex", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes delayed handlers so they finish promptly
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> StaticIndex:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("StaticIndex is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/``"""
-        return f"http://127.0.0.1:{self.port}/"
+    # -- urls (start/stop/port/base_url come from LoopbackServer) --------------------------------
 
     @property
     def url(self) -> str:
@@ -486,7 +371,7 @@ class StaticIndex:
         for k in [k for k in self._render_cache if k[0] == key]:
             del self._render_cache[k]
 
-    # -- faults and log --------------------------------------------------------------------------
+    # -- faults (clear_faults, requests and reset_log come from LoopbackServer) ------------------
 
     def fail(
         self,
@@ -500,21 +385,12 @@ class StaticIndex:
 
         Target: a path (``/files/x.whl``), a URL, a project name (its ``/simple/<name>/`` page), or ``*``.
         """
-        with self._lock:
-            self._faults.setdefault(self._target(path_or_project), []).append(
-                _Fault("fail", times, status=status, body=body, headers=dict(headers or {}))
-            )
+        fault = Fault("fail", times, status, body.encode(), dict(headers or {}))
+        self._add_fault(fault, self._target(path_or_project))
 
     def delay(self, path_or_project: str, seconds: float, times: int | None = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` requests to it (to provoke client timeouts)."""
-        with self._lock:
-            self._faults.setdefault(self._target(path_or_project), []).append(
-                _Fault("delay", times, seconds=seconds)
-            )
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._add_fault(Fault("delay", times, seconds=seconds), self._target(path_or_project))
 
     @staticmethod
     def _target(path_or_project: str) -> str:
@@ -526,46 +402,12 @@ class StaticIndex:
             return path_or_project
         return f"/simple/{normalize_name(path_or_project)}/"
 
-    def _take_faults(self, path: str) -> list[_Fault]:
-        taken: list[_Fault] = []
-        with self._lock:
-            for key in (path, "*"):
-                pending = self._faults.get(key, [])
-                for fault in list(pending):
-                    # Only the first pending fault of each kind applies to one request.
-                    if any(t.kind == fault.kind for t in taken):
-                        continue
-                    taken.append(fault)
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            pending.remove(fault)
-        return taken
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """Snapshot of answered requests, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def _log(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._requests.append(record)
-
     # -- HTTP ------------------------------------------------------------------------------------
 
     def _respond(self, handler: _Handler, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
-        faults = self._take_faults(path)
-        for fault in faults:
-            if fault.kind == "delay":
-                self._stopping.wait(fault.seconds)
-        for fault in faults:
-            if fault.kind == "fail":
-                return fault.status, {"Content-Type": "text/plain; charset=utf-8", **fault.headers}, fault.body.encode()
+        fault = self._hold(self._take_faults((path, "*")))  # faults on the path before those on "*"
+        if fault is not None:
+            return fault.status, {"Content-Type": "text/plain; charset=utf-8", **fault.headers}, fault.body
 
         if self.auth is not None and not self._authorized(handler.headers.get("Authorization")):
             return (
