@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from jobs import __version__
-from jobs.errors import NightcrewError
+from jobs.errors import ConfigError, NightcrewError
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -148,6 +148,8 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
     try:
         result = DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
                                    only=tuple(canonicalize_name(p) for p in only), progress=progress).run()
+    except ConfigError as exc:
+        _fail(str(exc))
     except NightcrewError as exc:
         _fail(str(exc), EXIT_PARTIAL)
     for problem in result.problems:
@@ -176,16 +178,27 @@ def prs(repo: Path, config_path: Path | None, action: str, number: int | None, o
     from jobs.forges.local import LocalForge
     from jobs.vcs import Git
 
+    if not repo.is_dir():
+        _fail(f"{repo}: not a directory")
     try:
         config = config_module.load(config_path, repo=repo)
     except NightcrewError as exc:
         _fail(str(exc))
-    forge = LocalForge(Git(repo), repo / config.forge.state_file, repo / config.forge.pr_folder, config.forge.base)
+    git = Git(repo)
+    if not git.is_repository():
+        _fail(f"{repo}: not a git repository")
+    state = repo / config.forge.state_file
+    # listing and showing never create the state file; closing needs it to exist
+    forge = LocalForge(git, state, repo / config.forge.pr_folder, config.forge.base, read_only=action != "close"
+                       or not state.exists())
     output_format = output_format or ("table" if sys.stdout.isatty() else "json")
     if action != "list" and number is None:
         _fail(f"'prs {action}' needs a pull-request number")
     try:
         if action == "close":
+            before = forge.get_pull(number)  # type: ignore[arg-type]
+            if before.state != "open":
+                _fail(f"#{before.number} is already {before.state}")
             pull = forge.close_pull(number, by="human")  # type: ignore[arg-type]
             click.echo(f"closed #{pull.number} ({pull.branch})")
             return

@@ -8,12 +8,14 @@ committed to is never overwritten, a merged branch is not recreated.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from packaging.version import Version
 
@@ -22,13 +24,13 @@ from jobs.config import Config
 from jobs.errors import ConfigError, NightcrewError
 from jobs.forges import DuplicatePull, Forge, PullRequest
 from jobs.manifests import edit
-from jobs.models import FileEdit, Problem, ProposedChange, TestReport
-from jobs.render import Renderer, read_marker
+from jobs.models import Problem, ProposedChange, TestReport
+from jobs.render import Renderer, read_marker, with_marker
 from jobs.scan import ScanReport, scan
 from jobs.testing.runner import RunSpec, run_tests
 from jobs.tools import Denied, Gate
-from jobs.tools.redact import secrets_from_environment
-from jobs.vcs import Author, Git, GitError
+from jobs.tools.redact import redact, secrets_from_environment
+from jobs.vcs import Author, Git
 
 ACTIONS = ("opened", "updated", "unchanged", "superseded", "skipped", "failed")
 
@@ -64,8 +66,18 @@ class UpdateRun:
         return any(c.action == "failed" for c in self.changes)
 
 
+def _repository_from_remote(url: str | None) -> str:
+    """``owner/name`` from a remote URL (https, ssh or scp-like), or "" when it does not look like one."""
+    if not url:
+        return ""
+    found = re.search(r"[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", url)
+    return f"{found.group(1)}/{found.group(2)}" if found else ""
+
+
 def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool = False) -> Forge:
     """The forge named ``kind``, from config and the ecosystem's environment variables."""
+    if not git.is_repository():
+        raise ConfigError("not a git repository", str(repo))
     if kind == "local":
         from jobs.forges.local import LocalForge
 
@@ -76,11 +88,12 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
                 git.exclude(path.resolve().relative_to(repo.resolve()).as_posix() + "/")
             except ValueError:
                 pass  # outside the repository: nothing to keep out of git
-        return LocalForge(git, state, folder, base=config.forge.base, read_only=dry_run)
+        return LocalForge(git, state, folder, base=config.forge.base, read_only=dry_run, remote=config.forge.remote)
     if kind == "github":
         from jobs.forges.github import GitHubForge
 
-        repository = config.forge.repository or os.environ.get("GITHUB_REPOSITORY", "")
+        repository = (config.forge.repository or os.environ.get("GITHUB_REPOSITORY", "")
+                      or _repository_from_remote(git.remote_url(config.forge.remote or "origin")))
         if not repository:
             raise ConfigError("no GitHub repository: set [forge] repository or GITHUB_REPOSITORY", "forge.repository")
         return GitHubForge(
@@ -91,6 +104,17 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
     raise ConfigError(f"unknown forge {kind!r}", "forge.kind")
 
 
+@dataclass
+class _Snapshot:
+    """The bot's pull requests as the forge had them when the run began."""
+
+    open: list[PullRequest]
+    rejected: dict[tuple[str, str], int]  # (package, version) a human closed without merging -> PR number
+
+    def keys(self) -> dict[str, PullRequest]:
+        return {m["key"]: p for p in self.open if (m := read_marker(p.body)) and "key" in m}
+
+
 class DependencyUpdates:
     """One run of the job over one repository."""
 
@@ -99,7 +123,7 @@ class DependencyUpdates:
                  progress: Callable[[str], None] | None = None) -> None:
         self.repo, self.config, self.forge, self.dry_run, self.only = repo, config, forge, dry_run, only
         self.run_id = uuid.uuid4().hex[:12]
-        self.secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(getattr(forge, "secrets", ()))
+        self.secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(forge.secrets)
         self.git = Git(repo, env=forge.git_env(), secrets=self.secrets)
         audit = None if dry_run else (repo / config.forge.state_file).parent / "audit.jsonl"
         self.gate = Gate(run_id=self.run_id, job="dependency-updates", mode=mode, dry_run=dry_run,
@@ -112,43 +136,79 @@ class DependencyUpdates:
         self.test_seconds = 0.0
         self.opened = 0
         self.open_count = 0
+        self.problems: list[Problem] = []
 
     # -- the run ---------------------------------------------------------------------------------
 
+    def _base(self) -> tuple[str, str]:
+        """The base branch and the commit bump branches start from: the remote's, when there is a remote."""
+        base = self.forge.default_base()
+        if self.remote:
+            there = self.gate.run("forge.read", f"{self.remote} {base}", lambda: self.git.remote_sha(self.remote, base))
+            if there is None:
+                raise ConfigError(f"base branch {base!r} not found on remote {self.remote!r}", "forge.base")
+            ref = self.gate.run("git.fetch", f"{self.remote} {base}", lambda: self.git.fetch_branch(self.remote, base))
+            sha = self.git.sha(ref)
+        else:
+            sha = self.git.sha(base)
+        if sha is None:
+            raise ConfigError(f"base branch {base!r} not found", "forge.base")
+        return base, sha
+
+    def _snapshot(self) -> _Snapshot:
+        open_bot = self.gate.run("forge.read", f"open pulls {self.prefix}*", lambda: self.forge.open_pulls(self.prefix))
+        closed = self.gate.run("forge.read", f"closed pulls {self.prefix}*",
+                               lambda: self.forge.closed_pulls(self.prefix))
+        rejected: dict[tuple[str, str], int] = {}
+        for pull in closed:
+            marker = read_marker(pull.body)
+            # nightcrew marks what it closes itself (superseded, no longer needed): only people's closes count
+            if pull.state != "closed" or marker is None or marker.get("closed_by") == "nightcrew":
+                continue
+            for name, version in (marker.get("updates") or {}).items():
+                rejected.setdefault((name, version), pull.number)
+        return _Snapshot(open_bot, rejected)
+
     def run(self) -> UpdateRun:
         started = time.perf_counter()
-        base = self.forge.default_base()
-        base_sha = self.git.sha(base)
-        if base_sha is None:
-            raise GitError(f"base branch {base!r} not found", str(self.repo))
+        base, base_sha = self._base()
         with tempfile.TemporaryDirectory(prefix="nightcrew-base-") as folder:
             tree = Path(folder)
             self.git.export(base_sha, tree)  # scan what is committed on the base, not the working copy
             report = self.gate.run("index.fetch", "scan", lambda: scan(tree, self.config))
+            names = {s.dependency.name for s in report.statuses}
+            unknown = [name for name in self.only if name not in names]
+            if unknown:
+                raise ConfigError(f"--only names no dependency of this repository: {', '.join(unknown)}", "--only")
+            snapshot = self._snapshot()
             chosen, skipped = planner.choose(
                 report.statuses, report.pages, self.config.updates, python=Version(report.python or "3"),
-                prereleases=self.config.index.prereleases, only=self.only,
+                prereleases=self.config.index.prereleases, only=self.only, rejected=snapshot.rejected,
             )
             plans = planner.group(chosen, self.config.updates, self.prefix)
-            open_bot = self.gate.run("forge.read", f"open pulls {self.prefix}*", lambda: self.forge.open_pulls(self.prefix))
-            self.open_count = len(open_bot)
+            self.open_count = len(snapshot.open)
+            replaceable = snapshot.keys()
             results: list[ChangeResult] = []
             for plan in plans:
                 self.progress(plan.change.branch)
                 try:
-                    results.append(self._one(plan, base, base_sha, tree, report))
+                    results.append(self._one(plan, base, base_sha, tree, report, plan.change.key in replaceable))
                 except Denied as exc:
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "skipped", plan.change, str(exc)))
                 except NightcrewError as exc:
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "failed", plan.change, str(exc)))
-            results += self._supersede(results, open_bot)
+                except Exception as exc:  # one change's surprise must not cost the others their results
+                    reason = redact(f"internal error: {type(exc).__name__}: {exc}", self.secrets).splitlines()[0]
+                    results.append(ChangeResult(plan.change.key, plan.change.branch, "failed", plan.change, reason))
+            results += self._close_replaced(results, snapshot, report)
         return UpdateRun(
             run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(results),
-            skipped=tuple(skipped), problems=report.problems, seconds=time.perf_counter() - started,
-            test_seconds=self.test_seconds, audit=tuple(self.gate.records),
+            skipped=tuple(skipped), problems=tuple(report.problems) + tuple(self.problems),
+            seconds=time.perf_counter() - started, test_seconds=self.test_seconds, audit=tuple(self.gate.records),
         )
 
-    def _one(self, plan: planner.Planned, base: str, base_sha: str, tree: Path, report: ScanReport) -> ChangeResult:
+    def _one(self, plan: planner.Planned, base: str, base_sha: str, tree: Path, report: ScanReport,
+             replaces_open: bool) -> ChangeResult:
         change, branch = plan.change, plan.change.branch
 
         def result(action: str, reason: str | None = None, **more: object) -> ChangeResult:
@@ -160,37 +220,44 @@ class DependencyUpdates:
         if merged and not open_pr:
             return result("skipped", f"already merged in #{merged.number}")
         closed = next((p for p in existing if p.state == "closed"), None)
-        if closed and not open_pr:
+        if closed and not open_pr and (read_marker(closed.body) or {}).get("closed_by") != "nightcrew":
             return result("skipped", f"#{closed.number} was closed without merging: this version is not proposed again")
         if open_pr is None:
-            limit = self._limit_reason()
+            limit = self._limit_reason(replaces_open)
             if limit:
                 return result("skipped", limit)
 
         edits = edit.apply(tree, change.updates)
         if not edits:
             return result("skipped", "the manifests already allow this version: nothing to change")
+        change = replace(change, edits=edits, commit_message=self.renderer.commit_message(change, plan.group))
+        title = self.renderer.title(change, plan.group)
+
+        tips = self._branch_tips(branch)
+        others = sorted({email for _, tip in tips for email in self.git.foreign_commits(base_sha, tip, self.author.email)})
+        if others:
+            if open_pr and not self.dry_run:
+                self._comment_once(open_pr.number, f"nightcrew did not update this branch: it has commits by "
+                                   f"{', '.join(others)}. Close this pull request to let nightcrew start over.")
+            return result("skipped", f"branch {branch} has commits by {', '.join(others)}: not overwriting them",
+                          pull=open_pr)
+        remote_sha, tip = tips[0] if tips else (None, "")
+        same_content = bool(remote_sha) and all(self.git.file_at(tip, e.file) == e.after for e in edits)
         if self.dry_run:
-            return ChangeResult(change.key, branch, "updated" if open_pr else "opened", replace(change, edits=edits),
-                                "dry run: nothing was changed", open_pr)
+            action = "unchanged" if open_pr and same_content and open_pr.title == title else (
+                "updated" if open_pr else "opened")
+            if action == "opened":
+                self.opened += 1
+                self.open_count += 0 if replaces_open else 1
+            return result(action, "dry run: nothing was changed", pull=open_pr)
 
-        remote_sha, tip = self._branch_tip(branch)
-        if remote_sha:
-            others = self.git.foreign_commits(base_sha, tip, self.author.email)
-            if others:
-                reason = f"branch {branch} has commits by {', '.join(others)}: not overwriting them"
-                if open_pr:
-                    self._comment_once(open_pr.number, f"nightcrew did not update this branch: it has commits by "
-                                       f"{', '.join(others)}. Close this pull request to let nightcrew start over.")
-                return result("skipped", reason, pull=open_pr)
-
-        change = self._texts(plan, change, edits)
-        with self.git.worktree(base_sha) as worktree:
+        with self._worktree(branch, base_sha) as worktree:
             edit.write(worktree, edits)
             sha = self.gate.run("git.branch", branch, lambda: self.git.commit(
                 worktree, [e.file for e in edits], change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
-            if open_pr and same_tree:
+            if open_pr and same_tree and open_pr.title == title:
+                self._sync_labels(open_pr, failing=None)
                 return result("unchanged", None, pull=open_pr)
             tests = self._test(worktree, branch, report)
         failing = tests.outcome != "passed"
@@ -198,8 +265,7 @@ class DependencyUpdates:
             return result("skipped", f"tests {tests.outcome.replace('_', ' ')}: no pull request "
                                      "(on_test_failure = \"skip\")", tests=tests)
         if not same_tree:
-            self._publish(branch, sha, remote_sha)
-        title = self.renderer.title(change, plan.group)
+            self._publish(branch, sha, tips)
         body = self.renderer.body(change, plan.group, tests)
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr)
         confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
@@ -209,25 +275,36 @@ class DependencyUpdates:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _limit_reason(self) -> str | None:
+    def _limit_reason(self, replaces_open: bool) -> str | None:
         limits = self.config.updates
         if self.opened >= limits.max_prs_per_run:
             return f"limit reached: max_prs_per_run = {limits.max_prs_per_run}"
-        if self.open_count >= limits.max_open_prs:
+        # a change that replaces one of the bot's open PRs leaves the number of open PRs as it is
+        if not replaces_open and self.open_count >= limits.max_open_prs:
             return f"limit reached: max_open_prs = {limits.max_open_prs}"
         return None
 
-    def _branch_tip(self, branch: str) -> tuple[str | None, str]:
-        """The branch's current commit where PRs are made from (the remote, or the local branch) and a ref to it."""
-        if not self.remote:
-            return self.git.sha(f"refs/heads/{branch}"), f"refs/heads/{branch}"
-        sha = self.gate.run("forge.read", f"{self.remote} {branch}", lambda: self.git.remote_sha(self.remote, branch))
-        if sha is None:
-            return None, ""
-        return sha, self.git.fetch_branch(self.remote, branch)
+    def _branch_tips(self, branch: str) -> list[tuple[str, str]]:
+        """(commit, ref) of the branch wherever a person could have pushed to it: the remote, then the local branch."""
+        tips: list[tuple[str, str]] = []
+        if self.remote:
+            sha = self.gate.run("forge.read", f"{self.remote} {branch}",
+                                lambda: self.git.remote_sha(self.remote, branch))
+            if sha is not None:
+                ref = self.gate.run("git.fetch", f"{self.remote} {branch}",
+                                    lambda: self.git.fetch_branch(self.remote, branch))
+                tips.append((sha, ref))
+        if self.forge.kind == "local":
+            local = self.git.sha(f"refs/heads/{branch}")
+            if local is not None and not any(sha == local for sha, _ in tips):
+                tips.append((local, f"refs/heads/{branch}"))
+        return tips
 
-    def _texts(self, plan: planner.Planned, change: ProposedChange, edits: tuple[FileEdit, ...]) -> ProposedChange:
-        return replace(change, edits=edits, commit_message=self.renderer.commit_message(change, plan.group))
+    @contextmanager
+    def _worktree(self, branch: str, base_sha: str) -> Iterator[Path]:
+        self.gate.run("git.branch", f"worktree for {branch}", lambda: None)  # policy check for what follows
+        with self.git.worktree(base_sha) as worktree:
+            yield worktree
 
     def _test(self, worktree: Path, branch: str, report: ScanReport) -> TestReport:
         settings = self.config.tests
@@ -242,12 +319,13 @@ class DependencyUpdates:
         finally:
             self.test_seconds += time.perf_counter() - started
 
-    def _publish(self, branch: str, sha: str, remote_sha: str | None) -> None:
+    def _publish(self, branch: str, sha: str, tips: list[tuple[str, str]]) -> None:
         if self.forge.kind == "local":
             self.gate.run("git.branch", branch, lambda: self.git.set_branch(branch, sha))
         if self.remote:
+            expected = tips[0][0] if tips and tips[0][1].startswith("refs/nightcrew/") else None
             self.gate.run("git.push", f"{self.remote} {branch}",
-                          lambda: self.git.push(self.remote, branch, sha, expected=remote_sha))
+                          lambda: self.git.push(self.remote, branch, sha, expected=expected))
 
     def _open_or_update(self, branch: str, base: str, title: str, body: str, failing: bool,
                         open_pr: PullRequest | None) -> tuple[PullRequest, str]:
@@ -264,44 +342,89 @@ class DependencyUpdates:
             else:
                 self.opened += 1
                 self.open_count += 1
-                labels = list(self.config.updates.labels) + ([self.config.updates.failing_label] if failing else [])
-                self.gate.run("forge.label", f"#{pull.number}", lambda: self.forge.add_labels(pull.number, labels))
+                self._sync_labels(pull, failing)
                 if self.config.updates.reviewers:
-                    self.gate.run("forge.request_review", f"#{pull.number}", lambda: self.forge.request_reviewers(
+                    self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
                         pull.number, self.config.updates.reviewers))
                 return pull, "opened"
-        if open_pr.title == title and open_pr.body == body:
-            return open_pr, "unchanged"
         number = open_pr.number
-        pull = self.gate.run("forge.update_pull", f"#{number}",
-                             lambda: self.forge.update_pull(number, title=title, body=body))
-        if failing and self.config.updates.failing_label not in pull.labels:
-            self.gate.run("forge.label", f"#{number}",
-                          lambda: self.forge.add_labels(number, [self.config.updates.failing_label]))
-        return pull, "updated"
+        if open_pr.title != title or open_pr.body != body:
+            open_pr = self.gate.run("forge.update_pull", f"#{number}",
+                                    lambda: self.forge.update_pull(number, title=title, body=body))
+            action = "updated"
+        else:
+            action = "unchanged"
+        self._sync_labels(open_pr, failing)
+        if open_pr.draft != draft:  # the draft state follows the latest test result
+            self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
+            action = "updated"
+        return open_pr, action
+
+    def _sync_labels(self, pull: PullRequest, failing: bool | None) -> None:
+        """The configured labels, and the failing label exactly when the tests failed (None: leave it)."""
+        wanted = [label for label in self.config.updates.labels if label not in pull.labels]
+        failing_label = self.config.updates.failing_label
+        if failing and failing_label not in pull.labels:
+            wanted.append(failing_label)
+        if wanted:
+            self._soft("forge.label", pull.number, lambda: self.forge.add_labels(pull.number, wanted))
+        if failing is False and failing_label in pull.labels:
+            self._soft("forge.label", pull.number, lambda: self.forge.remove_label(pull.number, failing_label))
+
+    def _soft(self, action: str, number: int, fn: Callable[[], object]) -> None:
+        """A finishing touch on a PR that exists: a failure is reported and the PR is still reported as it is."""
+        try:
+            self.gate.run(action, f"#{number}", fn)
+        except NightcrewError as exc:
+            self.problems.append(Problem(None, None, f"#{number}: {exc}"))
 
     def _comment_once(self, number: int, body: str) -> None:
-        seen = getattr(self.forge, "comments", None)
-        if seen is not None and body in seen(number):
+        if body in self.gate.run("forge.read", f"#{number} comments", lambda: self.forge.comments(number)):
             return
         self.gate.run("forge.comment", f"#{number}", lambda: self.forge.comment(number, body))
 
-    def _supersede(self, results: list[ChangeResult], open_bot: list[PullRequest]) -> list[ChangeResult]:
-        """Close older open PRs of the same package or group that a newer change replaces."""
-        if self.dry_run:
-            return []
-        live = {r.key: r for r in results if r.pull and r.action in ("opened", "updated", "unchanged")}
+    def _close_replaced(self, results: list[ChangeResult], snapshot: _Snapshot, report: ScanReport,
+                        ) -> list[ChangeResult]:
+        """Close the bot's open PRs that a newer change replaces, or whose versions the base already has."""
+        live = {r.key: r for r in results if r.action in ("opened", "updated", "unchanged")}
+        touched = {r.branch for r in results}
+        current: dict[str, list[Version]] = {}
+        for status in report.statuses:
+            if status.current is not None:
+                current.setdefault(status.dependency.name, []).append(status.current)
         closed: list[ChangeResult] = []
-        for pull in open_bot:
+        for pull in snapshot.open:
             marker = read_marker(pull.body) or {}
             newer = live.get(marker.get("key", ""))
-            if newer is None or newer.pull is None or newer.branch == pull.branch:
+            if newer is not None and newer.branch != pull.branch:
+                number = f"#{newer.pull.number} " if newer.pull else ""
+                note = f"Superseded by {number}({newer.branch})."
+            elif pull.branch not in touched and self._already_on_base(marker, current):
+                note = "No longer needed: the base branch already has " + ", ".join(
+                    f"{name} {version}" for name, version in sorted(marker["updates"].items())) + "."
+            else:
                 continue
-            note = f"Superseded by #{newer.pull.number} ({newer.pull.title})."
+            if self.dry_run:
+                closed.append(ChangeResult(marker.get("key", ""), pull.branch, "superseded", None,
+                                           f"dry run: would close: {note}", pull))
+                continue
             try:
+                self.gate.run("forge.update_pull", f"#{pull.number}", lambda: self.forge.update_pull(
+                    pull.number, title=pull.title, body=with_marker(pull.body, closed_by="nightcrew")))
                 self.gate.run("forge.comment", f"#{pull.number}", lambda: self.forge.comment(pull.number, note))
                 done = self.gate.run("forge.close_pull", f"#{pull.number}", lambda: self.forge.close_pull(pull.number))
-                closed.append(ChangeResult(newer.key, pull.branch, "superseded", None, note, done))
+                closed.append(ChangeResult(marker.get("key", ""), pull.branch, "superseded", None, note, done))
             except NightcrewError as exc:
-                closed.append(ChangeResult(newer.key, pull.branch, "failed", None, f"closing #{pull.number}: {exc}"))
+                closed.append(ChangeResult(marker.get("key", ""), pull.branch, "failed", None,
+                                           f"closing #{pull.number}: {exc}"))
         return closed
+
+    @staticmethod
+    def _already_on_base(marker: dict, current: dict[str, list[Version]]) -> bool:
+        updates = marker.get("updates") or {}
+        if not updates:
+            return False
+        try:
+            return all(name in current and min(current[name]) >= Version(version) for name, version in updates.items())
+        except ValueError:
+            return False

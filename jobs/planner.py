@@ -39,13 +39,18 @@ class Planned:
     lane: str  # "major" or "minor" (everything within the current major)
 
 
+def matches(name: str, pattern: str) -> bool:
+    """Shell-style match of a normalized package name against a pattern normalized the same way (PEP 503)."""
+    return fnmatchcase(name, re.sub(r"[-_.]+", "-", pattern).lower())
+
+
 def _package_rule(name: str, rules: Sequence[PackageRule]) -> PackageRule | None:
-    return next((r for r in rules if any(fnmatchcase(name, p) for p in r.patterns)), None)
+    return next((r for r in rules if any(matches(name, p) for p in r.patterns)), None)
 
 
 def _ignored(name: str, version: Version, kind: str, settings: UpdateSettings) -> bool:
     for rule in settings.ignore:
-        if not fnmatchcase(name, rule.package.lower()):
+        if not matches(name, rule.package):
             continue
         if rule.versions and not SpecifierSet(rule.versions).contains(version, prereleases=True):
             continue
@@ -64,10 +69,22 @@ def _hashes(page: ProjectPage, version: Version) -> tuple[str, ...] | None:
     return tuple(sorted(f"sha256:{d}" for d in set(digests)))  # type: ignore[misc]
 
 
+def lower_bound(status: DependencyStatus) -> Version | None:
+    """The version a range starts from (its ``>=``/``>``/``~=``/``==`` floor), for strategies that move it."""
+    floors = []
+    for spec in status.dependency.specifier_set:
+        if spec.operator in (">=", ">", "~=", "==", "===") and not spec.version.endswith(".*"):
+            try:
+                floors.append(Version(spec.version))
+            except ValueError:
+                continue
+    return max(floors) if floors else None
+
+
 def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | None, kinds: Sequence[str],
-            prereleases: bool, settings: UpdateSettings) -> dict[str, Version]:
-    """The newest allowed version in each lane: ``minor`` (same major) and ``major``."""
-    current = status.current
+            prereleases: bool, settings: UpdateSettings, current: Version | None = None) -> dict[str, Version]:
+    """The newest allowed version in each lane: ``minor`` (same major) and ``major``, above ``current``."""
+    current = current or status.current
     assert current is not None
     pre = prereleases or current.is_prerelease
     best: dict[str, Version] = {}
@@ -78,7 +95,8 @@ def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | No
         if not supports_python(live, python):
             continue
         kind = update_kind(current, version) or "patch"
-        if kind not in kinds or _ignored(status.dependency.name, version, kind, settings):
+        allowed = kind in kinds or (kind == "prerelease" and pre)  # asking for pre-releases is asking for this kind
+        if not allowed or _ignored(status.dependency.name, version, kind, settings):
             continue
         lane = "major" if kind == "major" or (kind == "prerelease" and version.major != current.major) else "minor"
         if lane not in best or version > best[lane]:
@@ -88,8 +106,14 @@ def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | No
 
 def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], settings: UpdateSettings, *,
            python: Version | None, prereleases: bool, strategy_override: str | None = None,
-           only: Sequence[str] = ()) -> tuple[list[tuple[Update, str]], list[Skip]]:
-    """(update, lane) pairs policy allows, and what was considered but not proposed."""
+           only: Sequence[str] = (), rejected: dict[tuple[str, str], int] | None = None,
+           ) -> tuple[list[tuple[Update, str]], list[Skip]]:
+    """(update, lane) pairs policy allows, and what was considered but not proposed.
+
+    ``rejected`` maps (package, version) to the pull request a human closed without merging: that
+    version is not proposed again, alone or in a group.
+    """
+    rejected = rejected or {}
     chosen: list[tuple[Update, str]] = []
     skipped: list[Skip] = []
     for status in statuses:
@@ -102,9 +126,19 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
         kinds = rule.kinds if rule and rule.kinds is not None else settings.kinds
         pre = rule.prereleases if rule and rule.prereleases is not None else prereleases
         strategy = strategy_override or (rule.range_strategy if rule and rule.range_strategy else settings.range_strategy)
+        # "bump" and "pin" move a range's floor even when the range already admits newer releases
+        start = status.current
+        if strategy in ("bump", "pin") and dep.pinned_version is None:
+            start = lower_bound(status) or status.current
+        assert start is not None
         for lane, version in sorted(targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre,
-                                            settings=settings).items()):
-            kind = update_kind(status.current, version) or "patch"
+                                            settings=settings, current=start).items()):
+            kind = update_kind(start, version) or "patch"
+            if (dep.name, str(version)) in rejected:
+                number = rejected[(dep.name, str(version))]
+                skipped.append(Skip(dep.name, str(version), f"#{number} was closed without merging: this version "
+                                    "is not proposed again", dep.file, dep.line))
+                continue
             try:
                 text = new_specifier(dep, version, strategy)
             except ValueError as exc:
@@ -120,7 +154,7 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
                                         "version, and the requirement is hash-pinned", dep.file, dep.line))
                     continue
                 hashes = found
-            chosen.append((Update(dep, status.current, version, kind, text, hashes), lane))
+            chosen.append((Update(dep, start, version, kind, text, hashes), lane))
     return chosen, skipped
 
 
@@ -135,7 +169,7 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
     single: dict[tuple[str, str, str], list[Update]] = {}
     for update, lane in chosen:
         rule = next((g for g in settings.groups
-                     if any(fnmatchcase(update.dependency.name, p) for p in g.patterns)
+                     if any(matches(update.dependency.name, p) for p in g.patterns)
                      and ((update.kind in g.kinds) if g.kinds else update.kind != "major")), None)
         if rule is not None:
             grouped.setdefault(rule.name, []).append(update)
@@ -155,7 +189,9 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
         change = ProposedChange(key=f"group:{name}", updates=tuple(updates), branch=f"{prefix}{_slug(name)}-{digest}")
         planned.append(Planned(change, name, "minor"))
     for (package, version, lane), updates in single.items():
-        key = f"{package}:major" if lane == "major" else package
+        # the same package pinned apart in two manifests moves on two tracks: the places are part of the key
+        places = "+".join(sorted({u.dependency.file for u in updates}))
+        key = f"{package}{':major' if lane == 'major' else ''}@{places}"
         change = ProposedChange(key=key, updates=tuple(updates), branch=f"{prefix}{_slug(package)}-{version}")
         planned.append(Planned(change, None, lane))
     planned.sort(key=lambda p: (max(KIND_ORDER.get(u.kind, 9) for u in p.change.updates), p.change.key))

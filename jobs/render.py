@@ -16,7 +16,8 @@ from jobs.resources import data_dir
 BODY_LIMIT = 65_536  # GitHub's limit on a pull-request body, in characters
 MARKER_PREFIX = "<!-- nightcrew:"
 _MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
-_MARKER = re.compile(r"<!-- nightcrew:(\{.*?\}) -->", re.S)
+_MARKER = re.compile(r"\s*<!-- nightcrew:(\{.*?\}) -->")
+MAX_FAILING_LISTED = 50
 
 
 def neutralize_mentions(text: str) -> str:
@@ -48,14 +49,25 @@ def change_context(change: ProposedChange, group: str | None) -> dict[str, Any]:
     return {"key": change.key, "is_group": group is not None, "group": group, "updates": list(by_package.values())}
 
 
-def marker(change: ProposedChange) -> str:
-    """A hidden comment in the body that lets a later run know what the PR proposes."""
-    data = {"key": change.key, "updates": {u.dependency.name: str(u.new) for u in change.updates}}
+def marker(change: ProposedChange, **more: object) -> str:
+    """A hidden comment, first in the body, that lets a later run know what the PR proposes."""
+    data = {"key": change.key, "updates": {u.dependency.name: str(u.new) for u in change.updates}, **more}
     return f"{MARKER_PREFIX}{json.dumps(data, sort_keys=True)} -->"
 
 
+def with_marker(body: str, **more: object) -> str:
+    """``body`` with fields added to its marker (e.g. who closed it); unchanged when it has none."""
+    found = _MARKER.match(body or "")
+    data = read_marker(body)
+    if not found or data is None:
+        return body
+    data.update(more)
+    return f"{MARKER_PREFIX}{json.dumps(data, sort_keys=True)} -->" + body[found.end():]
+
+
 def read_marker(body: str) -> dict[str, Any] | None:
-    found = _MARKER.search(body or "")
+    """The marker, read only at the very start of the body: text further down may come from third parties."""
+    found = _MARKER.match(body or "")
     if not found:
         return None
     try:
@@ -81,11 +93,15 @@ class Renderer:
         """The PR body, under ``limit``: the changelog is cut first, then the test output."""
         changelog = [dict(e, text=neutralize_mentions(e["text"])) for e in (changelog or [])]
         test_data = asdict(tests) if tests else None
+        failing_more = 0
         if test_data:
             test_data["output_tail"] = neutralize_mentions(test_data["output_tail"])
+            failing_more = max(0, len(test_data["failing"]) - MAX_FAILING_LISTED)
+            test_data["failing"] = test_data["failing"][:MAX_FAILING_LISTED]
         context = {
             "change": change_context(change, group), "changelog": changelog, "changelog_truncated": False,
             "tests": test_data, "tests_truncated": False, "marker": marker(change), "config_file": self.config_file,
+            "failing_more": failing_more,
         }
         template = self.env.get_template("pr_body.md.j2")
         text = template.render(**context)

@@ -38,17 +38,24 @@ class Git:
     a token in any URL or argument; ``secrets`` are removed from every error.
     """
 
-    def __init__(self, path: Path, *, env: Mapping[str, str] | None = None, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, path: Path, *, env: Mapping[str, str] | None = None, secrets: Sequence[str] = (),
+                 timeout: int = 600) -> None:
         self.path = path
+        self.timeout = timeout
         self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
         self.secrets = tuple(secrets)
 
     def _exec(self, args: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None,
               stdin: str | None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", *args], cwd=cwd or self.path, capture_output=True, text=True, input=stdin,
-            env={**self.env, **(env or {})}, timeout=600,
-        )
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=cwd or self.path, capture_output=True, text=True, input=stdin,
+                env={**self.env, **(env or {})}, timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"no answer within {self.timeout}s", f"git {args[0]}") from None
+        except OSError as exc:
+            raise GitError(f"cannot run git ({exc.strerror})", f"git {args[0]}") from None
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True, env: Mapping[str, str] | None = None,
             error: type[GitError] = GitError, stdin: str | None = None) -> str:
@@ -77,6 +84,13 @@ class Git:
                 return sha
         return None
 
+    def is_repository(self) -> bool:
+        return self._exec(["rev-parse", "--git-dir"], None, None, None).returncode == 0
+
+    def remote_url(self, remote: str) -> str | None:
+        proc = self._exec(["remote", "get-url", remote], None, None, None)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def fetch_branch(self, remote: str, branch: str) -> str:
         """Fetch ``remote``'s branch into a private ref and return that ref's name."""
         ref = f"refs/nightcrew/remotes/{remote}/{branch}"
@@ -99,10 +113,20 @@ class Git:
     def tree_of(self, ref: str) -> str:
         return self.run("rev-parse", f"{ref}^{{tree}}")
 
+    def file_at(self, ref: str, path: str) -> str | None:
+        """A file's text at ``ref`` (None when it is not there), exactly as committed."""
+        # bytes, not text mode: text mode would turn CRLF into LF
+        proc = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=self.path, capture_output=True, env=self.env,
+                              timeout=self.timeout)
+        return proc.stdout.decode("utf-8", errors="surrogateescape") if proc.returncode == 0 else None
+
     def export(self, ref: str, dest: Path) -> None:
         """The files of ``ref`` written to ``dest`` (no checkout, no change to the repository)."""
-        proc = subprocess.run(["git", "archive", "--format=tar", ref], cwd=self.path, capture_output=True,
-                              env=self.env, timeout=600)
+        try:
+            proc = subprocess.run(["git", "archive", "--format=tar", ref], cwd=self.path, capture_output=True,
+                                  env=self.env, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise GitError(f"no answer within {self.timeout}s", "git archive") from None
         if proc.returncode != 0:
             raise GitError(redact(proc.stderr.decode(errors="replace").strip() or "archive failed", self.secrets),
                            "git archive")

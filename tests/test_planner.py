@@ -70,7 +70,7 @@ def test_per_package_rule_first_match_wins(tmp_path: Path) -> None:
         (dep("gamma", "==1.0"), page("gamma", "1.0", "1.1", "2.0")),
     ])
     (beta, beta_lane), (gamma, gamma_lane) = chosen
-    assert (str(beta.old), str(beta.new), beta_lane) == ("1.0.1", "1.0.3", "minor")  # patch only, for beta
+    assert (str(beta.old), str(beta.new), beta_lane) == ("1.0", "1.0.3", "minor")  # patch only, from the floor
     assert beta.new_specifier.startswith(">=1.0.3")  # bump: the lower bound follows
     assert (str(gamma.new), gamma_lane, gamma.new_specifier) == ("2.0", "major", "==2.0")
 
@@ -111,3 +111,38 @@ def test_groups_collect_matching_updates_into_one_change(tmp_path: Path) -> None
     assert [p.change.branch for p in planned if p.group is None] == ["nightcrew/gamma-1.1"]
     again = group(chosen, rules, "nightcrew/")  # the same updates always give the same branch
     assert [p.change.branch for p in again] == [p.change.branch for p in planned]
+
+
+def test_bump_strategy_raises_the_floor_of_a_range_that_admits_newer_releases(tmp_path: Path) -> None:
+    (chosen, _), _ = plan(tmp_path, '[updates]\nrange_strategy = "bump"\n',
+                          [(dep("alpha", ">=1.0"), page("alpha", "1.0.0", "1.5.0"))])
+    assert summary(chosen) == [("alpha", "1.5.0", "minor", ">=1.5.0")]
+    (chosen, _), _ = plan(tmp_path, '[updates]\nrange_strategy = "auto"\n',
+                          [(dep("alpha", ">=1.0"), page("alpha", "1.0.0", "1.5.0"))])
+    assert chosen == []  # auto leaves a range that admits the release alone
+
+
+def test_prereleases_enabled_for_a_package_are_proposed(tmp_path: Path) -> None:
+    text = '[[updates.packages]]\npatterns = ["Alpha"]\nprereleases = true\n'
+    (chosen, _), _ = plan(tmp_path, text, [(dep("alpha", "==1.0.0"), page("alpha", "1.0.0", "1.1.0rc1"))])
+    assert summary(chosen) == [("alpha", "1.1.0rc1", "minor", "==1.1.0rc1")]
+    (chosen, _), _ = plan(tmp_path, "", [(dep("alpha", "==1.1.0rc1"), page("alpha", "1.1.0rc1", "1.1.0rc2"))])
+    assert summary(chosen) == [("alpha", "1.1.0rc2", "minor", "==1.1.0rc2")]  # on a pre-release already
+
+
+def test_rejected_versions_are_not_proposed_even_in_a_group(tmp_path: Path) -> None:
+    text = '[[updates.groups]]\nname = "all"\npatterns = ["*"]\n'
+    rules = settings(tmp_path, text)
+    deps_pages = [(dep("alpha", "==1.0.0"), page("alpha", "1.0.0", "1.1.0")),
+                  (dep("beta", "==1.0.0", line=2), page("beta", "1.0.0", "1.0.1"))]
+    statuses = [assess(d, p, python=Version("3.11")) for d, p in deps_pages]
+    chosen, skipped = choose(statuses, {p.name: p for _, p in deps_pages}, rules, python=Version("3.11"),
+                             prereleases=False, rejected={("alpha", "1.1.0"): 7})
+    assert summary(chosen) == [("beta", "1.0.1", "minor", "==1.0.1")]
+    assert skipped[0].reason == "#7 was closed without merging: this version is not proposed again"
+
+
+def test_patterns_match_normalized_names(tmp_path: Path) -> None:
+    text = '[[updates.ignore]]\npackage = "Zope_Interface"\n'
+    (chosen, _), _ = plan(tmp_path, text, [(dep("zope-interface", "==1.0"), page("zope-interface", "1.0", "1.1"))])
+    assert chosen == []

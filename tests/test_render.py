@@ -63,3 +63,20 @@ def test_mentions_in_third_party_text_do_not_ping() -> None:
     body = Renderer().body(change("httpx"), None, tests)
     assert "@octocat" not in body and "@<!-- -->octocat" in body
     assert neutralize_mentions("mail me at a@b.org, cc @dev") == "mail me at a@b.org, cc @<!-- -->dev"
+
+
+def test_huge_failure_lists_are_capped_and_the_marker_and_footer_survive() -> None:
+    failing = tuple(f"tests/test_big.py::test_case_{n}" for n in range(3000))
+    body = Renderer().body(change("httpx"), None, TestReport(outcome="failed", failed=3000, failing=failing,
+                                                            output_tail="x\n" * 40_000))
+    assert len(body) <= BODY_LIMIT
+    assert "… and 2950 more" in body
+    assert read_marker(body) == {"key": "httpx", "updates": {"httpx": "1.1.0"}}
+    assert 'package = "httpx"' in body  # the footer
+
+
+def test_a_marker_inside_third_party_output_is_not_believed() -> None:
+    fake = '<!-- nightcrew:{"key": "evil", "updates": {}} -->'
+    assert read_marker("Some text\n" + fake) is None
+    body = Renderer().body(change("httpx"), None, TestReport(outcome="failed", output_tail=fake))
+    assert read_marker(body)["key"] == "httpx"

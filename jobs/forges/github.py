@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 import base64
-from typing import Callable, Sequence, TypeVar
+import inspect
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
 
-from github import Auth, Github, GithubException
+from github import Auth, Github, GithubException, UnknownObjectException
+from github.GitRelease import GitRelease
 from github.GithubRetry import GithubRetry
 from github.PullRequest import PullRequest as GhPull
 
 from jobs.forges.base import DuplicatePull, ForgeError, PullRequest
 
+if TYPE_CHECKING:
+    from jobs.tools.gate import Gate
+
 T = TypeVar("T")
 LABEL_COLOR = "0366d6"
+
+
+def _hide(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def call_github(what: str, fn: Callable[[], T], secrets: Sequence[str] = ()) -> T:
+    """Run one PyGithub call; a GitHub error becomes one line naming the request (``what``), never a secret."""
+    try:
+        return fn()
+    except GithubException as exc:
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = str(data.get("message") or exc.message or "request failed")
+        details = [str(e.get("message") or e.get("code")) for e in data.get("errors", []) if isinstance(e, dict)]
+        if details:
+            message += f" ({'; '.join(details)})"
+        text = _hide(f"HTTP {exc.status}: {message}", secrets).splitlines()[0]
+        if exc.status == 422 and "already exists" in message:
+            raise DuplicatePull(text, what) from None
+        raise ForgeError(text, what) from None
+    except Exception as exc:  # connection errors, timeouts, retries exhausted
+        raise ForgeError(_hide(f"{type(exc).__name__}: {exc}", secrets).splitlines()[0], what) from None
 
 
 class GitHubForge:
@@ -41,21 +73,7 @@ class GitHubForge:
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run one PyGithub call; a GitHub error becomes one line naming the request, never the token."""
         self.requests += 1
-        try:
-            return fn()
-        except GithubException as exc:
-            data = exc.data if isinstance(exc.data, dict) else {}
-            message = str(data.get("message") or exc.message or "request failed")
-            details = [str(e.get("message") or e.get("code")) for e in data.get("errors", []) if isinstance(e, dict)]
-            if details:
-                message += f" ({'; '.join(details)})"
-            text = f"HTTP {exc.status}: {message}".replace(self._token, "***")
-            if exc.status == 422 and "already exists" in message:
-                raise DuplicatePull(text, what) from None
-            raise ForgeError(text, what) from None
-        except Exception as exc:  # connection errors, timeouts, retries exhausted
-            raise ForgeError(f"{type(exc).__name__}: {str(exc).replace(self._token, '***')}".splitlines()[0],
-                             what) from None
+        return call_github(what, fn, (self._token,))
 
     def _record(self, pull: GhPull) -> PullRequest:
         state = "merged" if pull.merged else pull.state
@@ -124,13 +142,201 @@ class GitHubForge:
         self._call(f"POST /repos/{self.repository}/pulls/{number}/requested_reviewers",
                    lambda: pull.create_review_request(reviewers=list(reviewers)))
 
+    def closed_pulls(self, prefix: str, limit: int = 300) -> list[PullRequest]:
+        path = f"GET /repos/{self.repository}/pulls?state=closed&sort=updated&direction=desc"
+
+        def newest() -> list[GhPull]:
+            found = []
+            for number, pull in enumerate(self._repo.get_pulls(state="closed", sort="updated", direction="desc")):
+                if number >= limit:  # a few pages at most: human decisions that matter are recent
+                    break
+                found.append(pull)
+            return found
+
+        return [self._record(p) for p in self._call(path, newest) if p.head.ref.startswith(prefix)]
+
+    def comments(self, number: int) -> list[str]:
+        issue = self._call(f"GET /repos/{self.repository}/issues/{number}", lambda: self._repo.get_issue(number))
+        return [c.body for c in self._call(f"GET /repos/{self.repository}/issues/{number}/comments",
+                                           lambda: list(issue.get_comments()))]
+
+    def set_draft(self, number: int, draft: bool) -> None:
+        pull = self._call(f"GET /repos/{self.repository}/pulls/{number}", lambda: self._repo.get_pull(number))
+        # REST cannot change draft state; PyGithub does it through GitHub's GraphQL mutations
+        if draft:
+            self._call("POST /graphql convertPullRequestToDraft", pull.convert_to_draft)
+        else:
+            self._call("POST /graphql markPullRequestReadyForReview", pull.mark_ready_for_review)
+
+    def remove_label(self, number: int, label: str) -> None:
+        issue = self._call(f"GET /repos/{self.repository}/issues/{number}", lambda: self._repo.get_issue(number))
+        self._call(f"DELETE /repos/{self.repository}/issues/{number}/labels/{label}",
+                   lambda: issue.remove_from_labels(label))
+
     def git_env(self) -> dict[str, str]:
-        """An ``http.extraHeader`` through git's environment config: the token is in no URL, argument or file."""
-        basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+        """A credential helper through git's environment config: the token is in no URL, argument or file.
+
+        A helper (not an ``http.extraHeader``) because CI checkouts often store a header of their own, and two
+        Authorization headers make GitHub answer 400. The helper reads the token from the environment.
+        """
+        helper = '!f() { test "$1" = get && echo username=x-access-token && echo "password=$NIGHTCREW_GIT_PASSWORD"; }; f'
+        return {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+                "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": helper,
+                "NIGHTCREW_GIT_PASSWORD": self._token}
 
     @property
     def secrets(self) -> tuple[str, ...]:
         basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
         return (self._token, basic)
+
+
+# -- reading other repositories (upstream changelogs) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitHubRelease:
+    """One release as GitHub lists it; ``body`` is "" when it has no notes."""
+
+    tag: str
+    name: str
+    body: str
+    draft: bool
+    prerelease: bool
+    html_url: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RepoEntry:
+    """One entry of a repository folder; ``type`` is ``file``, ``dir``, ``symlink`` or ``submodule``."""
+
+    path: str
+    name: str
+    type: str
+    size: int
+    html_url: str | None
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """A file's bytes at one ref, and where people can see it."""
+
+    path: str
+    data: bytes
+    html_url: str | None
+
+
+class GitHubReader:
+    """Read-only access to any repository on GitHub (or GitHub Enterprise, by ``api_url``): releases and files.
+
+    Public repositories can be read without a token (at GitHub's anonymous rate limit); ``has_token`` tells
+    callers that want a token first. Every request is counted in ``requests`` and, with a ``gate``, audited
+    as ``forge.read``; a failure is a one-line ``ForgeError`` naming the request, never the token.
+    """
+
+    kind = "github"
+
+    def __init__(self, *, token: str | None = None, api_url: str | None = None, gate: Gate | None = None,
+                 retries: int = 3, backoff: float = 0.5, timeout: int = 30, throttle: bool = True,
+                 per_page: int = 100, max_rate_limit_wait: int = 60) -> None:  # fmt: skip
+        self._token = token or None
+        retry = GithubRetry(total=retries, backoff_factor=backoff, max_rate_limit_wait=max_rate_limit_wait)
+        kwargs: dict[str, object] = {"retry": retry, "timeout": int(timeout), "per_page": per_page}
+        if self._token:
+            kwargs["auth"] = Auth.Token(self._token)
+        if not throttle:  # PyGithub spaces requests as GitHub asks integrations to; a test server needs none
+            kwargs.update(seconds_between_requests=None, seconds_between_writes=None)
+        if api_url:
+            kwargs["base_url"] = api_url.rstrip("/")
+        # Lazy repositories cost no request until something is read; newer PyGithub sets that on the client.
+        self._lazy_client = "lazy" in inspect.signature(Github.__init__).parameters
+        if self._lazy_client:
+            kwargs["lazy"] = True
+        self.gh = Github(**kwargs)  # type: ignore[arg-type]
+        self.gate = gate
+        self.per_page = per_page
+        self.requests = 0
+
+    @property
+    def has_token(self) -> bool:
+        return self._token is not None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,) if self._token else ()
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        def run() -> T:
+            self.requests += 1
+            return call_github(what, fn, self.secrets)
+
+        return run() if self.gate is None else self.gate.run("forge.read", what, run)
+
+    def _repo(self, repository: str):  # type: ignore[no-untyped-def]
+        return self.gh.get_repo(repository) if self._lazy_client else self.gh.get_repo(repository, lazy=True)
+
+    @staticmethod
+    def _release(r: GitRelease) -> GitHubRelease:
+        name = r.name if hasattr(GitRelease, "name") else r.title  # "title" is deprecated since PyGithub 2.x
+        return GitHubRelease(tag=r.tag_name, name=name or "", body=r.body or "", draft=bool(r.draft),
+                             prerelease=bool(r.prerelease), html_url=r.html_url, published_at=r.published_at)
+
+    def release_pages(self, repository: str) -> Iterator[list[GitHubRelease]]:
+        """The repository's releases a page at a time, newest first; one request per page, so a caller that
+        has seen enough stops early. Drafts appear only for tokens with push access."""
+        listing = self._repo(repository).get_releases()
+        page = 1
+        # PaginatedList fetches one page per _grow() and follows the Link header's "next"; driving it page by
+        # page gives one audited request per page and stops exactly where GitHub says the list ends.
+        while listing._couldGrow():
+            yield self._call(f"GET /repos/{repository}/releases?page={page}",
+                             lambda: [self._release(r) for r in listing._grow()])  # fmt: skip
+            page += 1
+
+    def release(self, repository: str, tag: str) -> GitHubRelease | None:
+        """The published release of ``tag``, or None when there is none."""
+
+        def get() -> GitHubRelease | None:
+            try:
+                return self._release(self._repo(repository).get_release(tag))
+            except UnknownObjectException:
+                return None
+
+        return self._call(f"GET /repos/{repository}/releases/tags/{tag}", get)
+
+    def list_dir(self, repository: str, path: str = "", ref: str | None = None) -> list[RepoEntry] | None:
+        """A folder's entries (default branch unless ``ref``), or None when ``path`` is not a folder there.
+
+        For the top folder a 404 means the repository is missing (or empty, or private): a ``ForgeError``.
+        """
+        what = f"GET /repos/{repository}/contents/{path}" + (f"?ref={ref}" if ref else "")
+
+        def get() -> list[RepoEntry] | None:
+            try:
+                found = self._repo(repository).get_contents(path, **({"ref": ref} if ref else {}))
+            except UnknownObjectException:
+                if not path.strip("/"):
+                    raise
+                return None
+            if not isinstance(found, list):
+                return None
+            return [RepoEntry(path=c.path, name=c.name, type=c.type, size=c.size or 0, html_url=c.html_url)
+                    for c in found]  # fmt: skip
+
+        return self._call(what, get)
+
+    def read_file(self, repository: str, path: str, ref: str | None = None) -> RepoFile | None:
+        """A file's bytes (default branch unless ``ref``; a symlink to a file reads the file), or None when
+        there is no file at ``path`` or it is over the contents API's 1 MB limit."""
+        what = f"GET /repos/{repository}/contents/{path}" + (f"?ref={ref}" if ref else "")
+
+        def get() -> RepoFile | None:
+            try:
+                found = self._repo(repository).get_contents(path, **({"ref": ref} if ref else {}))
+            except UnknownObjectException:
+                return None
+            if isinstance(found, list) or found.type != "file" or found.encoding != "base64":
+                return None
+            return RepoFile(path=found.path, data=found.decoded_content, html_url=found.html_url)
+
+        return self._call(what, get)

@@ -58,12 +58,14 @@ class LocalForge:
 
     kind = "local"
 
-    def __init__(self, git: Git, state_file: Path, pr_folder: Path, base: str = "", *, read_only: bool = False) -> None:
+    def __init__(self, git: Git, state_file: Path, pr_folder: Path, base: str = "", *, read_only: bool = False,
+                 remote: str = "") -> None:
         self.git = git
         self.state_file = state_file
         self.pr_folder = pr_folder
         self.base = base
         self.read_only = read_only
+        self.remote = remote
         self._refreshed = False
         if read_only:  # a dry run: look at the records if there are any, create nothing
             uri = f"{state_file.resolve().as_uri()}?mode=ro" if state_file.exists() else "file::memory:"
@@ -97,8 +99,12 @@ class LocalForge:
             return
         self._refreshed = True  # once per run: a merge does not happen between two steps of one run
         for row in self.db.execute("SELECT number, branch, base FROM pulls WHERE state = 'open'").fetchall():
-            tip, base = self.git.sha(f"refs/heads/{row['branch']}"), self.git.sha(row["base"])
-            if tip and base and self.git.is_ancestor(tip, base):
+            tip = self.git.sha(f"refs/heads/{row['branch']}")
+            # merged locally, or on the remote (nightcrew fetches the remote's base into a private ref)
+            bases = [self.git.sha(row["base"])]
+            if self.remote:
+                bases.append(self.git.sha(f"refs/nightcrew/remotes/{self.remote}/{row['base']}"))
+            if tip and any(base and self.git.is_ancestor(tip, base) for base in bases):
                 with self.db:
                     self.db.execute("UPDATE pulls SET state = 'merged', updated_at = ? WHERE number = ?",
                                     (_now(), row["number"]))
@@ -117,6 +123,14 @@ class LocalForge:
         ).fetchall()
         return [self._record(r) for r in rows]
 
+    def closed_pulls(self, prefix: str, limit: int = 300) -> list[PullRequest]:
+        self._refresh()
+        rows = self.db.execute(
+            "SELECT * FROM pulls WHERE state != 'open' AND substr(branch, 1, ?) = ? ORDER BY number DESC LIMIT ?",
+            (len(prefix), prefix, limit),
+        ).fetchall()
+        return [self._record(r) for r in rows]
+
     def all_pulls(self) -> list[PullRequest]:
         self._refresh()
         return [self._record(r) for r in self.db.execute("SELECT * FROM pulls ORDER BY number").fetchall()]
@@ -130,6 +144,10 @@ class LocalForge:
     def comments(self, number: int) -> list[str]:
         rows = self.db.execute("SELECT body FROM comments WHERE pull = ? ORDER BY id", (number,)).fetchall()
         return [r["body"] for r in rows]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return ()
 
     def markdown_path(self, number: int) -> Path:
         return self.pr_folder / f"{number}.md"
@@ -157,6 +175,7 @@ class LocalForge:
         return self.get_pull(number)
 
     def close_pull(self, number: int, *, by: str = "nightcrew") -> PullRequest:
+        self.get_pull(number)  # a clear error for a number that does not exist
         with self.db:
             self.db.execute(
                 "UPDATE pulls SET state = 'closed', closed_by = ?, updated_at = ? WHERE number = ? AND state = 'open'",
@@ -176,6 +195,17 @@ class LocalForge:
         merged = current + [label for label in labels if label not in current]
         with self.db:
             self.db.execute("UPDATE pulls SET labels = ? WHERE number = ?", (json.dumps(merged), number))
+        self._render(number)
+
+    def set_draft(self, number: int, draft: bool) -> None:
+        with self.db:
+            self.db.execute("UPDATE pulls SET draft = ?, updated_at = ? WHERE number = ?", (int(draft), _now(), number))
+        self._render(number)
+
+    def remove_label(self, number: int, label: str) -> None:
+        labels = [name for name in self.get_pull(number).labels if name != label]
+        with self.db:
+            self.db.execute("UPDATE pulls SET labels = ? WHERE number = ?", (json.dumps(labels), number))
         self._render(number)
 
     def request_reviewers(self, number: int, reviewers: Sequence[str]) -> None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..index.locate import IndexLocation
-from ..models import TestReport
-from .junit import Results, parse_summary, read_junit
+from jobs.index.locate import IndexLocation
+from jobs.models import TestReport
+from jobs.testing.junit import Results, parse_summary, read_junit
+from jobs.tools.redact import is_secret_name, redact
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ class RunSpec:
     tail_lines: int = 60
 
 
-_SECRET_NAMES = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT", "OPENAI_API_KEY", "PASSWORD", "SECRET"})
-_SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_API_KEY")
 # The host's installer settings would add indexes or find-links: only TLS trust (and uv's cache) survive.
 # Its test-runner and interpreter settings are nightcrew's own, not the repository's: they go too.
 _HOST_PREFIXES = ("PIP_", "UV_", "PYTEST_", "COV_CORE_")
@@ -57,17 +56,6 @@ _KEEP_HOST_VARS = frozenset({"PIP_CERT", "PIP_CLIENT_CERT", "UV_NATIVE_TLS", "UV
 _GRACE = 2.0  # seconds between SIGTERM and SIGKILL for a timed-out process group
 _READ_LIMIT = 1 << 20  # only the end of a command's output is ever reported or parsed
 _MIN_VALUE_MATCH = 8  # shorter secrets are still redacted, but would take PATH and friends out of the environment
-
-
-def is_secret_name(name: str, extra: Sequence[str] = ()) -> bool:
-    """Whether an environment variable of this name must not reach the repository's code."""
-    upper = name.upper()
-    return (
-        upper in _SECRET_NAMES
-        or upper.endswith(_SECRET_SUFFIXES)
-        or (upper.startswith("NIGHTCREW_") and "TOKEN" in upper)
-        or upper in {e.upper() for e in extra}
-    )
 
 
 def child_env(
@@ -106,15 +94,9 @@ Redact = Callable[[str], str]
 
 
 def _redactor(secrets: Sequence[str]) -> Redact:
-    """A function replacing every secret by ``***``; an index URL ``user:pw@host`` becomes ``user:***@host``."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)  # a secret inside another goes second
-
-    def redact(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return text
-
-    return redact
+    """A function replacing every secret (and any URL credential) by ``***``: the project's one redaction rule."""
+    hidden = tuple(secrets)
+    return lambda text: redact(text, hidden)
 
 
 @dataclass(frozen=True)
@@ -259,6 +241,13 @@ def _project_target(worktree: Path) -> str | None:
     return f".[{extra}]" if extra else "."
 
 
+def _has_hashes(path: Path) -> bool:
+    try:
+        return "--hash" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
 def _pip_step(venv: _Venv, pip_args: list[str], index: IndexLocation, spec: RunSpec) -> _Step:
     if pip_args[:1] == ["install"]:
         # Ours go last, so they win over any index option the repository's own command names.
@@ -277,9 +266,14 @@ def _setup_steps(
     if not spec.setup:
         target = _project_target(worktree)
         args = ["-e", target] if target else []
+        hashed: list[str] = []
         for name in requirement_files:
-            args += ["-r", name]
-        return [_pip_step(venv, ["install", *args], index, spec)] if args else []
+            if _has_hashes(worktree / name):
+                hashed.append(name)  # pip's hash-checking mode covers a whole call: such a file gets its own
+            else:
+                args += ["-r", name]
+        steps = [_pip_step(venv, ["install", "-r", name], index, spec) for name in hashed]
+        return steps + ([_pip_step(venv, ["install", *args], index, spec)] if args else [])
     steps = []
     for tokens in (shlex.split(command) for command in spec.setup):
         if tokens[:1] == ["pip"]:

@@ -20,6 +20,7 @@ T = TypeVar("T")
 ACTIONS: dict[str, bool] = {
     "index.fetch": False,
     "git.branch": True,  # a local branch or worktree in the user's repository
+    "git.fetch": False,
     "git.push": True,
     "forge.read": False,
     "forge.create_pull": True,

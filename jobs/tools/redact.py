@@ -14,9 +14,15 @@ SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_API_KEY")
 
 
 def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
+    """Whether an environment variable of this name holds a secret (never shown, never passed to tests)."""
     upper = name.upper()
-    return upper in SECRET_NAMES or upper in {e.upper() for e in extra} or upper.endswith(SECRET_SUFFIXES) or upper in (
-        "PASSWORD", "SECRET")
+    return (
+        upper in SECRET_NAMES
+        or upper in ("PASSWORD", "SECRET")
+        or upper.endswith(SECRET_SUFFIXES)
+        or (upper.startswith("NIGHTCREW_") and "TOKEN" in upper)
+        or upper in {e.upper() for e in extra}
+    )
 
 
 def secrets_from_environment(environ: dict[str, str] | None = None, extra: Iterable[str] = ()) -> tuple[str, ...]:
@@ -28,9 +34,8 @@ def secrets_from_environment(environ: dict[str, str] | None = None, extra: Itera
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with secret values, URL passwords and Authorization header values replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")  # longest first: a secret inside another must not leave a remainder
 
     def _url(match: re.Match[str]) -> str:
         # user:password@ keeps the user name; a lone user@ is usually a token, so it goes entirely

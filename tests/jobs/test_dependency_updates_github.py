@@ -80,8 +80,10 @@ def test_human_closed_pr_stays_closed(project: Project, hub: GitHubStandIn) -> N
                    seconds_between_writes=None)
     human.get_repo(REPO).get_pull(number).edit(state="closed")
     _, data, _ = run(project)
-    change = by_branch(data)["nightcrew/mathlib-2.0.0"]
-    assert change["action"] == "skipped" and "closed without merging" in change["reason"]
+    assert "nightcrew/mathlib-2.0.0" not in by_branch(data)
+    assert {"name": "mathlib", "version": "2.0.0", "file": "requirements.txt", "line": 2,
+            "reason": f"#{number} was closed without merging: this version is not proposed again"} \
+        in data["not_proposed"]
     assert hub.pull(number)["state"] == "closed" and len(hub.pulls()) == 2
 
 
@@ -95,9 +97,9 @@ def test_server_error_once_then_success_opens_exactly_one_pr(project: Project, h
 
 def test_duplicate_pr_race_is_resolved_without_a_second_pr(project: Project, hub: GitHubStandIn) -> None:
     run(project)
-    # a stale listing: the next two lookups (all open PRs, then the first branch's) see none, so the job tries
-    # to create the first PR again and GitHub answers 422
-    hub.fail("GET", rf"/repos/{REPO}/pulls", status=200, times=2, body="[]",
+    # a stale listing: the next three lookups (open PRs, closed PRs, then the first branch's) see none, so the
+    # job tries to create the first PR again and GitHub answers 422
+    hub.fail("GET", rf"/repos/{REPO}/pulls", status=200, times=3, body="[]",
              headers={"Content-Type": "application/json; charset=utf-8"})
     _, data, err = run(project)
     assert {c["action"] for c in data["changes"]} <= {"unchanged", "updated"}, err
@@ -123,3 +125,42 @@ def test_token_never_reaches_git_urls_or_output(project: Project, hub: GitHubSta
     assert "bot-token" not in remote_url + err + json.dumps(data)
     audit = (project.work / ".nightcrew" / "audit.jsonl").read_text()
     assert "bot-token" not in audit and '"action": "git.push"' in audit
+
+
+def test_crash_between_push_and_pr_gives_one_pr_on_rerun(project: Project, hub: GitHubStandIn) -> None:
+    hub.fail("POST", rf"/repos/{REPO}/pulls", status=500, times=None)
+    code, first, _ = run(project, "--only", "mathlib")
+    assert code == 1 and hub.pulls() == []
+    assert hub.ref_sha("nightcrew/mathlib-1.1.0")  # the branch was pushed before the forge failed
+    hub.clear_faults()
+    _, data, err = run(project)
+    assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "opened", err
+    assert sorted(p["head"] for p in hub.pulls()) == ["nightcrew/mathlib-1.1.0", "nightcrew/mathlib-2.0.0"]
+
+
+def test_newer_version_supersedes_on_github(project: Project, hub: GitHubStandIn) -> None:
+    from tests.jobs.conftest import V11
+
+    _, first, _ = run(project)
+    old = by_branch(first)["nightcrew/mathlib-1.1.0"]["pr"]["number"]
+    project.publish("1.2.0", V11)
+    _, data, _ = run(project)
+    new = by_branch(data)["nightcrew/mathlib-1.2.0"]["pr"]["number"]
+    assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "superseded"
+    assert hub.pull(old)["state"] == "closed"
+    assert any(f"Superseded by #{new}" in c["body"] for c in hub.comments(old))
+    _, again, _ = run(project)  # the bot's own close is not a human decision: 1.1.0 is simply outdated now
+    assert not again["not_proposed"]
+
+
+def test_foreign_commit_comment_is_posted_once_on_github(project: Project, hub: GitHubStandIn) -> None:
+    from tests.support.github_server import commit_files
+
+    run(project, "--only", "mathlib")
+    commit_files(project.remote, "nightcrew/mathlib-1.1.0", {"NOTES.md": "human\n"}, message="human fix",
+                 base="nightcrew/mathlib-1.1.0", author=("Maintainer", "maintainer@example.org"))
+    for _ in range(3):
+        _, data, _ = run(project)
+        assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "skipped"
+    number = by_branch(data)["nightcrew/mathlib-1.1.0"]["pr"]["number"]
+    assert sum("did not update this branch" in c["body"] for c in hub.comments(number)) == 1

@@ -78,9 +78,10 @@ def test_human_closed_version_is_not_proposed_again(project: Project) -> None:
     major = next(p for p in prs(project) if p["branch"] == "nightcrew/mathlib-2.0.0")
     CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "close", str(major["number"])])
     _, data, _ = run(project)
-    change = by_branch(data)["nightcrew/mathlib-2.0.0"]
-    assert change["action"] == "skipped"
-    assert change["reason"] == f"#{major['number']} was closed without merging: this version is not proposed again"
+    assert "nightcrew/mathlib-2.0.0" not in by_branch(data)
+    reasons = {(s["name"], s["version"]): s["reason"] for s in data["not_proposed"]}
+    assert reasons[("mathlib", "2.0.0")] == \
+        f"#{major['number']} was closed without merging: this version is not proposed again"
     assert len(prs(project)) == 2
 
 
@@ -124,6 +125,7 @@ def test_branch_with_a_human_commit_is_never_overwritten(project: Project, tmp_p
 def test_merged_branch_is_not_recreated(project: Project) -> None:
     run(project)
     git(project.work, "merge", "-q", "--ff-only", "nightcrew/mathlib-1.1.0")
+    git(project.work, "push", "-q", "origin", "main")
     _, data, _ = run(project)
     states = {p["branch"]: p["state"] for p in prs(project)}
     assert states["nightcrew/mathlib-1.1.0"] == "merged"
@@ -192,6 +194,7 @@ def test_hash_pinned_requirement_gets_the_new_wheels_hash(project: Project) -> N
     old_hash, new_hash = wheels["1.0.0"].sha256, wheels["1.1.0"].sha256
     (project.work / "requirements.txt").write_text(f"mathlib==1.0.0 \\\n    --hash=sha256:{old_hash}\n")
     git(project.work, "commit", "-qam", "hash-pinned")
+    git(project.work, "push", "-q", "origin", "main")
     code, data, err = run(project, "--only", "mathlib")
     change = by_branch(data)["nightcrew/mathlib-1.1.0"]
     assert change["action"] == "opened", err
@@ -224,6 +227,7 @@ def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> Non
         '\n[[updates.groups]]\nname = "routine"\npatterns = ["*"]\nkinds = ["patch", "minor"]\n'))
     git(project.work, "add", ".")
     git(project.work, "commit", "-qm", "group config")
+    git(project.work, "push", "-q", "origin", "main")
     _, data, err = run(project)
     grouped = [c for c in data["changes"] if c["key"] == "group:routine"]
     assert len(grouped) == 1 and grouped[0]["action"] == "opened", err
@@ -236,3 +240,126 @@ def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> Non
     assert git(project.remote, "log", "-1", "--format=%an <%ae>", branch) == \
         "nightcrew <nightcrew@users.noreply.localhost>"
     assert by_branch(data)["nightcrew/mathlib-2.0.0"]["action"] == "opened"  # the major stays on its own
+
+
+def _with_group(project: Project) -> None:
+    from tests.support.distbuild import build_wheel
+
+    for version in ("0.1.0", "0.1.1"):
+        project.index.add(build_wheel(project.dists, "textlib", version))
+    (project.work / "requirements.txt").write_text(REQUIREMENTS + "textlib==0.1.0\n")
+    (project.work / "nightcrew.toml").write_text((project.work / "nightcrew.toml").read_text() + (
+        '\n[[updates.groups]]\nname = "routine"\npatterns = ["*"]\nkinds = ["patch", "minor"]\n'))
+    git(project.work, "add", ".")
+    git(project.work, "commit", "-qm", "group config")
+    git(project.work, "push", "-q", "origin", "main")
+
+
+def test_human_closed_group_versions_are_not_proposed_again(project: Project) -> None:
+    from tests.support.distbuild import build_wheel
+
+    _with_group(project)
+    _, first, _ = run(project)
+    group = next(c for c in first["changes"] if c["key"] == "group:routine")
+    CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "close", str(group["pr"]["number"])])
+    project.index.add(build_wheel(project.dists, "textlib", "0.1.2"))
+    _, data, _ = run(project)
+    regrouped = next(c for c in data["changes"] if c["key"] == "group:routine")
+    assert [(p["name"], p["to"]) for p in regrouped["packages"]] == [("textlib", "0.1.2")]
+    assert ("mathlib", "1.1.0") in {(s["name"], s["version"]) for s in data["not_proposed"]}
+
+
+def test_the_bots_own_closes_do_not_count_as_human_decisions(project: Project) -> None:
+    from tests.support.distbuild import build_wheel
+
+    _with_group(project)
+    run(project)
+    project.index.add(build_wheel(project.dists, "textlib", "0.1.2"))
+    _, partial, _ = run(project, "--only", "textlib")  # a narrower group replaces the first one
+    assert "superseded" in {c["action"] for c in partial["changes"]}
+    _, data, _ = run(project)
+    regrouped = next(c for c in data["changes"] if c["key"] == "group:routine" and c["action"] == "opened")
+    assert {(p["name"], p["to"]) for p in regrouped["packages"]} == {("mathlib", "1.1.0"), ("textlib", "0.1.2")}
+    assert not data["not_proposed"]
+
+
+def test_a_human_commit_on_the_local_bot_branch_is_kept(project: Project) -> None:
+    run(project)
+    git(project.work, "checkout", "-q", "nightcrew/mathlib-1.1.0")
+    (project.work / "NOTES.md").write_text("local fix\n")
+    git(project.work, "add", "NOTES.md")
+    git(project.work, "commit", "-qm", "local maintainer fix")
+    tip = git(project.work, "rev-parse", "HEAD")
+    git(project.work, "checkout", "-q", "main")
+    _, data, _ = run(project)
+    change = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    assert change["action"] == "skipped" and "maintainer@example.org" in change["reason"]
+    assert git(project.work, "rev-parse", "nightcrew/mathlib-1.1.0") == tip
+
+
+def test_a_replacement_fits_under_max_open_prs(project: Project) -> None:
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace("[updates]\n", "[updates]\nmax_open_prs = 2\n"))
+    run(project)
+    project.publish("1.2.0", V11)
+    _, data, _ = run(project)
+    changes = by_branch(data)
+    assert changes["nightcrew/mathlib-1.2.0"]["action"] == "opened"
+    assert changes["nightcrew/mathlib-1.1.0"]["action"] == "superseded"
+
+
+def test_draft_and_failing_label_follow_the_latest_test_result(project: Project) -> None:
+    run(project)
+    fixed = "import mathlib\n\n\ndef test_add():\n    add = getattr(mathlib, 'add', None) or mathlib.plus\n" \
+            "    assert add(1, 2) == 3\n"
+    (project.work / "tests" / "test_math.py").write_text(fixed)
+    git(project.work, "commit", "-qam", "tests work with 2.0")
+    git(project.work, "push", "-q", "origin", "main")
+    _, data, _ = run(project)
+    major = by_branch(data)["nightcrew/mathlib-2.0.0"]
+    assert major["action"] == "updated" and major["tests"]["outcome"] == "passed"
+    listed = {p["branch"]: p for p in prs(project)}["nightcrew/mathlib-2.0.0"]
+    assert listed["draft"] is False and "tests-failing" not in listed["labels"]
+
+
+def test_a_pr_whose_version_the_base_already_has_is_closed(project: Project) -> None:
+    run(project)
+    (project.work / "requirements.txt").write_text(REQUIREMENTS.replace("1.0.0", "1.1.0"))
+    git(project.work, "commit", "-qam", "bump by hand")
+    git(project.work, "push", "-q", "origin", "main")
+    _, data, _ = run(project)
+    closed = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    assert closed["action"] == "superseded"
+    assert closed["reason"] == "No longer needed: the base branch already has mathlib 1.1.0."
+    assert {p["branch"]: p["state"] for p in prs(project)}["nightcrew/mathlib-1.1.0"] == "closed"
+
+
+def test_dry_run_says_what_a_real_run_would_do(project: Project) -> None:
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace("[updates]\n", "[updates]\nmax_prs_per_run = 1\n"))
+    _, dry, _ = run(project, "--dry-run")
+    _, real, _ = run(project)
+    assert [(c["branch"], c["action"]) for c in dry["changes"]] == [(c["branch"], c["action"]) for c in real["changes"]]
+    _, again, _ = run(project, "--dry-run")
+    assert by_branch(again)["nightcrew/mathlib-1.1.0"]["action"] == "unchanged"
+
+
+def test_usage_errors_exit_2_with_one_line(project: Project, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--only", "nosuch"])
+    assert result.exit_code == 2 and "--only names no dependency of this repository: nosuch" in result.stderr
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('remote = "origin"\n', 'remote = "origin"\nbase = "mian"\n'))
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work)])
+    assert result.exit_code == 2 and "base branch 'mian' not found on remote 'origin'" in result.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(plain)])
+    assert result.exit_code == 2 and "not a git repository" in result.stderr
+
+
+def test_prs_command_errors_are_one_line(project: Project, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "close", "99"])
+    assert result.exit_code == 2 and "no pull request #99" in result.stderr
+    missing = tmp_path / "nope" / "repo"
+    result = CliRunner().invoke(cli, ["prs", "--repo", str(missing)])
+    assert result.exit_code == 2 and not missing.exists()

@@ -1,4 +1,4 @@
-"""A loopback stand-in for GitHub's REST API (pulls, issues, labels, comments), backed by a real bare git repo."""
+"""A loopback stand-in for GitHub's REST API (pulls, issues, labels, releases, contents) over real bare git repos."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def git(git_dir: Path | str | None, *args: str, input: str | None = None, env: M
     return proc
 
 
+def _git_bytes(git_dir: Path, *args: str) -> bytes:
+    """``git`` for binary output (blob contents), as hermetic as ``git``."""
+    proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True, timeout=30,
+                          env={**os.environ, **_GIT_ENV})  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
+    return proc.stdout
+
+
 def seed_bare_repo(bare: Path, branch: str = "main", files: Mapping[str, str] | None = None) -> str:
     """``git init --bare`` at ``bare`` and push one commit to ``branch`` from a throwaway clone; returns its sha."""
     git(None, "init", "--quiet", "--bare", "-b", branch, str(bare))
@@ -84,6 +93,19 @@ def commit_files(bare: Path, branch: str, files: Mapping[str, str], message: str
         sha = git(bare, "commit-tree", tree, "-p", parent, "-m", message, env=env).stdout.strip()
     git(bare, "update-ref", f"refs/heads/{branch}", sha)
     return sha
+
+
+def _collapse(path: str) -> str:
+    """``a/b/../c`` -> ``a/c``; "" when ``..`` climbs above the top."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if not parts:
+                return ""
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
 
 
 # -- state -----------------------------------------------------------------------------------------
@@ -189,6 +211,45 @@ class _Issue:
 
 
 @dataclass
+class _Release:
+    """One release; ``published`` is None while it is a draft."""
+
+    id: int
+    tag: str
+    target: str
+    name: str | None
+    body: str | None
+    draft: bool
+    prerelease: bool
+    author: str
+    created: datetime
+    published: datetime | None
+
+
+@dataclass
+class _Repo:
+    """A repository the stand-in serves: the main one (every endpoint) or one added by ``add_repo`` (read
+    endpoints and releases only: an upstream project whose changelog is read)."""
+
+    full_name: str
+    bare: Path
+    default_branch: str
+    id: int
+    created: datetime
+    releases: dict[int, _Release]
+    collaborators: set[str] | None = None  # None: the server's collaborators
+    private: bool = False
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.full_name.split("/")[1]
+
+
+@dataclass
 class _Fault(Fault):
     """A fault for requests whose method is ``method`` ("*": any) and whose path ``pattern`` fully matches."""
 
@@ -209,6 +270,7 @@ class _Ctx:
     query: dict[str, str]
     body: Any
     _refs: dict[str, str] | None = None
+    repo: _Repo | None = None  # the repository a /repos/{owner}/{repo}/... path names
 
 
 def _now() -> datetime:
@@ -264,6 +326,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
     """GitHub REST stand-in for one repository on 127.0.0.1:0; PRs and issues in memory, branches in ``bare_repo``.
 
     Tokens map to user logins; every token user and every name in ``collaborators`` may be asked for review.
+    ``add_repo`` serves more repositories (read endpoints and releases), e.g. an upstream project's.
     """
 
     handler_class = _Handler
@@ -302,6 +365,8 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         for login in self.tokens.values():  # token users first, so the bot is user ID 1
             self._user(login)
         self._user(self.owner, "Organization")
+        self._main_releases: dict[int, _Release] = {}
+        self._extra: dict[str, _Repo] = {}  # lower-cased full name -> repository added by add_repo
         self._routes = self._build_routes()
 
     # -- urls (start/stop/port/base_url come from LoopbackServer) ----------------------------------
@@ -343,6 +408,48 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
     def restore_rate_limit(self) -> None:
         with self._lock:
             self._rate.clear()
+
+    def add_repo(self, full_name: str, bare_repo: Path, default_branch: str = "main", *,
+                 collaborators: Iterable[str] | None = None, private: bool = False) -> None:  # fmt: skip
+        """Serve another repository (e.g. an upstream project) from ``bare_repo``: ``GET /repos/{o}/{r}``,
+        contents, git trees and releases; pulls, issues and labels stay the main repository's.
+
+        ``collaborators`` have push access (see drafts, create releases); None: the server's collaborators.
+        A public repository can be read without a token, as on GitHub.
+        """
+        key = full_name.lower()
+        with self._lock:
+            if key == self.full_name.lower() or key in self._extra:
+                raise ValueError(f"{full_name} is already served")
+            repo_id = self.repo_id + 1 + len(self._extra)
+            self._extra[key] = _Repo(full_name, Path(bare_repo), default_branch, repo_id, _now(), {},
+                                     None if collaborators is None else set(collaborators), private)  # fmt: skip
+            self._user(full_name.split("/")[0], "Organization")
+
+    def add_release(self, tag: str, body: str | None = None, *, repo: str | None = None, name: str | None = None,
+                    draft: bool = False, prerelease: bool = False, target: str | None = None,
+                    created: datetime | None = None, author: str | None = None) -> int:  # fmt: skip
+        """Seed a release without an HTTP round trip (``repo`` None: the main repository); returns its id.
+
+        Like ``POST .../releases``: a published release whose tag does not exist yet tags ``target``
+        (default: the default branch). ``created`` orders the listing (newest first).
+        """
+        with self._lock:
+            r = self._repo_named(repo or self.full_name)
+            release = self._new_release(r, tag, target or r.default_branch, name, body, draft, prerelease,
+                                        author or next(iter(self.tokens.values()), "nightcrew-bot"))  # fmt: skip
+            if created is not None:
+                release.created = created
+                release.published = None if draft else created
+            return release.id
+
+    def releases(self, repo: str | None = None) -> list[dict[str, Any]]:
+        """Compact snapshot of a repository's releases, newest first (drafts included)."""
+        with self._lock:
+            r = self._repo_named(repo or self.full_name)
+            return [{"id": x.id, "tag_name": x.tag, "name": x.name, "body": x.body, "draft": x.draft,
+                     "prerelease": x.prerelease, "target_commitish": x.target, "published_at": _iso(x.published)}
+                    for x in self._sorted_releases(r, drafts=True)]  # fmt: skip
 
     # -- state accessors (compact snapshots, not API JSON) -----------------------------------------
 
@@ -424,11 +531,17 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                 headers.update({**self._rate_headers(bucket), **failure.headers})
                 return failure.status, headers, failure.body, login, None
             try:
-                if login is None:
+                # GitHub answers reads of public repositories without a token (at 60 requests an hour).
+                anonymous = login is None and token is None and method == "GET" and self._public_read(raw_path)
+                if login is None and not anonymous:
                     headers.update(self._rate_headers("", consume=True))
                     raise _err(401, "Bad credentials")
                 headers.update(self._rate_headers(bucket, consume=True))
-                if self._rate[bucket][0] > self.rate_limit:  # this request is one past the limit
+                if self._rate[bucket][0] > (self.rate_limit if bucket else _ANONYMOUS_LIMIT):  # one past the limit
+                    if login is None:
+                        raise _err(403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
+                                        "Authenticated requests get a higher rate limit. Check out the "
+                                        "documentation for more details.)", RATE_DOCS)  # fmt: skip
                     user = self._user(login)
                     raise _err(403, f"API rate limit exceeded for user ID {user.id}.", RATE_DOCS)
                 if raw_body.strip():
@@ -436,7 +549,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                         parsed = json.loads(raw_body)
                     except ValueError:
                         raise _err(400, "Problems parsing JSON") from None
-                ctx = _Ctx(login=login, api=api, path=raw_path, query=query, body=parsed)
+                ctx = _Ctx(login=login or "", api=api, path=raw_path, query=query, body=parsed)
                 status, payload, extra = self._route(method, raw_path, ctx)
                 headers.update(extra)
             except ApiError as exc:
@@ -462,12 +575,17 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                 "X-RateLimit-Resource": "core"}  # fmt: skip
 
     def _route(self, method: str, raw_path: str, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
-        repo = re.match(_R + r"(?:/|$)", raw_path)
-        if repo and f"{unquote(repo['owner'])}/{unquote(repo['repo'])}".lower() != self.full_name.lower():
-            raise _not_found()
+        named = re.match(_R + r"(?:/|$)", raw_path)
+        if named:
+            ctx.repo = self._served(f"{unquote(named['owner'])}/{unquote(named['repo'])}")
+            if ctx.repo is None or (ctx.repo.private and not self._can_push(ctx.login, ctx.repo)):
+                raise _not_found()
+        main = ctx.repo is None or ctx.repo.full_name.lower() == self.full_name.lower()
         for verb, pattern, func in self._routes:
             match = pattern.fullmatch(raw_path)
             if match and verb == method:
+                if not main and func not in self._shared:
+                    raise _not_found()  # added repositories serve the read API and releases only
                 args = {k: unquote(v) for k, v in match.groupdict().items() if k not in ("owner", "repo")}
                 result = func(ctx, **args)
                 return (result[0], result[1], result[2] if len(result) > 2 else {})
@@ -496,8 +614,30 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             ("DELETE", _R + f"/issues/{n}/labels/{rest}", self._remove_issue_label),
             ("GET", _R + "/labels", self._list_labels), ("POST", _R + "/labels", self._create_label),
             ("GET", _R + f"/labels/{rest}", self._get_label),
+            ("GET", _R + "/releases", self._list_releases), ("POST", _R + "/releases", self._create_release),
+            ("GET", _R + "/releases/latest", self._latest_release),
+            ("GET", _R + "/releases/tags/(?P<tag>.+)", self._release_by_tag),
+            ("GET", _R + r"/releases/(?P<rid>\d+)", self._get_release),
+            ("PATCH", _R + r"/releases/(?P<rid>\d+)", self._edit_release),
+            ("DELETE", _R + r"/releases/(?P<rid>\d+)", self._delete_release),
+            ("GET", _R + "/contents", self._get_contents), ("GET", _R + "/contents/(?P<path>.+)", self._get_contents),
+            ("GET", _R + "/git/trees/(?P<ref>.+)", self._get_tree),
         ]  # fmt: skip
+        # Anonymous GETs of a public repository may reach these; repositories added by add_repo serve only these
+        # and the release writes.
+        self._public: set[Handler] = {self._get_repo, self._list_releases, self._latest_release,
+                                      self._release_by_tag, self._get_release, self._get_contents, self._get_tree}
+        self._shared: set[Handler] = self._public | {self._create_release, self._edit_release, self._delete_release}
         return [(verb, re.compile(pattern), func) for verb, pattern, func in table]
+
+    def _public_read(self, raw_path: str) -> bool:
+        """Whether an anonymous GET of ``raw_path`` reads a served repository through a read endpoint."""
+        named = re.match(_R + r"(?:/|$)", raw_path)
+        # A private repository's reads get this far too; _route answers 404 to who may not see it, as GitHub does.
+        if not named or self._served(f"{unquote(named['owner'])}/{unquote(named['repo'])}") is None:
+            return False
+        return any(verb == "GET" and func in self._public and pattern.fullmatch(raw_path)
+                   for verb, pattern, func in self._routes)  # fmt: skip
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -642,19 +782,20 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                 "url": f"{ctx.api}/users/{user.login}", "html_url": f"{self.web_url}/{user.login}",
                 "type": user.type, "site_admin": False}  # fmt: skip
 
-    def _repo_json(self, ctx: _Ctx) -> dict[str, Any]:
-        url, html = f"{ctx.api}/repos/{self.full_name}", f"{self.web_url}/{self.full_name}"
-        push = ctx.login in self.collaborators
-        return {"id": self.repo_id, "node_id": _node("Repository", self.repo_id), "name": self.repo_name,
-                "full_name": self.full_name, "private": False, "owner": self._user_json(ctx, self.owner),
+    def _repo_json(self, ctx: _Ctx, repo: _Repo | None = None) -> dict[str, Any]:
+        r = repo or self._main_repo()
+        url, html = f"{ctx.api}/repos/{r.full_name}", f"{self.web_url}/{r.full_name}"
+        push = self._can_push(ctx.login, r)
+        return {"id": r.id, "node_id": _node("Repository", r.id), "name": r.name,
+                "full_name": r.full_name, "private": r.private, "owner": self._user_json(ctx, r.owner),
                 "html_url": html, "description": None, "fork": False, "url": url,
                 "pulls_url": url + "/pulls{/number}", "issues_url": url + "/issues{/number}",
                 "labels_url": url + "/labels{/name}", "branches_url": url + "/branches{/branch}",
                 # No git transport over HTTP here: clone/push straight against the bare repository.
-                "clone_url": self.bare.resolve().as_uri(), "git_url": self.bare.resolve().as_uri(),
-                "ssh_url": str(self.bare.resolve()), "default_branch": self.default_branch,
-                "visibility": "public", "archived": False, "disabled": False,
-                "created_at": _iso(self.created), "updated_at": _iso(self.created), "pushed_at": _iso(self.created),
+                "clone_url": r.bare.resolve().as_uri(), "git_url": r.bare.resolve().as_uri(),
+                "ssh_url": str(r.bare.resolve()), "default_branch": r.default_branch,
+                "visibility": "private" if r.private else "public", "archived": False, "disabled": False,
+                "created_at": _iso(r.created), "updated_at": _iso(r.created), "pushed_at": _iso(r.created),
                 "allow_merge_commit": True, "allow_squash_merge": True, "allow_rebase_merge": True,
                 "delete_branch_on_merge": False,
                 "permissions": {"admin": False, "maintain": push, "push": push, "triage": push,
@@ -787,7 +928,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                      "created_at": _iso(self.created), "updated_at": _iso(self.created)}  # fmt: skip
 
     def _get_repo(self, ctx: _Ctx) -> tuple[int, Any]:
-        return 200, self._repo_json(ctx)
+        return 200, self._repo_json(ctx, ctx.repo)
 
     def _branch_json(self, ctx: _Ctx, name: str, sha: str) -> dict[str, Any]:
         url = f"{ctx.api}/repos/{self.full_name}/branches/{quote(name)}"
@@ -1114,3 +1255,252 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             raise _not_found()
         return 200, self._label_json(ctx, self._label_key(name))
 
+    # -- served repositories (main and added) ------------------------------------------------------
+
+    def _main_repo(self) -> _Repo:
+        # Built on each use: tests may point the main repository's attributes elsewhere after start().
+        return _Repo(self.full_name, self.bare, self.default_branch, self.repo_id, self.created, self._main_releases)
+
+    def _served(self, full_name: str) -> _Repo | None:
+        key = full_name.lower()
+        return self._main_repo() if key == self.full_name.lower() else self._extra.get(key)
+
+    def _repo_named(self, full_name: str) -> _Repo:
+        repo = self._served(full_name)
+        if repo is None:
+            raise KeyError(f"{full_name} is not served (add_repo first)")
+        return repo
+
+    def _can_push(self, login: str, repo: _Repo) -> bool:
+        return bool(login) and login in (self.collaborators if repo.collaborators is None else repo.collaborators)
+
+    def _rev(self, repo: _Repo, rev: str, kind: str = "commit") -> str | None:
+        """The sha of ``rev`` peeled to ``kind`` in ``repo``, or None (never an option: no leading "-")."""
+        if not rev or rev.startswith("-"):
+            return None
+        proc = git(repo.bare, "rev-parse", "--verify", "--quiet", f"{rev}^{{{kind}}}", check=False)
+        return proc.stdout.strip() or None
+
+    # -- releases ----------------------------------------------------------------------------------
+
+    def _sorted_releases(self, repo: _Repo, drafts: bool) -> list[_Release]:
+        # Newest first, as GitHub lists them (by creation; the id breaks ties within one second).
+        kept = [r for r in repo.releases.values() if drafts or not r.draft]
+        return sorted(kept, key=lambda r: (r.created, r.id), reverse=True)
+
+    def _tag_release(self, repo: _Repo, release: _Release) -> None:
+        """Publishing creates the tag at the target when it does not exist yet, as GitHub does."""
+        if self._rev(repo, f"refs/tags/{release.tag}") is not None:
+            return
+        sha = self._rev(repo, release.target)
+        if sha is None:
+            raise _invalid("Release", "invalid", "target_commitish")
+        git(repo.bare, "update-ref", f"refs/tags/{release.tag}", sha)
+
+    def _check_release(self, repo: _Repo, tag: Any, target: Any, draft: bool, exclude: int | None = None) -> None:
+        if not isinstance(tag, str) or not tag.strip():
+            raise _invalid("Release", "missing_field", "tag_name")
+        if tag.startswith("-") or git(None, "check-ref-format", f"refs/tags/{tag}", check=False).returncode != 0:
+            raise _invalid("Release", "invalid", "tag_name")
+        if any(r.tag == tag and r.id != exclude and not r.draft for r in repo.releases.values()) and not draft:
+            raise _invalid("Release", "already_exists", "tag_name")
+        tagged = self._rev(repo, f"refs/tags/{tag}") is not None
+        if not isinstance(target, str) or (not tagged and self._rev(repo, target) is None):
+            raise _invalid("Release", "invalid", "target_commitish")
+
+    def _new_release(self, repo: _Repo, tag: Any, target: Any, name: str | None, body: str | None, draft: bool,
+                     prerelease: bool, author: str) -> _Release:  # fmt: skip
+        self._check_release(repo, tag, target, draft)
+        now = _now()
+        release = _Release(next(self._ids), tag, target, name, body, draft, prerelease, author, now,
+                           None if draft else now)  # fmt: skip
+        if not draft:
+            self._tag_release(repo, release)
+        repo.releases[release.id] = release
+        return release
+
+    def _release_json(self, ctx: _Ctx, repo: _Repo, r: _Release) -> dict[str, Any]:
+        api, web = f"{ctx.api}/repos/{repo.full_name}", f"{self.web_url}/{repo.full_name}"
+        url = f"{api}/releases/{r.id}"
+        # A draft has no tag yet: GitHub links it under a made-up "untagged-..." name.
+        shown = f"untagged-{uuid.uuid5(uuid.NAMESPACE_OID, str(r.id)).hex[:20]}" if r.draft else r.tag
+        return {"url": url, "html_url": f"{web}/releases/tag/{quote(shown, safe='')}",
+                "assets_url": url + "/assets",
+                "upload_url": f"{self.web_url}/uploads/repos/{repo.full_name}/releases/{r.id}/assets{{?name,label}}",
+                "tarball_url": None if r.draft else f"{api}/tarball/{quote(r.tag, safe='')}",
+                "zipball_url": None if r.draft else f"{api}/zipball/{quote(r.tag, safe='')}",
+                "id": r.id, "node_id": _node("Release", r.id), "tag_name": r.tag, "target_commitish": r.target,
+                "name": r.name, "body": r.body, "draft": r.draft, "prerelease": r.prerelease,
+                "created_at": _iso(r.created), "published_at": _iso(r.published),
+                "author": self._user_json(ctx, r.author), "assets": []}  # fmt: skip
+
+    def _release(self, ctx: _Ctx, rid: str) -> _Release:
+        assert ctx.repo is not None
+        release = ctx.repo.releases.get(int(rid))
+        if release is None or (release.draft and not self._can_push(ctx.login, ctx.repo)):
+            raise _not_found()  # drafts are visible to users with push access only
+        return release
+
+    def _list_releases(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        repo = ctx.repo
+        assert repo is not None
+        releases = self._sorted_releases(repo, drafts=self._can_push(ctx.login, repo))
+        return self._page(ctx, releases, lambda r: self._release_json(ctx, repo, r))
+
+    def _latest_release(self, ctx: _Ctx) -> tuple[int, Any]:
+        assert ctx.repo is not None
+        finals = [r for r in self._sorted_releases(ctx.repo, drafts=False) if not r.prerelease]
+        if not finals:
+            raise _not_found()
+        return 200, self._release_json(ctx, ctx.repo, finals[0])
+
+    def _release_by_tag(self, ctx: _Ctx, tag: str) -> tuple[int, Any]:
+        assert ctx.repo is not None
+        # "Get a published release with the specified tag": drafts are never found this way.
+        found = next((r for r in self._sorted_releases(ctx.repo, drafts=False) if r.tag == tag), None)
+        if found is None:
+            raise _not_found()
+        return 200, self._release_json(ctx, ctx.repo, found)
+
+    def _get_release(self, ctx: _Ctx, rid: str) -> tuple[int, Any]:
+        assert ctx.repo is not None
+        return 200, self._release_json(ctx, ctx.repo, self._release(ctx, rid))
+
+    def _write_allowed(self, ctx: _Ctx) -> _Repo:
+        assert ctx.repo is not None
+        if not self._can_push(ctx.login, ctx.repo):
+            raise _err(403, "Resource not accessible by personal access token")
+        return ctx.repo
+
+    def _create_release(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        repo = self._write_allowed(ctx)
+        body = self._obj(ctx)
+        target = body.get("target_commitish") or repo.default_branch
+        release = self._new_release(repo, body.get("tag_name"), target, _str(body, "name"), _str(body, "body"),
+                                    bool(body.get("draft", False)), bool(body.get("prerelease", False)),
+                                    ctx.login)  # fmt: skip
+        data = self._release_json(ctx, repo, release)
+        return 201, data, {"Location": data["url"]}
+
+    def _edit_release(self, ctx: _Ctx, rid: str) -> tuple[int, Any]:
+        repo = self._write_allowed(ctx)
+        release = self._release(ctx, rid)
+        body = self._obj(ctx)
+        tag = body.get("tag_name", release.tag)
+        target = body.get("target_commitish", release.target)
+        draft = bool(body.get("draft", release.draft))
+        self._check_release(repo, tag, target, draft, exclude=release.id)
+        release.tag, release.target, release.draft = tag, target, draft
+        if "name" in body:
+            release.name = _str(body, "name")
+        if "body" in body:
+            release.body = _str(body, "body")
+        if "prerelease" in body:
+            release.prerelease = bool(body["prerelease"])
+        if not draft:
+            self._tag_release(repo, release)
+            release.published = release.published or _now()  # publishing a draft
+        return 200, self._release_json(ctx, repo, release)
+
+    def _delete_release(self, ctx: _Ctx, rid: str) -> tuple[int, Any]:
+        repo = self._write_allowed(ctx)
+        del repo.releases[self._release(ctx, rid).id]  # the tag stays, as on GitHub
+        return 204, None
+
+    # -- contents and trees ------------------------------------------------------------------------
+
+    def _content_links(self, ctx: _Ctx, repo: _Repo, ref: str, path: str, kind: str, sha: str) -> dict[str, Any]:
+        api, web = f"{ctx.api}/repos/{repo.full_name}", f"{self.web_url}/{repo.full_name}"
+        url = f"{api}/contents/{quote(path)}?{urlencode({'ref': ref})}"
+        git_url = html = None  # a submodule's objects live in another repository
+        if kind != "submodule":
+            git_url = f"{api}/git/{'trees' if kind == 'dir' else 'blobs'}/{sha}"
+            html = f"{web}/{'tree' if kind == 'dir' else 'blob'}/{quote(ref)}/{quote(path)}"
+        # download_url names where raw.githubusercontent.com would serve the file; the stand-in does not serve it.
+        download = f"{self.web_url}/raw/{repo.full_name}/{quote(ref)}/{quote(path)}" if kind in ("file", "symlink") \
+            else None  # fmt: skip
+        return {"url": url, "git_url": git_url, "html_url": html, "download_url": download,
+                "_links": {"self": url, "git": git_url, "html": html}}  # fmt: skip
+
+    def _content_entry(self, ctx: _Ctx, repo: _Repo, ref: str, mode: str, otype: str, sha: str, size: str,
+                       path: str) -> dict[str, Any]:  # fmt: skip
+        # GitHub's documented quirk: directory listings call submodules "file".
+        kind = {"tree": "dir", "commit": "file"}.get(otype, "symlink" if mode == "120000" else "file")
+        return {"type": kind, "size": int(size) if size.isdigit() else 0, "name": path.rpartition("/")[2],
+                "path": path, "sha": sha, **self._content_links(ctx, repo, ref, path, kind, sha)}  # fmt: skip
+
+    def _ls_tree(self, repo: _Repo, *args: str) -> list[tuple[str, str, str, str, str]]:
+        """(mode, type, sha, size, path) rows of ``git ls-tree -l -z``; pathspecs taken literally."""
+        out = git(repo.bare, "ls-tree", "-l", "-z", *args, env={"GIT_LITERAL_PATHSPECS": "1"}).stdout
+        rows = []
+        for record in out.split("\0"):
+            if record:
+                meta, _, path = record.partition("\t")
+                mode, otype, sha, size = meta.split()
+                rows.append((mode, otype, sha, size, path))
+        return rows
+
+    def _get_contents(self, ctx: _Ctx, path: str = "") -> tuple[int, Any]:
+        repo = ctx.repo
+        assert repo is not None
+        explicit = ctx.query.get("ref")
+        ref = explicit or repo.default_branch
+        commit = self._rev(repo, ref)
+        if commit is None:
+            raise _err(404, f"No commit found for the ref {ref}" if explicit else "This repository is empty.")
+        path = "/".join(p for p in path.split("/") if p)
+        if not path:
+            rows = self._ls_tree(repo, commit)
+            return 200, [self._content_entry(ctx, repo, ref, *row) for row in rows]
+        if ".." in path.split("/"):
+            raise _not_found()
+        found = self._ls_tree(repo, "--full-tree", commit, "--", path)
+        if len(found) != 1 or found[0][4] != path:
+            raise _not_found()
+        mode, otype, sha, size, _ = found[0]
+        if otype == "tree":
+            rows = self._ls_tree(repo, sha)
+            return 200, [self._content_entry(ctx, repo, ref, m, t, s, z, f"{path}/{name}") for m, t, s, z, name in rows]
+        if otype == "commit":
+            entry = {**self._content_entry(ctx, repo, ref, mode, otype, sha, size, path), "type": "submodule"}
+            return 200, {**entry, **self._content_links(ctx, repo, ref, path, "submodule", sha),
+                         "submodule_git_url": None}  # fmt: skip
+        if mode == "120000":  # a symlink to a file in the repository answers with that file
+            target = _git_bytes(repo.bare, "cat-file", "blob", sha).decode(errors="replace")
+            joined = "/".join([*path.split("/")[:-1], target]) if not target.startswith("/") else ""
+            resolved = _collapse(joined)
+            rows = self._ls_tree(repo, "--full-tree", commit, "--", resolved) if resolved else []
+            if len(rows) == 1 and rows[0][1] == "blob" and rows[0][0] != "120000" and rows[0][4] == resolved:
+                mode, otype, sha, size, path = rows[0]
+            else:
+                entry = self._content_entry(ctx, repo, ref, mode, otype, sha, size, path)
+                return 200, {**entry, "target": target}
+        return 200, self._file_json(ctx, repo, ref, mode, otype, sha, size, path)
+
+    def _file_json(self, ctx: _Ctx, repo: _Repo, ref: str, mode: str, otype: str, sha: str, size: str,
+                   path: str) -> dict[str, Any]:  # fmt: skip
+        entry = {**self._content_entry(ctx, repo, ref, mode, otype, sha, size, path), "type": "file"}
+        if entry["size"] > 1024 * 1024:  # 1-100 MB: GitHub leaves the content out ("encoding": "none")
+            return {**entry, "encoding": "none", "content": ""}
+        data = base64.b64encode(_git_bytes(repo.bare, "cat-file", "blob", sha)).decode()
+        wrapped = "".join(data[i : i + 60] + "\n" for i in range(0, len(data), 60))  # GitHub wraps at 60
+        return {**entry, "encoding": "base64", "content": wrapped}
+
+    def _get_tree(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
+        repo = ctx.repo
+        assert repo is not None
+        tree = self._rev(repo, ref, "tree")
+        if tree is None:
+            raise _not_found()
+        # GitHub recurses for any value of "recursive"; without it only the top level is listed.
+        rows = self._ls_tree(repo, *(["-r", "-t"] if "recursive" in ctx.query else []), tree)
+        api = f"{ctx.api}/repos/{repo.full_name}/git"
+        entries = []
+        for mode, otype, sha, size, path in rows:
+            entry: dict[str, Any] = {"path": path, "mode": mode, "type": otype, "sha": sha}
+            if otype == "blob":
+                entry.update(size=int(size), url=f"{api}/blobs/{sha}")
+            elif otype == "tree":
+                entry["url"] = f"{api}/trees/{sha}"
+            entries.append(entry)
+        return 200, {"sha": tree, "url": f"{api}/trees/{tree}", "tree": entries, "truncated": False}

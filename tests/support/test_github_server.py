@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +17,7 @@ from github import Auth, BadCredentialsException, Github, GithubException, RateL
 from github.GithubRetry import GithubRetry
 from github.Repository import Repository
 
-from tests.support.github_server import GitHubStandIn, commit_files, git
+from tests.support.github_server import GitHubStandIn, commit_files, git, seed_bare_repo
 
 REPO = "acme/widgets"
 
@@ -298,3 +300,157 @@ def test_deleted_head_closes_pull_and_blocks_reopen(github: GitHubStandIn) -> No
     repo(github, "human-token").get_issue(issue.number).edit(state="closed", state_reason="not_planned")
     assert github.issue(2)["state"] == "closed" and github.issue(2)["state_reason"] == "not_planned"
     assert github.issue(2)["labels"] == ["bug"]
+
+
+# -- releases, contents, trees, more repositories ---------------------------------------------------------------
+
+
+UPSTREAM = "encode/httpx"
+
+
+def add_upstream(server: GitHubStandIn, tmp_path: Path, files: dict[str, str], **kw: Any) -> Path:
+    bare = tmp_path / "upstream.git"
+    seed_bare_repo(bare, files=files)
+    server.add_repo(UPSTREAM, bare, **kw)
+    return bare
+
+
+def test_releases_create_list_get_and_publish(github: GitHubStandIn) -> None:
+    r = repo(github)
+    first = r.create_git_release("v1.0.0", name="One", message="First notes")
+    assert (first.tag_name, first.name, first.body, first.draft, first.prerelease) == (
+        "v1.0.0", "One", "First notes", False, False)
+    assert first.html_url == f"{github.web_url}/{REPO}/releases/tag/v1.0.0" and first.published_at is not None
+    # Publishing tags the default branch's tip in the bare repository, as GitHub does.
+    assert git(github.bare, "rev-parse", "refs/tags/v1.0.0").stdout.strip() == github.ref_sha("main")
+    draft = r.create_git_release("v1.1.0", name="Next", message="Draft notes", draft=True)
+    assert draft.draft and draft.published_at is None and "untagged-" in draft.html_url
+    assert git(github.bare, "rev-parse", "--verify", "--quiet", "refs/tags/v1.1.0", check=False).returncode != 0
+    status, _, data = raw(github, "GET", f"/repos/{REPO}/releases")
+    assert status == 200 and [d["tag_name"] for d in data] == ["v1.1.0", "v1.0.0"]  # newest first, drafts for pushers
+    assert {"id", "tag_name", "name", "body", "draft", "prerelease", "html_url", "created_at", "published_at", "url",
+            "assets_url", "upload_url", "tarball_url", "zipball_url", "author", "assets", "node_id",
+            "target_commitish"} <= set(data[1])  # fmt: skip
+    assert data[1]["target_commitish"] == "main" and data[1]["author"]["login"] == "nightcrew-bot"
+    assert r.get_release("v1.0.0").id == first.id and r.get_latest_release().tag_name == "v1.0.0"
+    assert raw(github, "GET", f"/repos/{REPO}/releases/tags/v1.1.0")[0] == 404  # drafts have no tag yet
+    published = draft.update_release(name="Next", message="Final notes", draft=False)
+    assert not published.draft and published.body == "Final notes" and published.published_at is not None
+    assert r.get_release("v1.1.0").id == draft.id and github.ref_sha("main") == git(
+        github.bare, "rev-parse", "refs/tags/v1.1.0").stdout.strip()
+    status, _, body = raw(github, "POST", f"/repos/{REPO}/releases", json.dumps({"tag_name": "v1.0.0"}).encode())
+    assert status == 422 and body["errors"][0] == {"resource": "Release", "code": "already_exists", "field": "tag_name"}
+    status, _, body = raw(github, "POST", f"/repos/{REPO}/releases", b'{"name": "no tag"}')
+    assert status == 422 and body["errors"][0]["code"] == "missing_field"
+    body_ = json.dumps({"tag_name": "v3", "target_commitish": "nope"}).encode()
+    assert raw(github, "POST", f"/repos/{REPO}/releases", body_)[2]["errors"][0]["field"] == "target_commitish"
+    assert raw(github, "DELETE", f"/repos/{REPO}/releases/{first.id}")[0] == 204
+    assert raw(github, "GET", f"/repos/{REPO}/releases/{first.id}")[0] == 404
+
+
+def test_release_listing_pages_with_link_headers(github: GitHubStandIn) -> None:
+    for i in range(5):
+        github.add_release(f"v0.{i}", f"notes {i}")
+    status, headers, page1 = raw(github, "GET", f"/api/v3/repos/{REPO}/releases?per_page=2")
+    assert [d["tag_name"] for d in page1] == ["v0.4", "v0.3"]
+    assert 'page=2>; rel="next"' in headers["Link"] and 'page=3>; rel="last"' in headers["Link"]
+    _, headers, page3 = raw(github, "GET", f"/api/v3/repos/{REPO}/releases?per_page=2&page=3")
+    assert [d["tag_name"] for d in page3] == ["v0.0"] and 'rel="next"' not in headers["Link"]
+    assert [x.tag_name for x in repo(github, per_page=2).get_releases()] == ["v0.4", "v0.3", "v0.2", "v0.1", "v0.0"]
+
+
+def test_contents_files_folders_and_refs(github: GitHubStandIn, tmp_path: Path) -> None:
+    bare = add_upstream(github, tmp_path, {"CHANGELOG.md": "# Changes\n", "docs/changelog.rst": "Log\n===\n",
+                                           "docs/api/index.rst": "API\n", "big.txt": "x" * (1024 * 1024 + 1)})
+    upstream = client(github).get_repo(UPSTREAM)
+    status, _, data = raw(github, "GET", f"/api/v3/repos/{UPSTREAM}/contents/CHANGELOG.md")
+    sha = git(bare, "rev-parse", "main:CHANGELOG.md").stdout.strip()
+    assert status == 200
+    assert (data["type"], data["encoding"], data["path"], data["name"], data["size"], data["sha"]) == (
+        "file", "base64", "CHANGELOG.md", "CHANGELOG.md", 10, sha)
+    assert base64.b64decode(data["content"]) == b"# Changes\n"
+    assert data["html_url"] == f"{github.web_url}/{UPSTREAM}/blob/main/CHANGELOG.md"
+    assert data["download_url"].endswith(f"/{UPSTREAM}/main/CHANGELOG.md")
+    assert data["_links"]["html"] == data["html_url"]
+    assert upstream.get_contents("docs/changelog.rst").decoded_content == b"Log\n===\n"
+    listing = upstream.get_contents("docs")
+    assert sorted((c.path, c.type) for c in listing) == [("docs/api", "dir"), ("docs/changelog.rst", "file")]
+    assert sorted(c.name for c in upstream.get_contents("")) == ["CHANGELOG.md", "big.txt", "docs"]
+    big = upstream.get_contents("big.txt")
+    assert (big.encoding, big.content, big.size) == ("none", "", 1024 * 1024 + 1)  # over 1 MB: no content
+    # refs: a branch, a tag, a sha; a later commit on main is seen by default
+    commit_files(bare, "main", {"CHANGELOG.md": "# Changes\n\n## 2.0\n"}, message="2.0")
+    git(bare, "tag", "old", sha_ := git(bare, "rev-parse", "main~1").stdout.strip())
+    assert upstream.get_contents("CHANGELOG.md").decoded_content == b"# Changes\n\n## 2.0\n"
+    assert upstream.get_contents("CHANGELOG.md", ref="old").decoded_content == b"# Changes\n"
+    assert upstream.get_contents("CHANGELOG.md", ref=sha_).html_url.endswith(f"/blob/{sha_}/CHANGELOG.md")
+    status, _, body = raw(github, "GET", f"/repos/{UPSTREAM}/contents/nope.md")
+    assert (status, body["message"]) == (404, "Not Found")
+    status, _, body = raw(github, "GET", f"/repos/{UPSTREAM}/contents/CHANGELOG.md?ref=nope")
+    assert (status, body["message"]) == (404, "No commit found for the ref nope")
+
+
+def test_contents_symlink_reads_its_target(github: GitHubStandIn, tmp_path: Path) -> None:
+    bare = add_upstream(github, tmp_path, {"docs/changes.md": "## 1.0\n"})
+    with tempfile.TemporaryDirectory() as tmp:  # a symlink committed with plumbing: mode 120000
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git(bare, "read-tree", "main", env=env)
+        blob = git(bare, "hash-object", "-w", "--stdin", input="docs/changes.md").stdout.strip()
+        git(bare, "update-index", "--add", "--cacheinfo", f"120000,{blob},CHANGES.md", env=env)
+        tree = git(bare, "write-tree", env=env).stdout.strip()
+        sha = git(bare, "commit-tree", tree, "-p", "main", "-m", "link", env={
+            "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a",
+            "GIT_COMMITTER_EMAIL": "a@x"}).stdout.strip()  # fmt: skip
+        git(bare, "update-ref", "refs/heads/main", sha)
+    entries = {e["name"]: e["type"] for e in raw(github, "GET", f"/repos/{UPSTREAM}/contents")[2]}
+    assert entries == {"CHANGES.md": "symlink", "docs": "dir"}
+    _, _, data = raw(github, "GET", f"/repos/{UPSTREAM}/contents/CHANGES.md")
+    assert (data["type"], data["path"], base64.b64decode(data["content"])) == ("file", "docs/changes.md", b"## 1.0\n")
+
+
+def test_git_trees(github: GitHubStandIn, tmp_path: Path) -> None:
+    add_upstream(github, tmp_path, {"README.md": "x\n", "docs/changelog/1.0.md": "# 1.0\n"})
+    tree = client(github).get_repo(UPSTREAM).get_git_tree("main", recursive=True)
+    assert [(e.path, e.type) for e in tree.tree] == [
+        ("README.md", "blob"), ("docs", "tree"), ("docs/changelog", "tree"), ("docs/changelog/1.0.md", "blob")]
+    assert tree.tree[0].size == 2 and not tree.raw_data["truncated"]
+    _, _, top = raw(github, "GET", f"/repos/{UPSTREAM}/git/trees/main")
+    assert [e["path"] for e in top["tree"]] == ["README.md", "docs"]
+    assert raw(github, "GET", f"/repos/{UPSTREAM}/git/trees/nope")[0] == 404
+
+
+def test_added_repository_serves_reads_and_releases_only(github: GitHubStandIn, tmp_path: Path) -> None:
+    add_upstream(github, tmp_path, {"README.md": "x\n"}, collaborators=["nightcrew-bot"])
+    upstream = client(github).get_repo(UPSTREAM)
+    assert (upstream.full_name, upstream.default_branch, upstream.private) == (UPSTREAM, "main", False)
+    assert upstream.permissions.push and not client(github, "human-token").get_repo(UPSTREAM).permissions.push
+    assert raw(github, "GET", f"/repos/{UPSTREAM}/pulls")[0] == 404  # pulls and issues stay the main repo's
+    assert raw(github, "GET", "/repos/encode/other")[0] == 404
+    upstream.create_git_release("0.1.0", name="0.1.0", message="notes", draft=True)
+    assert [x.tag_name for x in upstream.get_releases()] == ["0.1.0"]
+    # alice has no push access here: no drafts for her, and no release writes
+    assert list(client(github, "human-token").get_repo(UPSTREAM).get_releases()) == []
+    assert raw(github, "POST", f"/repos/{UPSTREAM}/releases", b'{"tag_name": "x"}', token="human-token")[0] == 403
+    assert github.releases(UPSTREAM)[0]["draft"] is True and github.releases() == []
+    with pytest.raises(ValueError):
+        github.add_repo(UPSTREAM, tmp_path / "upstream.git")
+
+
+def test_anonymous_reads_of_public_repositories(github: GitHubStandIn, tmp_path: Path) -> None:
+    add_upstream(github, tmp_path, {"README.md": "x\n"})
+    github.add_release("1.0", "notes", repo=UPSTREAM)
+    status, headers, data = raw(github, "GET", f"/repos/{UPSTREAM}/releases", token=None)
+    assert status == 200 and data[0]["tag_name"] == "1.0" and headers["X-RateLimit-Limit"] == "60"
+    assert raw(github, "GET", f"/repos/{REPO}/contents/README.md", token=None)[0] == 200
+    assert raw(github, "GET", f"/repos/{REPO}/pulls", token=None)[0] == 401  # only the read endpoints
+    assert raw(github, "POST", f"/repos/{UPSTREAM}/releases", b'{"tag_name": "2"}', token=None)[0] == 401
+    assert [r.login for r in github.requests][:2] == [None, None]
+    github.exhaust_rate_limit("")
+    status, _, body = raw(github, "GET", f"/repos/{UPSTREAM}/releases", token=None)
+    assert status == 403 and body["message"].startswith("API rate limit exceeded for 127.0.0.1.")
+    secret = tmp_path / "secret.git"
+    seed_bare_repo(secret)
+    github.add_repo("acme/secret", secret, private=True)
+    assert raw(github, "GET", "/repos/acme/secret/contents", token="bot-token")[0] == 200
+    github.restore_rate_limit()
+    assert raw(github, "GET", "/repos/acme/secret/contents", token=None)[0] == 404  # private: not found

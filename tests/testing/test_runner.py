@@ -322,3 +322,11 @@ def test_default_setup_installs_the_projects_test_extra(tmp_path: Path) -> None:
     index = IndexLocation("http://127.0.0.1:1/simple/", (), "test")
     steps = _setup_steps(tmp_path, RunSpec(), _Venv(tmp_path / "venv", None), index, [])
     assert steps[0].label.startswith("pip install -e '.[tests]' --index-url")
+
+
+def test_hash_pinned_files_are_installed_on_their_own(tmp_path: Path) -> None:
+    (tmp_path / "locked.txt").write_text("alpha==1.0 --hash=sha256:" + "0" * 64 + "\n")
+    (tmp_path / "dev.txt").write_text("beta==2.0\n")
+    index = IndexLocation("http://127.0.0.1:1/simple/", (), "test")
+    steps = _setup_steps(tmp_path, RunSpec(), _Venv(tmp_path / "venv", None), index, ["locked.txt", "dev.txt"])
+    assert [s.label.split(" --index-url")[0] for s in steps] == ["pip install -r locked.txt", "pip install -r dev.txt"]
