@@ -111,6 +111,36 @@ def scan(repo: Path, config_path: Path | None, output_format: str | None, show_a
         sys.exit(EXIT_UNCHECKED)  # a gate must not pass because the index was down
 
 
+@cli.command()
+@click.argument("package")
+@click.argument("old")
+@click.argument("new")
+@repo_option
+@config_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default=None,
+              help="Output format (default: text on a terminal, json otherwise).")
+def changelog(package: str, old: str, new: str, repo: Path, config_path: Path | None, output_format: str | None) -> None:
+    """Print PACKAGE's changelog from OLD to NEW: the sections in between, their source, and what they flag."""
+    from jobs import changelog as changelog_job
+    from jobs import config as config_module
+    from jobs.formats.changelog import to_json, to_text
+
+    try:
+        config = config_module.load(config_path, repo=repo)
+        report = changelog_job.run(package, old, new, config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_PARTIAL)
+    for problem in report.problems:
+        click.echo(f"nightcrew: error: {problem}", err=True)
+    output_format = output_format or ("text" if sys.stdout.isatty() else "json")
+    if output_format == "json":
+        click.echo(json.dumps(to_json(report.changelog, report.summary), indent=2))
+    else:
+        click.echo(to_text(report.changelog), nl=False)
+
+
 @cli.group()
 def run() -> None:
     """Run one job once (what the scheduler and the nightly CI cron call)."""

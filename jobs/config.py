@@ -165,6 +165,14 @@ class LLMSettings(_Section):
     max_output_tokens: int = Field(ge=16, le=32_000)
 
 
+class ChangelogSettings(_Section):
+    enabled: bool
+    github: bool
+    github_api_url: str
+    prereleases: Literal["auto", "always", "never"]
+    max_sdist_bytes: int = Field(ge=1024)
+
+
 class Config(_Section):
     """The whole validated configuration, and the file it came from (None: defaults only)."""
 
@@ -174,6 +182,7 @@ class Config(_Section):
     updates: UpdateSettings
     tests: TestSettings
     llm: LLMSettings
+    changelogs: ChangelogSettings
     source: str | None = None
 
 

@@ -104,6 +104,47 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
     raise ConfigError(f"unknown forge {kind!r}", "forge.kind")
 
 
+class _Changelogs:
+    """The changelog (and optional LLM summary) of each package a PR moves, found once per run."""
+
+    def __init__(self, config: Config, report: ScanReport, gate: Gate) -> None:
+        from jobs.changelog import index_client, make_finder
+
+        assert report.location is not None
+        self.client = index_client(config, report.location)
+        self.finder = make_finder(config, self.client, gate)
+        self.llm = None
+        self.problems: list[Problem] = []
+        if config.llm.enabled:
+            from jobs.llm.client import LLMError, build_llm
+
+            try:
+                self.llm = build_llm(config.llm, gate)
+            except LLMError as exc:
+                self.problems.append(Problem(None, None, str(exc)))
+
+    def entries(self, change: ProposedChange, report: ScanReport) -> list[dict]:
+        from jobs.changelogs.summary import render_markdown, summarize
+        from jobs.formats.changelog import pr_entry
+
+        entries, seen = [], set()
+        for update in change.updates:
+            name = update.dependency.name
+            if (name, update.new) in seen or update.old is None or name not in report.pages:
+                continue
+            seen.add((name, update.new))
+            changelog = self.finder.find(name, update.old, update.new, report.pages[name])
+            summary = summarize(changelog, self.llm) if self.llm is not None and changelog.sections else None
+            entries.append(pr_entry(changelog, render_markdown(summary) if summary else None))
+        return entries
+
+    def close(self) -> list[Problem]:
+        self.client.close()
+        if self.llm is not None:
+            self.llm.close()
+        return self.problems + self.finder.problems
+
+
 @dataclass
 class _Snapshot:
     """The bot's pull requests as the forge had them when the run began."""
@@ -137,6 +178,7 @@ class DependencyUpdates:
         self.opened = 0
         self.open_count = 0
         self.problems: list[Problem] = []
+        self._changelogs: _Changelogs | None = None
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -187,6 +229,8 @@ class DependencyUpdates:
             )
             plans = planner.group(chosen, self.config.updates, self.prefix)
             self.open_count = len(snapshot.open)
+            self._changelogs = _Changelogs(self.config, report, self.gate) if (
+                self.config.changelogs.enabled and not self.dry_run and plans) else None
             replaceable = snapshot.keys()
             results: list[ChangeResult] = []
             for plan in plans:
@@ -201,6 +245,8 @@ class DependencyUpdates:
                     reason = redact(f"internal error: {type(exc).__name__}: {exc}", self.secrets).splitlines()[0]
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "failed", plan.change, reason))
             results += self._close_replaced(results, snapshot, report)
+            if self._changelogs is not None:
+                self.problems += self._changelogs.close()
         return UpdateRun(
             run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(results),
             skipped=tuple(skipped), problems=tuple(report.problems) + tuple(self.problems),
@@ -266,7 +312,8 @@ class DependencyUpdates:
                                      "(on_test_failure = \"skip\")", tests=tests)
         if not same_tree:
             self._publish(branch, sha, tips)
-        body = self.renderer.body(change, plan.group, tests)
+        entries = self._changelogs.entries(change, report) if self._changelogs is not None else []
+        body = self.renderer.body(change, plan.group, tests, changelog=entries)
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr)
         confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
         if confirmed.state != "open" or confirmed.branch != branch:

@@ -234,7 +234,9 @@ class Changelog:
     """The part of a package's changelog between two versions, with its origin and flags.
 
     ``sections`` are in the changelog's own order; ``missing_versions`` are releases in (old, new] the
-    index lists that have no section; ``origin`` is None when nothing was found (``note`` says so).
+    index lists that have no section; ``origin`` is None when nothing was found (``note`` says so);
+    ``repository`` is the upstream repository's web address when the metadata names one (issue and PR
+    references in the text point there).
     """
 
     package: str
@@ -245,3 +247,4 @@ class Changelog:
     missing_versions: tuple[str, ...] = ()
     flags: tuple[ChangelogFlag, ...] = ()
     note: str | None = None
+    repository: str | None = None

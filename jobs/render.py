@@ -91,7 +91,7 @@ class Renderer:
     def body(self, change: ProposedChange, group: str | None, tests: TestReport | None,
              changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT) -> str:
         """The PR body, under ``limit``: the changelog is cut first, then the test output."""
-        changelog = [dict(e, text=neutralize_mentions(e["text"])) for e in (changelog or [])]
+        changelog = [dict(e, sections=[dict(section) for section in e.get("sections", [])]) for e in (changelog or [])]
         test_data = asdict(tests) if tests else None
         failing_more = 0
         if test_data:
@@ -114,11 +114,14 @@ class Renderer:
     def _shorten(context: dict[str, Any], field: str) -> bool:
         """Halve the longest text of ``field``; False when nothing is left to cut."""
         if field == "changelog":
-            entries = [e for e in context["changelog"] if len(e["text"]) > 200]
-            if not entries:
+            sections = [s for e in context["changelog"] for s in e["sections"] if len(s["text"]) > 200]
+            if not sections:
                 return False
-            longest = max(entries, key=lambda e: len(e["text"]))
-            longest["text"] = longest["text"][: len(longest["text"]) // 2].rstrip() + "\n\n…"
+            longest = max(sections, key=lambda s: len(s["text"]))
+            text = longest["text"][: len(longest["text"]) // 2].rstrip()
+            if text.count("```") % 2:  # do not leave a fenced block open
+                text += "\n```"
+            longest["text"] = text + "\n\n…"
             context["changelog_truncated"] = True
             return True
         tests = context["tests"]

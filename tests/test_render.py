@@ -48,8 +48,10 @@ def test_passing_tests_have_no_warning_and_not_run_says_so() -> None:
 def test_body_fits_the_limit_cutting_changelog_first_then_output() -> None:
     huge_log = "line of output\n" * 20_000
     tests = TestReport(outcome="failed", failed=1, output_tail=huge_log)
-    changelog = [{"name": "httpx", "old": "1.0.0", "new": "1.1.0", "text": "- a change\n" * 20_000,
-                  "source_url": "https://example.invalid/changes"}]
+    changelog = [{"name": "httpx", "old": "1.0.0", "new": "1.1.0", "source_kind": "sdist",
+                  "source_url": "https://example.invalid/changes", "source_path": "CHANGELOG.md", "flags": [],
+                  "sections": [{"version": "1.1.0", "heading": "## 1.1.0", "text": "- a change\n" * 20_000}],
+                  "missing": [], "note": None, "summary": None}]
     body = Renderer().body(change("httpx"), None, tests, changelog=changelog)
     assert len(body) <= BODY_LIMIT
     assert "cut short to fit" in body and "shortened" in body

@@ -363,3 +363,22 @@ def test_prs_command_errors_are_one_line(project: Project, tmp_path: Path) -> No
     missing = tmp_path / "nope" / "repo"
     result = CliRunner().invoke(cli, ["prs", "--repo", str(missing)])
     assert result.exit_code == 2 and not missing.exists()
+
+
+def test_pr_body_carries_the_upstream_changelog_slice(project: Project) -> None:
+    from tests.support.distbuild import build_sdist
+
+    changelog = ("# Changes\n\n## 1.1.0\n\n- Add `mul()` (#12), thanks @octocat\n- Deprecated the `legacy` flag\n\n"
+                 "## 1.0.0\n\n- First release\n")
+    for version in ("1.0.0", "1.1.0"):
+        project.index.add(build_sdist(project.dists, "mathlib", version, extra_files={"CHANGELOG.md": changelog},
+                                      project_urls={"Source": "https://github.com/math/mathlib"}))
+    _, data, err = run(project, "--only", "mathlib")
+    minor = by_branch(data)["nightcrew/mathlib-1.1.0"]
+    body = Path(project.work / {p["branch"]: p for p in prs(project)}["nightcrew/mathlib-1.1.0"]["body_path"]).read_text()
+    assert "<summary>1.1.0</summary>" in body
+    assert "**deprecation** (1.1.0): Deprecated the `legacy` flag" in body
+    assert "[#12](https://github.com/math/mathlib/issues/12)" in body  # upstream's issue, never ours
+    assert "@octocat" not in body and "@<!-- -->octocat" in body
+    assert "First release" not in body  # only the versions in between
+    assert minor["action"] == "opened", err

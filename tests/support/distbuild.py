@@ -71,8 +71,10 @@ def _metadata_text(
     summary: str | None = None,
     description: str | None = None,
     description_content_type: str | None = None,
+    project_urls: Mapping[str, str] | None = None,
 ) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines.extend(f"Project-URL: {label}, {url}" for label, url in (project_urls or {}).items())
     if summary:
         lines.append(f"Summary: {summary}")
     if requires_python:
@@ -150,6 +152,7 @@ def build_sdist(
     description: str | None = None,
     description_content_type: str = "text/markdown",
     extra_files: Mapping[str, str] | None = None,
+    project_urls: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``{name}-{version}.tar.gz`` (name escaped per PEP 625) with PKG-INFO, pyproject.toml and a module."""
     dest = Path(dest)
@@ -163,6 +166,7 @@ def build_sdist(
         requires_dist=requires_dist,
         description=description,
         description_content_type=description_content_type,
+        project_urls=project_urls,
     ).encode("utf-8")
     project_lines = ["[project]", f'name = "{name}"', f'version = "{version}"']
     if requires_python:

@@ -1,0 +1,103 @@
+"""The chain of changelog sources: first hit wins; cut the slice, find what is missing, flag what breaks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from packaging.version import Version
+
+from jobs.changelogs.base import ChangelogRequest, ChangelogSource, SourceText
+from jobs.changelogs.description import DescriptionSource
+from jobs.changelogs.flags import flag_sections
+from jobs.changelogs.link import LinkSource
+from jobs.changelogs.github import upstream_repository
+from jobs.changelogs.metadata import parse_pkg_info, project_urls
+from jobs.changelogs.sdist import SdistCache, SdistSource, sdist_for
+from jobs.changelogs.slicing import missing_versions, slice_releases
+from jobs.errors import NightcrewError, PackageIndexError
+from jobs.index.client import IndexClient
+from jobs.models import Changelog, ProjectPage, Problem
+from jobs.tools import Gate
+
+# Which gate action each source's requests are (the GitHub sources go through the forge layer).
+ACTION = {"github-release": "forge.read", "github-file": "forge.read", "sdist": "index.fetch",
+          "description": "index.fetch", "link": "index.fetch"}
+
+
+class ChangelogFinder:
+    """Finds changelogs for one run: GitHub sources first (when given), then the index-only ones."""
+
+    def __init__(self, client: IndexClient, gate: Gate, *, github_sources: Sequence[ChangelogSource] = (),
+                 prereleases: str = "auto", max_sdist_bytes: int = 64 << 20) -> None:
+        self.client = client
+        self.gate = gate
+        self.github_sources = tuple(github_sources)
+        self.prereleases = prereleases
+        self.cache = SdistCache(client, max_bytes=max_sdist_bytes)
+        self.problems: list[Problem] = []
+        self._found: dict[tuple[str, str, str], Changelog] = {}
+
+    def project_urls(self, page: ProjectPage, new: Version) -> dict[str, str]:
+        """The ``Project-URL`` entries of the new version's sdist, else of the index's JSON (newest release)."""
+        file = sdist_for(page, new)
+        if file is not None:
+            try:
+                archive = self.cache.archive(file)
+            except PackageIndexError as exc:
+                archive = None
+                self.problems.append(Problem(None, None, f"{page.name}: {exc}"))
+            raw = archive.read("PKG-INFO") if archive is not None else None
+            if raw is not None:
+                return project_urls(parse_pkg_info(raw))
+        try:
+            data = self.client.project_json(page.name) or {}
+        except PackageIndexError:
+            return {}
+        info = data.get("info") if isinstance(data, dict) else None
+        urls = info.get("project_urls") if isinstance(info, dict) else None
+        return {str(k): str(v) for k, v in urls.items() if isinstance(v, str)} if isinstance(urls, dict) else {}
+
+    def find(self, package: str, old: Version, new: Version, page: ProjectPage) -> Changelog:
+        key = (package, str(old), str(new))
+        if key not in self._found:
+            self._found[key] = self._find(package, old, new, page)
+        return self._found[key]
+
+    def _find(self, package: str, old: Version, new: Version, page: ProjectPage) -> Changelog:
+        versions = tuple(sorted(v for v, files in page.versions().items() if any(not f.yanked for f in files)))
+        request = ChangelogRequest(package, old, new, self.project_urls(page, new), versions)
+        upstream = upstream_repository(request.project_urls)
+        repository = upstream.url if upstream is not None else None
+        sources: list[ChangelogSource] = [*self.github_sources, SdistSource(self.client, page, cache=self.cache),
+                                          DescriptionSource(self.client, page, cache=self.cache), LinkSource()]
+        link: SourceText | None = None
+        without_range: SourceText | None = None
+        for source in sources:
+            try:
+                candidates = self.gate.run(ACTION.get(source.kind, "index.fetch"), f"{source.kind} {package}",
+                                           lambda source=source: source.fetch(request))
+            except NightcrewError as exc:  # one source down is not the end: the next may answer
+                self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}): {exc}"))
+                continue
+            for candidate in candidates:
+                if source.kind == "link":
+                    link = link or candidate
+                    continue
+                sliced = slice_releases(candidate.texts, old, new, prereleases=self.prereleases)
+                if sliced.sections:
+                    return Changelog(
+                        package, str(old), str(new), candidate.origin, sliced.sections,
+                        missing_versions(versions, sliced.sections, old, new), flag_sections(sliced.sections),
+                        repository=repository,
+                    )
+                without_range = without_range or candidate
+        in_range = missing_versions(versions, (), old, new)
+        if without_range is not None:
+            return Changelog(package, str(old), str(new), without_range.origin, (), in_range,
+                             note=f"the changelog has no section for the versions after {old} up to {new}",
+                             repository=repository)
+        if link is not None:
+            return Changelog(package, str(old), str(new), link.origin, (), in_range,
+                             note="no changelog text found; the project links its changelog", repository=repository)
+        return Changelog(package, str(old), str(new), None, (), in_range, note="no changelog found",
+                         repository=repository)
