@@ -30,6 +30,18 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> None:
     sys.exit(code)
 
 
+def _load_config(repo: Path, config_path: Path | None):  # type: ignore[no-untyped-def]
+    """The repository's validated configuration; a usage error (exit 2) when either is wrong."""
+    from jobs import config as config_module
+
+    if not repo.is_dir():
+        _fail(f"{repo}: not a directory")
+    try:
+        return config_module.load(config_path, repo=repo)
+    except NightcrewError as exc:
+        _fail(str(exc))
+
+
 repo_option = click.option(
     "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
     help="The repository to work on.",
@@ -62,16 +74,10 @@ def cli() -> None:
 @click.option("--fail-on-outdated", is_flag=True, help=f"Exit {EXIT_OUTDATED} when any dependency is outdated.")
 def scan(repo: Path, config_path: Path | None, output_format: str | None, show_all: bool, fail_on_outdated: bool) -> None:
     """List the repository's dependencies that have newer releases on the package index."""
-    from jobs import config as config_module
     from jobs.formats.scan import render_table, to_json
     from jobs.scan import scan as run_scan
 
-    if not repo.is_dir():
-        _fail(f"{repo}: not a directory")
-    try:
-        config = config_module.load(config_path, repo=repo)
-    except NightcrewError as exc:
-        _fail(str(exc))
+    config = _load_config(repo, config_path)
     output_format = output_format or ("table" if sys.stdout.isatty() else "json")
     err = Console(stderr=True)
     progress = None
@@ -122,11 +128,10 @@ def scan(repo: Path, config_path: Path | None, output_format: str | None, show_a
 def changelog(package: str, old: str, new: str, repo: Path, config_path: Path | None, output_format: str | None) -> None:
     """Print PACKAGE's changelog from OLD to NEW: the sections in between, their source, and what they flag."""
     from jobs import changelog as changelog_job
-    from jobs import config as config_module
     from jobs.formats.changelog import to_json, to_text
 
+    config = _load_config(repo, config_path)
     try:
-        config = config_module.load(config_path, repo=repo)
         report = changelog_job.run(package, old, new, config)
     except ConfigError as exc:
         _fail(str(exc))
@@ -160,15 +165,12 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
     """Propose version-bump pull requests, each with the repository's own test results."""
     from packaging.utils import canonicalize_name
 
-    from jobs import config as config_module
     from jobs.dependency_updates import DependencyUpdates, make_forge
     from jobs.formats.updates import render_table, to_json
     from jobs.vcs import Git
 
-    if not repo.is_dir():
-        _fail(f"{repo}: not a directory")
+    config = _load_config(repo, config_path)
     try:
-        config = config_module.load(config_path, repo=repo)
         git = Git(repo)
         forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run)
     except NightcrewError as exc:
@@ -204,16 +206,10 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default=None)
 def prs(repo: Path, config_path: Path | None, action: str, number: int | None, output_format: str | None) -> None:
     """The local forge's pull requests: list them, show one, or close one (as a human would)."""
-    from jobs import config as config_module
     from jobs.forges.local import LocalForge
     from jobs.vcs import Git
 
-    if not repo.is_dir():
-        _fail(f"{repo}: not a directory")
-    try:
-        config = config_module.load(config_path, repo=repo)
-    except NightcrewError as exc:
-        _fail(str(exc))
+    config = _load_config(repo, config_path)
     git = Git(repo)
     if not git.is_repository():
         _fail(f"{repo}: not a git repository")

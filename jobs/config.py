@@ -100,6 +100,7 @@ class ForgeSettings(_Section):
     state_file: str
     pr_folder: str
     api_url: str
+    web_url: str
     repository: str
     token_env: str
     throttle: bool
@@ -173,6 +174,36 @@ class ChangelogSettings(_Section):
     max_sdist_bytes: int = Field(ge=1024)
 
 
+class CategoryRule(_Section):
+    title: str = Field(min_length=1)
+    labels: Strings
+    exclude_labels: Strings = ()
+    exclude_authors: Strings = ()
+
+
+class ReleaseNoteSettings(_Section):
+    tag_pattern: str
+    skip_prereleases: bool
+    include_direct_commits: bool
+    folder: str
+    neutralize_handles: bool
+    categories: Annotated[tuple[CategoryRule, ...], Strict(False)]
+    exclude_labels: Strings
+    exclude_authors: Strings
+    bot_authors: Strings
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _valid_pattern(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "version" not in compiled.groupindex:
+            raise ValueError("needs a (?P<version>...) group")
+        return value
+
+
 class Config(_Section):
     """The whole validated configuration, and the file it came from (None: defaults only)."""
 
@@ -183,6 +214,7 @@ class Config(_Section):
     tests: TestSettings
     llm: LLMSettings
     changelogs: ChangelogSettings
+    release_notes: ReleaseNoteSettings
     source: str | None = None
 
 

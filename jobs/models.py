@@ -248,3 +248,84 @@ class Changelog:
     flags: tuple[ChangelogFlag, ...] = ()
     note: str | None = None
     repository: str | None = None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a release range, as git has it."""
+
+    sha: str
+    subject: str
+    body: str = ""
+    author_name: str = ""
+    author_email: str = ""
+    date: str = ""  # ISO 8601
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """A pull request found in git history: a merge commit (``Merge pull request #N from …``) or a squash
+    subject (``Title (#N)``)."""
+
+    number: int
+    sha: str
+    title: str
+    kind: str  # "merge" | "squash"
+    author_email: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseRange:
+    """What changed between two tags: the first-parent history ``previous..tag``."""
+
+    tag: str
+    previous_tag: str | None
+    tag_sha: str
+    previous_sha: str | None
+    pulls: tuple[PullRef, ...] = ()
+    direct_commits: tuple[Commit, ...] = ()
+    contributors: tuple[str, ...] = ()  # git authors (name <email>) in the range, first appearance order
+    new_contributors: tuple[str, ...] = ()  # of those, the ones with no commit before the range
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """A pull request as the forge describes it (or as git alone can: title from the subject, no labels)."""
+
+    number: int
+    title: str
+    url: str | None = None
+    labels: tuple[str, ...] = ()
+    author: str | None = None  # forge handle
+    merged_at: str | None = None
+    body: str = ""
+    closes: tuple[int, ...] = ()  # issues it closes (closing keywords, linked issues)
+
+
+@dataclass(frozen=True)
+class ReleaseItem:
+    """One line of the release notes."""
+
+    pr: int | None
+    title: str
+    category: str
+    url: str | None = None
+    issues: tuple[int, ...] = ()
+    author: str | None = None
+    breaking: bool = False
+    sha: str | None = None  # for a direct commit
+
+
+@dataclass(frozen=True)
+class ReleaseNote:
+    """The drafted release notes: categories of items, what was left out and why, who contributed."""
+
+    tag: str
+    previous_tag: str | None
+    categories: tuple[tuple[str, tuple[ReleaseItem, ...]], ...] = ()
+    excluded: tuple[tuple[int, str], ...] = ()  # (PR number, rule that left it out)
+    direct_commits: tuple[str, ...] = ()
+    contributors: tuple[str, ...] = ()
+    new_contributors: tuple[str, ...] = ()
+    compare_url: str | None = None
+    text: str = ""

@@ -170,23 +170,31 @@ class IndexClient:
             return self._fetch_file(url)
         if scheme not in ("http", "https"):
             raise PackageIndexError(f"unsupported index URL scheme {scheme!r}", shown)
+        response = self._get(url, ACCEPT)
+        if response is None:
+            return None
+        try:
+            return parse_page(response.content, response.headers.get("Content-Type", ""), response.url)
+        except PageError as exc:
+            raise PackageIndexError(str(exc), f"GET {shown}") from None
+
+    def _get(self, url: str, accept: str) -> requests.Response | None:
+        """One cached, revalidated GET; None on 404, ``PackageIndexError`` (naming the request) on any other failure."""
+        shown = f"GET {redact_url(url)}"
         try:
             response = self.session.get(
-                url, headers={"Accept": ACCEPT, "Cache-Control": "max-age=0"}, timeout=(self.timeout, self.timeout)
+                url, headers={"Accept": accept, "Cache-Control": "max-age=0"}, timeout=(self.timeout, self.timeout)
             )
         except requests.exceptions.RequestException as exc:
-            raise PackageIndexError(self._describe(exc), f"GET {shown}") from None
+            raise PackageIndexError(self._describe(exc), shown) from None
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             message = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
             if response.status_code in RETRY_STATUSES:
                 message += f", {self._gave_up}"
-            raise PackageIndexError(message, f"GET {shown}")
-        try:
-            return parse_page(response.content, response.headers.get("Content-Type", ""), response.url)
-        except PageError as exc:
-            raise PackageIndexError(str(exc), f"GET {shown}") from None
+            raise PackageIndexError(message, shown)
+        return response
 
     @property
     def _gave_up(self) -> str:
@@ -382,20 +390,9 @@ class IndexClient:
         if url is None:
             return None
         shown = f"GET {redact_url(url)}"
-        try:
-            response = self.session.get(
-                url, headers={"Accept": "application/json", "Cache-Control": "max-age=0"},
-                timeout=(self.timeout, self.timeout),
-            )
-        except requests.exceptions.RequestException as exc:
-            raise PackageIndexError(self._describe(exc), shown) from None
-        if response.status_code == 404:
+        response = self._get(url, "application/json")
+        if response is None:
             return None
-        if response.status_code != 200:
-            message = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-            if response.status_code in RETRY_STATUSES:
-                message += f", {self._gave_up}"
-            raise PackageIndexError(message, shown)
         try:
             data = json.loads(response.content)
         except ValueError:

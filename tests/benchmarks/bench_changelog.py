@@ -1,30 +1,53 @@
-"""Changelog benchmark: slice the real cases of ../shared/changelog-dev-cases.toml and count exact headings.
+"""Changelog benchmark: run the real cases of ../shared/changelog-dev-cases.toml and count exact headings.
 
-Run: python tests/benchmarks/bench_changelog.py [--cache DIR] [--no-fetch]   (target: every case exact)
+Run: python tests/benchmarks/bench_changelog.py [--cache DIR] [--no-fetch] [--slicer-only]
+(target: every case exact, in both modes)
 
 The inputs are fetched by ../shared/changelog_fetch.py from the index pip is configured for into the cache
 directory (default: the user cache dir); a second run reuses them. Skipped with a message when ../shared is
-missing or nothing could be fetched. Primary score: the returned headings equal the case's ``headings``;
-versions, lines, files and slices (first/last line per file) are the secondary scores.
+missing or nothing could be fetched.
+
+Two measures:
+
+* chain (the default, printed together with the slicer's): the whole index-only chain, from the case's
+  package on the index to the slice. A ``file:`` PEP 503 index is built in a temporary folder from the cached
+  sdists (only those: the page lists the sdists in ``<cache>/sdists`` that ``<cache>/simple/<project>.json``
+  names, with their sha256), and ``jobs.changelogs.finder.ChangelogFinder`` runs on it without GitHub
+  sources. So our own source selection must find the right file inside the sdist (or the description). The
+  source it used is shown next to the case's ``source``/``paths``. Missing versions are not scored: with
+  only the cached sdists on the page, the index's release list differs from the case's ``index_releases``.
+* slicer (``--slicer-only`` runs just this one): the slicer alone, on the texts the ground truth was read from.
+
+Primary score: the returned headings equal the case's ``headings``; versions, lines, files and (slicer only)
+slices (first/last line per file), and (chain only) the source, are the secondary scores.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from packaging.utils import canonicalize_name  # noqa: E402
 from packaging.version import Version  # noqa: E402
 
+from jobs.changelogs.finder import ChangelogFinder  # noqa: E402
 from jobs.changelogs.slicing import SliceResult, missing_versions, slice_releases  # noqa: E402
+from jobs.errors import NightcrewError  # noqa: E402
+from jobs.index.client import IndexClient  # noqa: E402
+from jobs.index.locate import IndexLocation  # noqa: E402
+from jobs.models import Changelog, ChangelogOrigin  # noqa: E402
+from jobs.tools import Gate  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CASES = SHARED / "changelog-dev-cases.toml"
@@ -97,10 +120,165 @@ def run_case(case: dict, entry: dict, cache: Path) -> tuple[dict[str, bool] | No
     return checks, detail
 
 
+# -- the whole index-only chain ------------------------------------------------------------------------
+
+
+def cached_sdists(case: dict, cache: Path) -> list[tuple[str, Path, str | None]]:
+    """(file name, cached path, sha256 or None) of every cached sdist of the case's project."""
+    project = canonicalize_name(case["package"])
+    try:
+        listed = json.loads((cache / "simple" / f"{project}.json").read_text())
+    except (OSError, ValueError):
+        listed = []
+    known: dict[str, str | None] = {}
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("filename"), str):
+            known[entry["filename"]] = entry.get("sha256") if isinstance(entry.get("sha256"), str) else None
+    # The case names its sdists and their digests too (a simple listing that was not saved is no reason to skip).
+    for name_key, sha_key in (("sdist", "sdist_sha256"), ("new_sdist", "new_sdist_sha256")):
+        if case.get(name_key):
+            known[case[name_key]] = known.get(case[name_key]) or case.get(sha_key)
+    found = []
+    for filename, sha256 in sorted(known.items()):
+        path = cache / "sdists" / filename
+        if path.is_file() and not filename.lower().endswith(".whl"):
+            found.append((filename, path, sha256))
+    return found
+
+
+def build_index(root: Path, case: dict, cache: Path) -> str | None:
+    """A ``file:`` PEP 503 index under ``root`` whose project page lists the case's cached sdists; its URL,
+    or None when nothing of the project is cached."""
+    files = cached_sdists(case, cache)
+    if not files:
+        return None
+    project = canonicalize_name(case["package"])
+    folder = root / "simple" / project
+    folder.mkdir(parents=True, exist_ok=True)
+    anchors = []
+    for filename, path, sha256 in files:
+        href = path.resolve().as_uri() + (f"#sha256={sha256.lower()}" if sha256 else "")
+        anchors.append(f'    <a href="{html.escape(href)}">{html.escape(filename)}</a><br/>')
+    (folder / "index.html").write_text(
+        "<!DOCTYPE html>\n<html>\n  <head><title>Links for " + html.escape(project) + "</title></head>\n"
+        "  <body>\n" + "\n".join(anchors) + "\n  </body>\n</html>\n", encoding="utf-8")
+    return (root / "simple").resolve().as_uri() + "/"
+
+
+def source_matches(case: dict, origin: ChangelogOrigin | None) -> bool:
+    """Whether the chain read the text the ground truth was read from (for per-release folders, the
+    folder holding every expected file)."""
+    if origin is None or origin.kind != case["source"]:
+        return False
+    if case["source"] == "description":
+        return origin.path == "description"
+    paths = case["paths"]
+    if origin.path in paths:
+        return len(paths) == 1
+    folder = (origin.path or "").rstrip("/") + "/"
+    return all(p.startswith(folder) for p in paths)
+
+
+def shown_origin(origin: ChangelogOrigin | None) -> str:
+    return "nothing" if origin is None else f"{origin.kind} {origin.path or origin.url or '?'}"
+
+
+def expected_texts(case: dict, entry: dict, cache: Path) -> list[str] | None:
+    """The section texts the slicer cuts from the text the ground truth was read from (None when not cached)."""
+    try:
+        texts = {path: (cache / rel).read_bytes().decode("utf-8") for path, rel in entry["texts"].items()}
+    except (KeyError, OSError, TypeError, ValueError):
+        return None
+    sliced = slice_releases(texts, Version(case["old"]), Version(case["new"]))
+    return [s.text for s in sliced.sections]
+
+
+def score_chain(case: dict, changelog: Changelog, texts: list[str] | None) -> dict[str, bool]:
+    """``lines`` (and ``files``) count only in the expected source's own numbering, so they fail whenever
+    ``source`` does; ``text`` says whether the sections read the same as the expected source's."""
+    sections = changelog.sections
+    checks = {
+        "headings": [s.heading for s in sections] == case["headings"],
+        "versions": [s.version for s in sections] == case["versions"],
+        "lines": [s.line for s in sections] == case["lines"],
+        "source": source_matches(case, changelog.origin),
+    }
+    if texts is not None:
+        checks["text"] = [s.text for s in sections] == texts
+    if "files" in case:
+        checks["files"] = [s.file for s in sections] == case["files"]
+    return checks
+
+
+def run_chain_case(case: dict, entry: dict, cache: Path, root: Path) -> tuple[dict[str, bool] | None, str]:
+    index_url = build_index(root, case, cache)
+    if index_url is None:
+        return None, "input missing: no cached sdist of the project"
+    old, new = Version(case["old"]), Version(case["new"])
+    gate = Gate(run_id="bench", job="changelog", mode="advisory")
+    started = time.perf_counter()
+    # No cache folder: the sdists are local files already, and nothing is left behind.
+    with IndexClient(IndexLocation(index_url, (), "benchmark"), cache_dir=None) as client:
+        try:
+            page = client.project(case["package"])
+        except NightcrewError as exc:
+            return None, f"the local index does not answer: {exc}"
+        finder = ChangelogFinder(client, gate, github_sources=())
+        changelog = finder.find(page.name, old, new, page)
+    millis = (time.perf_counter() - started) * 1000
+    checks = score_chain(case, changelog, expected_texts(case, entry, cache))
+    expected_source = f"{case['source']} {', '.join(case['paths'])}"
+    detail = f"{millis:6.1f} ms, used {shown_origin(changelog.origin)}; expected {expected_source}"
+    if changelog.note:
+        detail += f"; note: {changelog.note}"
+    for problem in finder.problems:
+        detail += f"\n      problem: {problem}"
+    if not checks["headings"]:
+        detail += "\n      expected " + repr(case["headings"]) + "\n      got      " + repr(
+            [s.heading for s in changelog.sections])
+    elif not checks["versions"]:
+        detail += f"\n      versions expected {case['versions']} got {[s.version for s in changelog.sections]}"
+    if not checks["lines"]:
+        detail += f"\n      lines expected {case['lines']} got {[s.line for s in changelog.sections]}"
+    if not checks["source"] and checks.get("text"):
+        detail += "\n      another source than the expected one, but the same section texts"
+    if not checks.get("files", True):
+        detail += f"\n      files expected {case['files']} got {[s.file for s in changelog.sections]}"
+    return checks, detail
+
+
+def report(label: str, cases: list[dict], run: Callable[[dict], tuple[dict[str, bool] | None, str]],
+           secondary: tuple[str, ...]) -> tuple[int, int, dict[str, int]]:
+    """Run every case through ``run`` and print a line per case; (exact headings, cases run, secondary counts)."""
+    exact = ran = 0
+    counts = dict.fromkeys(secondary, 0)
+    print(f"== {label}")
+    for case in cases:
+        checks, detail = run(case)
+        if checks is None:
+            print(f"SKIP  {case['id']:<22} {detail}")
+            continue
+        ran += 1
+        exact += checks["headings"]
+        for key in counts:
+            counts[key] += checks.get(key, False)
+        marks = "  ".join(f"{key} {'ok' if good else 'NO'}" for key, good in checks.items())
+        print(f"{'PASS' if all(checks.values()) else 'FAIL':<5} {case['id']:<22} {marks}  ({detail})")
+    return exact, ran, counts
+
+
+def totals(label: str, exact: int, ran: int, counts: dict[str, int], total: int) -> str:
+    return (f"{label}: {exact} of {total} cases exact (headings)"
+            + "".join(f"; {key} {count}/{ran}" for key, count in counts.items())
+            + (f"; {total - ran} skipped" if ran < total else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None, help="cache directory for the fetched inputs")
     parser.add_argument("--no-fetch", action="store_true", help="use the cache as it is")
+    parser.add_argument("--slicer-only", action="store_true",
+                        help="run only the slicer on the extracted texts, not the whole index-only chain")
     args = parser.parse_args(argv)
     if not CASES.is_file() or not FETCH.is_file():
         print(f"skipped: {SHARED} (cases file and fetch script) not found")
@@ -118,25 +296,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: no inputs in {cache} (offline and nothing cached?)")
         return 0
     cases = tomllib.loads(CASES.read_text())["case"]
-    exact = 0
-    secondary = {"versions": 0, "lines": 0, "slices": 0}
-    ran = 0
-    for case in cases:
-        checks, detail = run_case(case, manifest.get("cases", {}).get(case["id"], {}), cache)
-        if checks is None:
-            print(f"SKIP  {case['id']:<22} {detail}")
-            continue
-        ran += 1
-        exact += checks["headings"]
-        for key in secondary:
-            secondary[key] += checks[key]
-        marks = "  ".join(f"{key} {'ok' if good else 'NO'}" for key, good in checks.items())
-        print(f"{'PASS' if all(checks.values()) else 'FAIL':<5} {case['id']:<22} {marks}  ({detail})")
-    print(f"{exact} of {len(cases)} cases exact (headings)"
-          + "".join(f"; {key} {count}/{ran}" for key, count in secondary.items())
-          + (f"; {len(cases) - ran} skipped" if ran < len(cases) else ""))
-    return 0 if exact == len(cases) else 1
-
+    entries = manifest.get("cases", {})
+    lines = []
+    all_exact = True
+    if not args.slicer_only:
+        with tempfile.TemporaryDirectory(prefix="nightcrew-bench-index-") as tmp:
+            root = Path(tmp)
+            exact, ran, counts = report(
+                "chain: index page -> sdist / description -> slice (no GitHub)", cases,
+                lambda case: run_chain_case(case, entries.get(case["id"], {}), cache, root),
+                ("versions", "lines", "source", "text"))
+        lines.append(totals("chain", exact, ran, counts, len(cases)))
+        all_exact &= exact == len(cases)
+    exact, ran, counts = report(
+        "slicer: the extracted source texts only", cases,
+        lambda case: run_case(case, entries.get(case["id"], {}), cache), ("versions", "lines", "slices"))
+    lines.append(totals("slicer", exact, ran, counts, len(cases)))
+    all_exact &= exact == len(cases)
+    print("\n".join(lines))
+    return 0 if all_exact else 1
 
 if __name__ == "__main__":
     sys.exit(main())

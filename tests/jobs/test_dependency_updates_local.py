@@ -217,7 +217,7 @@ def test_limits_report_what_did_not_fit(project: Project) -> None:
     assert len(prs(project)) == 1
 
 
-def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> None:
+def _with_group(project: Project) -> None:
     from tests.support.distbuild import build_wheel
 
     for version in ("0.1.0", "0.1.1"):
@@ -228,6 +228,10 @@ def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> Non
     git(project.work, "add", ".")
     git(project.work, "commit", "-qm", "group config")
     git(project.work, "push", "-q", "origin", "main")
+
+
+def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> None:
+    _with_group(project)
     _, data, err = run(project)
     grouped = [c for c in data["changes"] if c["key"] == "group:routine"]
     assert len(grouped) == 1 and grouped[0]["action"] == "opened", err
@@ -240,19 +244,6 @@ def test_group_pr_carries_all_its_updates_in_one_commit(project: Project) -> Non
     assert git(project.remote, "log", "-1", "--format=%an <%ae>", branch) == \
         "nightcrew <nightcrew@users.noreply.localhost>"
     assert by_branch(data)["nightcrew/mathlib-2.0.0"]["action"] == "opened"  # the major stays on its own
-
-
-def _with_group(project: Project) -> None:
-    from tests.support.distbuild import build_wheel
-
-    for version in ("0.1.0", "0.1.1"):
-        project.index.add(build_wheel(project.dists, "textlib", version))
-    (project.work / "requirements.txt").write_text(REQUIREMENTS + "textlib==0.1.0\n")
-    (project.work / "nightcrew.toml").write_text((project.work / "nightcrew.toml").read_text() + (
-        '\n[[updates.groups]]\nname = "routine"\npatterns = ["*"]\nkinds = ["patch", "minor"]\n'))
-    git(project.work, "add", ".")
-    git(project.work, "commit", "-qm", "group config")
-    git(project.work, "push", "-q", "origin", "main")
 
 
 def test_human_closed_group_versions_are_not_proposed_again(project: Project) -> None:
