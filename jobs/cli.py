@@ -198,6 +198,92 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
         sys.exit(EXIT_PARTIAL)
 
 
+@run.command("release-notes")
+@click.option("--tag", required=True, help="The release tag to draft notes for.")
+@click.option("--previous-tag", default=None, help="Override the previous release (default: found from tags).")
+@repo_option
+@config_option
+@click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), default=None,
+              help="Where the draft goes (default: [forge] kind).")
+@click.option("--dry-run", is_flag=True, help="Write no draft; print the notes.")
+@click.option("--format", "output_format", type=click.Choice(["markdown", "json"]), default=None,
+              help="Output (default: markdown on a terminal, json otherwise).")
+def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: Path | None, forge_kind: str | None,
+                  dry_run: bool, output_format: str | None) -> None:
+    """Draft release notes for TAG (every item links its PR or issue); never published by the bot."""
+    from jobs import release_notes as job
+    from jobs.formats.release_notes import to_json
+
+    config = _load_config(repo, config_path)
+    try:
+        result = job.run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind, dry_run=dry_run)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_PARTIAL)
+    for problem in result.problems:
+        click.echo(f"nightcrew: error: {problem}", err=True)
+    output_format = output_format or ("markdown" if sys.stdout.isatty() else "json")
+    if output_format == "json":
+        click.echo(json.dumps(to_json(result), indent=2))
+    else:
+        click.echo(result.note.text, nl=False)
+        if result.draft is not None:
+            click.echo(f"\n[draft {result.draft.action}: {result.draft.url_or_path}]", err=True)
+    if result.problems:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.group()
+def notes() -> None:
+    """Release-note drafts: how much people changed them."""
+
+
+@notes.command("score")
+@click.option("--tag", default=None, help="Compare the stored draft for TAG with the published release or file.")
+@click.option("--draft", "draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--final", "final_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@repo_option
+@config_option
+@click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), default=None)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default=None)
+def notes_score(tag: str | None, draft_file: Path | None, final_file: Path | None, repo: Path,
+                config_path: Path | None, forge_kind: str | None, output_format: str | None) -> None:
+    """Normalized edit distance between the generated draft and the final text, with items deleted and added."""
+    from dataclasses import asdict
+
+    from jobs.releases.score import score
+
+    if draft_file and final_file:
+        generated, final = draft_file.read_text(encoding="utf-8"), final_file.read_text(encoding="utf-8")
+    elif tag:
+        from jobs.release_notes import final_text
+        from jobs.state.drafts import DraftLog
+
+        config = _load_config(repo, config_path)
+        log = DraftLog(repo / config.forge.state_file)
+        stored = log.last(tag, written=True)
+        log.close()
+        if stored is None:
+            _fail(f"no generated draft stored for {tag}")
+        try:
+            final = final_text(repo, config, tag, stored.location, forge_kind=forge_kind)
+        except NightcrewError as exc:
+            _fail(str(exc), EXIT_PARTIAL)
+        generated = stored.generated
+    else:
+        _fail("give --tag TAG, or --draft FILE and --final FILE")
+    result = score(generated, final)
+    if (output_format or ("text" if sys.stdout.isatty() else "json")) == "json":
+        click.echo(json.dumps(asdict(result), indent=2))
+    else:
+        click.echo(f"edit distance {result.distance:.3f} ({result.generated_chars} -> {result.final_chars} characters)")
+        for item in result.deleted:
+            click.echo(f"- deleted: {item}")
+        for item in result.added:
+            click.echo(f"+ added: {item}")
+
+
 @cli.command()
 @repo_option
 @config_option

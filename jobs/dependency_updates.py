@@ -83,11 +83,8 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
 
         state = repo / config.forge.state_file
         folder = repo / config.forge.pr_folder
-        for path in () if dry_run else (state.parent, folder):
-            try:
-                git.exclude(path.resolve().relative_to(repo.resolve()).as_posix() + "/")
-            except ValueError:
-                pass  # outside the repository: nothing to keep out of git
+        if not dry_run:
+            git.keep_out(state.parent, folder)
         return LocalForge(git, state, folder, base=config.forge.base, read_only=dry_run, remote=config.forge.remote)
     if kind == "github":
         from jobs.forges.github import GitHubForge

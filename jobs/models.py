@@ -314,6 +314,9 @@ class ReleaseItem:
     author: str | None = None
     breaking: bool = False
     sha: str | None = None  # for a direct commit
+    # A dependency bump the bot itself made: (package, from, to) per package ("" when a version is unknown).
+    # Such items stay one per PR here; the draft collapses them into a single "Dependencies" line.
+    bumps: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,14 @@ class Git:
             with path.open("a", encoding="utf-8") as handle:
                 handle.write(("" if not text or text.endswith("\n") else "\n") + pattern + "\n")
 
+    def keep_out(self, *paths: Path) -> None:
+        """Exclude nightcrew's own files under the repository from git (paths outside it are left alone)."""
+        for path in paths:
+            try:
+                self.exclude(path.resolve().relative_to(self.path.resolve()).as_posix() + "/")
+            except ValueError:
+                continue
+
     # -- writing ---------------------------------------------------------------------------------
 
     @contextmanager

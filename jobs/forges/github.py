@@ -173,6 +173,65 @@ class GitHubForge:
         self._call(f"DELETE /repos/{self.repository}/issues/{number}/labels/{label}",
                    lambda: issue.remove_from_labels(label))
 
+    # -- release notes: merged pulls in bulk, draft releases -----------------------------------------
+
+    def _repo_for(self, repository: str | None):  # type: ignore[no-untyped-def]
+        if repository is None or repository.lower() == self.repository.lower():
+            return self._repo
+        return self._call(f"GET /repos/{repository}", lambda: self.gh.get_repo(repository))
+
+    def pull_pages(self, repository: str | None = None, *, state: str = "closed", sort: str = "updated",
+                   direction: str = "desc") -> Iterator[list[PullSummary]]:  # fmt: skip
+        """Pull requests a page at a time (100 per page), one counted request per page; stop early by not
+        asking for the next page. Only what the list answer carries is read: no request per pull."""
+        name = repository or self.repository
+        listing = self._repo_for(repository).get_pulls(state=state, sort=sort, direction=direction)
+        yield from _pages(listing, f"GET /repos/{name}/pulls?state={state}&sort={sort}&direction={direction}",
+                          self._call, PullSummary.from_github)  # fmt: skip
+
+    def pull_summary(self, repository: str | None, number: int) -> PullSummary | None:
+        """One pull request (one request), or None when the number is no pull request there."""
+        name = repository or self.repository
+        repo = self._repo_for(repository)
+
+        def get() -> PullSummary | None:
+            try:
+                return PullSummary.from_github(repo.get_pull(number))
+            except UnknownObjectException:
+                return None
+
+        return self._call(f"GET /repos/{name}/pulls/{number}", get)
+
+    def release_listing(self) -> Iterator[list[DraftRelease]]:
+        """This repository's releases, drafts included (the token has push access), a page per request."""
+        yield from _pages(self._repo.get_releases(), f"GET /repos/{self.repository}/releases", self._call,
+                          DraftRelease.from_github)  # fmt: skip
+
+    def create_draft_release(self, tag: str, *, name: str, body: str, prerelease: bool = False,
+                             target: str | None = None) -> DraftRelease:  # fmt: skip
+        """A new DRAFT release for ``tag``; the tag need not exist yet (GitHub creates it from ``target``, default
+        the default branch, only when someone publishes the draft). Never publishes."""
+        extra = {"target_commitish": target} if target else {}
+        release = self._call(f"POST /repos/{self.repository}/releases",
+                             lambda: self._repo.create_git_release(tag, name=name, message=body, draft=True,
+                                                                   prerelease=prerelease, **extra))  # fmt: skip
+        return DraftRelease.from_github(release)
+
+    def update_draft_release(self, release_id: int, *, body: str,
+                             expect_body: str | None = None) -> DraftRelease | None:
+        """Replace a draft release's body, keeping its tag, name and pre-release flag; ``draft`` stays true.
+
+        Read fresh first: None (and nothing written) when it is no draft any more (someone published it) or,
+        with ``expect_body``, when its body changed since the caller read it."""
+        what = f"/repos/{self.repository}/releases/{release_id}"
+        current = self._call(f"GET {what}", lambda: self._repo.get_release(release_id))
+        if not current.draft or (expect_body is not None and (current.body or "") != expect_body):
+            return None
+        name = current.name if hasattr(GitRelease, "name") else current.title
+        updated = self._call(f"PATCH {what}", lambda: current.update_release(
+            name=name or current.tag_name, message=body, draft=True, prerelease=bool(current.prerelease)))
+        return DraftRelease.from_github(updated)
+
     def git_env(self) -> dict[str, str]:
         """A credential helper through git's environment config: the token is in no URL, argument or file.
 
@@ -340,3 +399,81 @@ class GitHubReader:
             return RepoFile(path=found.path, data=found.decoded_content, html_url=found.html_url)
 
         return self._call(what, get)
+
+    # -- release notes: merged pulls in bulk ---------------------------------------------------------
+
+    def pull_pages(self, repository: str, *, state: str = "closed", sort: str = "updated",
+                   direction: str = "desc") -> Iterator[list[PullSummary]]:  # fmt: skip
+        """Pull requests a page at a time (``per_page`` each), one audited request per page; stop early by not
+        asking for the next page. Only what the list answer carries is read: no request per pull."""
+        listing = self._repo(repository).get_pulls(state=state, sort=sort, direction=direction)
+        yield from _pages(listing, f"GET /repos/{repository}/pulls?state={state}&sort={sort}&direction={direction}",
+                          self._call, PullSummary.from_github)  # fmt: skip
+
+    def pull_summary(self, repository: str, number: int) -> PullSummary | None:
+        """One pull request (one request), or None when the number is no pull request there."""
+
+        def get() -> PullSummary | None:
+            try:
+                return PullSummary.from_github(self._repo(repository).get_pull(number))
+            except UnknownObjectException:
+                return None
+
+        return self._call(f"GET /repos/{repository}/pulls/{number}", get)
+
+
+# -- release notes: records and paging ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    """A pull request as a list answer describes it (``GET /repos/{o}/{r}/pulls``): enough for release notes."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    labels: tuple[str, ...]
+    author: str | None
+    html_url: str
+    merged_at: datetime | None
+    updated_at: datetime | None
+    merge_commit_sha: str | None
+    base: str | None
+
+    @classmethod
+    def from_github(cls, p: GhPull) -> PullSummary:
+        # Every attribute read here is in the list answer: none of them makes PyGithub fetch the full pull.
+        return cls(number=p.number, title=p.title or "", body=p.body or "", state=p.state,
+                   labels=tuple(label.name for label in p.labels), author=p.user.login if p.user else None,
+                   html_url=p.html_url, merged_at=p.merged_at, updated_at=p.updated_at,
+                   merge_commit_sha=p.merge_commit_sha, base=p.base.ref if p.base else None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DraftRelease:
+    """A release as the repository's owners see it (drafts included), with the id that edits it."""
+
+    id: int
+    tag: str
+    name: str
+    body: str
+    draft: bool
+    prerelease: bool
+    html_url: str
+
+    @classmethod
+    def from_github(cls, r: GitRelease) -> DraftRelease:
+        name = r.name if hasattr(GitRelease, "name") else r.title
+        return cls(id=r.id, tag=r.tag_name, name=name or "", body=r.body or "", draft=bool(r.draft),
+                   prerelease=bool(r.prerelease), html_url=r.html_url)  # fmt: skip
+
+
+def _pages(listing, what: str, call: Callable[[str, Callable[[], list[T]]], list[T]],  # type: ignore[no-untyped-def]
+           convert: Callable[..., T]) -> Iterator[list[T]]:
+    """Drive a PyGithub PaginatedList one page per counted ``call``, following GitHub's Link header."""
+    page = 1
+    # PaginatedList fetches one page per _grow() and follows the Link header's "next" (see release_pages).
+    while listing._couldGrow():
+        yield call(f"{what}{'&' if '?' in what else '?'}page={page}", lambda: [convert(x) for x in listing._grow()])
+        page += 1

@@ -30,6 +30,7 @@ ACTIONS: dict[str, bool] = {
     "forge.label": True,
     "forge.request_review": True,
     "forge.merge": True,
+    "forge.draft_release": True,  # a draft for people to edit: never published by the bot
     "tests.run": True,  # runs freshly bumped third-party code
     "llm.call": False,
 }

@@ -164,3 +164,24 @@ def test_foreign_commit_comment_is_posted_once_on_github(project: Project, hub: 
         assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "skipped"
     number = by_branch(data)["nightcrew/mathlib-1.1.0"]["pr"]["number"]
     assert sum("did not update this branch" in c["body"] for c in hub.comments(number)) == 1
+
+
+def test_fixed_tests_take_the_major_pr_out_of_draft_on_github(project: Project, hub: GitHubStandIn) -> None:
+    _, first, _ = run(project)
+    number = by_branch(first)["nightcrew/mathlib-2.0.0"]["pr"]["number"]
+    assert hub.pull(number)["draft"] is True and "tests-failing" in hub.issue_labels(number)
+    fixed = "import mathlib\n\n\ndef test_add():\n    add = getattr(mathlib, 'add', None) or mathlib.plus\n" \
+            "    assert add(1, 2) == 3\n"  # fmt: skip
+    (project.work / "tests" / "test_math.py").write_text(fixed)
+    git(project.work, "commit", "-qam", "tests work with 2.0")
+    git(project.work, "push", "-q", "origin", "main")
+    hub.reset_log()
+    code, data, err = run(project)
+    assert code == 0, err
+    major = by_branch(data)["nightcrew/mathlib-2.0.0"]
+    assert major["action"] == "updated" and major["tests"]["outcome"] == "passed", err
+    assert major["pr"]["number"] == number
+    # REST cannot change the draft state: the job marks the PR ready through GitHub's GraphQL mutation.
+    assert hub.pull(number)["draft"] is False and "tests-failing" not in hub.issue_labels(number)
+    [ready] = posts(hub, "/graphql")
+    assert ready.status == 200 and "markPullRequestReadyForReview" in ready.body["query"]

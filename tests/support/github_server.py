@@ -1,8 +1,10 @@
-"""A loopback stand-in for GitHub's REST API (pulls, issues, labels, releases, contents) over real bare git repos."""
+"""A loopback stand-in for GitHub's REST API (pulls, issues, labels, releases, contents) over real bare git repos,
+plus the two GraphQL mutations that change a pull request's draft state (REST cannot)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http
 import itertools
 import json
@@ -14,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -25,7 +27,9 @@ __all__ = ["GitHubStandIn", "RequestRecord", "ApiError", "git", "seed_bare_repo"
 
 DOCS = "https://docs.github.com/rest"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+GRAPHQL_DOCS = "https://docs.github.com/graphql"
 _PREFIX = "/api/v3"  # GitHub Enterprise serves the API under /api/v3; api.github.com serves it at the root
+_GRAPHQL = "/graphql"  # GraphQL: /api/graphql beside /api/v3 on GitHub Enterprise, api.github.com/graphql otherwise
 _JSON = "application/json; charset=utf-8"
 _ANONYMOUS_LIMIT = 60
 _R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -293,6 +297,15 @@ def _token(header: str | None) -> str | None:
     return value.strip() or None
 
 
+def _since(value: str) -> datetime:
+    """A ``since`` parameter (ISO 8601, ``Z`` or an offset); GitHub answers 422 to anything else."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid("Issue", "invalid", "since") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value is not None else default
@@ -305,6 +318,223 @@ def _str(body: dict[str, Any], key: str, default: Any = None) -> Any:
     if value is not None and value is not default and not isinstance(value, str):
         raise _err(422, f"Invalid request.\n\nFor 'properties/{key}', {json.dumps(value)} is not a string.")
     return value
+
+
+# -- GraphQL documents -----------------------------------------------------------------------------
+
+# The two mutations served, with the draft state each leaves behind and the verb of GitHub's permission error.
+_MUTATIONS = {"convertPullRequestToDraft": (True, "convert the pull request {} to draft"),
+              "markPullRequestReadyForReview": (False, "mark the pull request {} as ready for review")}  # fmt: skip
+_PULL_FIELDS = {"id": "ID", "number": "Int", "isDraft": "Boolean", "title": "String", "url": "URI",
+                "state": "PullRequestState", "__typename": "String"}  # fmt: skip
+# What each served type answers: field -> type; a type that is a key here is an object and needs a selection.
+_SCHEMA: dict[str, dict[str, str]] = {
+    "PullRequest": _PULL_FIELDS,
+    **{f"{m[0].upper()}{m[1:]}Payload": {"clientMutationId": "String", "pullRequest": "PullRequest",
+                                          "__typename": "String"} for m in _MUTATIONS},
+}  # fmt: skip
+_SERVED = "the GitHub stand-in serves only the convertPullRequestToDraft and markPullRequestReadyForReview mutations"
+_GQL_TOKEN = re.compile(
+    r'(?P<skip>[\s,\ufeff]+|#[^\n\r]*)|(?P<block>""")|(?P<string>"(?:[^"\\\n]|\\.)*")'
+    r"|(?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<name>[_A-Za-z][_0-9A-Za-z]*)"
+    r"|(?P<punct>\.\.\.|[!$&():=@\[\]{|}])"
+)
+
+
+class _GraphQLError(Exception):
+    """One entry of a GraphQL ``errors`` list (its JSON fields as keyword arguments)."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.entry = {"message": message, **extra}
+
+
+@dataclass
+class _GqlField:
+    """One field of a selection set: ``alias: name(args) { selections }``; ``args`` values are parsed literals,
+    with a variable as ``("$", name)``."""
+
+    name: str
+    alias: str | None
+    args: dict[str, Any]
+    selections: list[_GqlField] | None
+    line: int
+    column: int
+
+    @property
+    def key(self) -> str:
+        return self.alias or self.name
+
+    @property
+    def locations(self) -> list[dict[str, int]]:
+        return [{"line": self.line, "column": self.column}]
+
+
+class _GqlParser:
+    """A parser for the subset of GraphQL the stand-in answers: one operation (query or mutation) of fields with
+    arguments, aliases and nested selections; no fragments, directives or block strings."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str, int, int]] = []  # (kind, text, line, column)
+        pos, line, line_start = 0, 1, 0
+        while pos < len(text):
+            m = _GQL_TOKEN.match(text, pos)
+            column = pos - line_start + 1
+            if m is None or m.lastgroup == "block":
+                shown = "block string" if m else repr(text[pos])
+                raise _GraphQLError(f"Parse error on {shown} at [{line}, {column}]",
+                                    locations=[{"line": line, "column": column}])  # fmt: skip
+            if m.lastgroup != "skip":
+                self.tokens.append((cast(str, m.lastgroup), m.group(), line, column))
+            for nl in re.finditer(r"\r\n|\n|\r", m.group()):
+                line, line_start = line + 1, pos + nl.end()
+            pos = m.end()
+        self.end = ("end", "end of file", line, pos - line_start + 1)
+        self.i = 0
+
+    def _peek(self) -> tuple[str, str, int, int]:
+        return self.tokens[self.i] if self.i < len(self.tokens) else self.end
+
+    def _fail(self, token: tuple[str, str, int, int] | None = None) -> _GraphQLError:
+        kind, text, line, column = token or self._peek()
+        shown = f'"{text}"' if kind != "end" else "end of file"
+        return _GraphQLError(f"Parse error on {shown} ({kind.upper()}) at [{line}, {column}]",
+                             locations=[{"line": line, "column": column}])  # fmt: skip
+
+    def _take(self, text: str | None = None, kind: str | None = None) -> tuple[str, str, int, int]:
+        token = self._peek()
+        if (text is not None and token[1] != text) or (kind is not None and token[0] != kind) or token[0] == "end":
+            raise self._fail()
+        self.i += 1
+        return token
+
+    def _at(self, text: str) -> bool:
+        return self._peek()[0] in ("punct", "name") and self._peek()[1] == text
+
+    def document(self) -> tuple[str, list[_GqlField]]:
+        """(``query`` or ``mutation``, the operation's top-level fields)."""
+        kind = "query"
+        if self._peek()[0] == "name":
+            kind = self._take(kind="name")[1]
+            if kind in ("fragment", "subscription"):
+                raise _GraphQLError(f"{kind}s are not supported: {_SERVED}")
+            if kind not in ("query", "mutation"):
+                raise self._fail(self.tokens[self.i - 1])
+            if self._peek()[0] == "name":
+                self._take(kind="name")  # the operation's name
+            if self._at("("):
+                self._variable_definitions()
+        if self._at("@"):
+            raise _GraphQLError(f"directives are not supported: {_SERVED}")
+        fields = self._selection_set()
+        if self._peek()[0] != "end":
+            raise _GraphQLError(f"only one operation per document is supported: {_SERVED}")
+        return kind, fields
+
+    def _variable_definitions(self) -> None:
+        self._take("(")
+        while not self._at(")"):
+            self._take("$")
+            self._take(kind="name")
+            self._take(":")
+            self._type()
+            if self._at("="):
+                self._take("=")
+                self._value()
+        self._take(")")
+
+    def _type(self) -> None:
+        if self._at("["):
+            self._take("[")
+            self._type()
+            self._take("]")
+        else:
+            self._take(kind="name")
+        if self._at("!"):
+            self._take("!")
+
+    def _selection_set(self) -> list[_GqlField]:
+        self._take("{")
+        fields = []
+        while not self._at("}"):
+            if self._at("..."):
+                raise _GraphQLError(f"fragments are not supported: {_SERVED}")
+            _, name, line, column = self._take(kind="name")
+            alias = None
+            if self._at(":"):
+                self._take(":")
+                alias, name = name, self._take(kind="name")[1]
+            args: dict[str, Any] = {}
+            if self._at("("):
+                self._take("(")
+                while not self._at(")"):
+                    arg = self._take(kind="name")[1]
+                    self._take(":")
+                    args[arg] = self._value()
+                self._take(")")
+            if self._at("@"):
+                raise _GraphQLError(f"directives are not supported: {_SERVED}")
+            selections = self._selection_set() if self._at("{") else None
+            fields.append(_GqlField(name, alias, args, selections, line, column))
+        self._take("}")
+        if not fields:
+            raise self._fail(self.tokens[self.i - 1])
+        return fields
+
+    def _value(self) -> Any:
+        kind, text, _, _ = self._peek()
+        if kind == "punct" and text == "$":
+            self._take("$")
+            return ("$", self._take(kind="name")[1])
+        if kind == "punct" and text in ("[", "{"):
+            self._take(text)
+            close = "]" if text == "[" else "}"
+            items: list[Any] = []
+            obj: dict[str, Any] = {}
+            while not self._at(close):
+                if text == "[":
+                    items.append(self._value())
+                else:
+                    key = self._take(kind="name")[1]
+                    self._take(":")
+                    obj[key] = self._value()
+            self._take(close)
+            return items if text == "[" else obj
+        if kind in ("string", "number"):
+            try:
+                value = json.loads(text)  # GraphQL's string escapes and numbers are JSON's
+            except ValueError:
+                raise self._fail() from None
+            self.i += 1
+            return value
+        if kind == "name":
+            self.i += 1
+            return {"true": True, "false": False, "null": None}.get(text, text)  # other names: enum values
+        raise self._fail()
+
+
+def _gql_check(type_name: str, fields: list[_GqlField], path: list[str]) -> None:
+    """Validate ``fields`` against what the stand-in serves of ``type_name``, as GitHub validates before running."""
+    served = _SCHEMA[type_name]
+    for f in fields:
+        where = [*path, f.key]
+        if f.name not in served:
+            raise _GraphQLError(f"Field '{f.name}' doesn't exist on type '{type_name}' (as far as the GitHub stand-in "
+                                "knows)", path=where, locations=f.locations,
+                                extensions={"code": "undefinedField", "typeName": type_name, "fieldName": f.name})
+        if f.args:
+            arg = next(iter(f.args))
+            raise _GraphQLError(f"Field '{f.name}' doesn't accept argument '{arg}'", path=where, locations=f.locations)
+        kind = served[f.name]
+        if kind in _SCHEMA and f.selections is None:
+            raise _GraphQLError(f"Field must have selections (field '{f.name}' returns {kind} but has no selections. "
+                                f"Did you mean '{f.name} {{ ... }}'?)", path=where, locations=f.locations)
+        if kind not in _SCHEMA and f.selections is not None:
+            names = ", ".join(s.name for s in f.selections)
+            raise _GraphQLError(f"Selections can't be made on scalars (field '{f.name}' returns {kind} but has "
+                                f"selections [{names}])", path=where, locations=f.locations)
+        if f.selections is not None:
+            _gql_check(kind, f.selections, where)
 
 
 # -- HTTP plumbing ---------------------------------------------------------------------------------
@@ -451,6 +681,39 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                      "prerelease": x.prerelease, "target_commitish": x.target, "published_at": _iso(x.published)}
                     for x in self._sorted_releases(r, drafts=True)]  # fmt: skip
 
+    def add_merged_pull(self, title: str, body: str | None = None, *, number: int | None = None,
+                        labels: Iterable[str] = (), author: str = "alice", merged_at: datetime | None = None,
+                        updated_at: datetime | None = None, created_at: datetime | None = None,
+                        head: str | None = None, base: str | None = None, merge_commit_sha: str | None = None,
+                        merged_by: str | None = None) -> int:  # fmt: skip
+        """Seed a merged pull request, no git work or HTTP round trip (fast: hundreds per test); returns its number.
+
+        ``number`` None takes the next free one (issues and pulls share the sequence; later numbers follow the
+        highest). ``merged_at`` defaults to now; ``updated_at`` to ``merged_at`` (merging updates a pull, and so
+        does anything later); ``created_at`` to an hour before the merge. Unknown labels are created. The head
+        and merge shas need not exist in the bare repository (nothing reads them for a closed pull).
+        """
+        with self._lock:
+            if number is None:
+                number = next(self._numbers)
+                while number in self._issues:
+                    number = next(self._numbers)
+            elif number in self._issues:
+                raise ValueError(f"#{number} exists already")
+            merged = merged_at or _now()
+            head_ref = head or f"feature/{number}"
+            fake = hashlib.sha1(f"{self.full_name}#{number}".encode()).hexdigest()
+            pull = _Pull(next(self._ids), head_ref, base or self.default_branch, fake, fake, False, False,
+                         merged_at=merged, merged_by=merged_by or author, merge_commit_sha=merge_commit_sha or fake)
+            issue = _Issue(number, next(self._ids), title, body, author, created_at or merged - timedelta(hours=1),
+                           updated_at or merged, self._ensure_labels(list(labels)), state="closed", closed_at=merged,
+                           closed_by=merged_by or author, pull=pull)  # fmt: skip
+            self._user(author)
+            self._issues[number] = issue
+            if number >= max(self._issues):  # keep GitHub's monotonic numbering after an explicit number
+                self._numbers = itertools.count(number + 1)
+            return number
+
     # -- state accessors (compact snapshots, not API JSON) -----------------------------------------
 
     def pulls(self) -> list[dict[str, Any]]:
@@ -505,6 +768,8 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         raw_path = split.path.rstrip("/") or "/"
         prefixed = raw_path == _PREFIX or raw_path.startswith(_PREFIX + "/")
         raw_path = (raw_path[len(_PREFIX):] or "/") if prefixed else raw_path
+        if raw_path == "/api" + _GRAPHQL:  # GitHub Enterprise's GraphQL endpoint, beside /api/v3: logged as /graphql
+            raw_path, prefixed = _GRAPHQL, True
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""  # always drain: the connection is reused
@@ -523,21 +788,27 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         failure = self._hold(self._take_faults(matches=lambda f: f.matches(method, path)))
         login = self.tokens.get(token) if token else None
         parsed: Any = None
+        graphql = raw_path == _GRAPHQL
+        resource, doc = ("graphql", GRAPHQL_DOCS) if graphql else ("core", DOCS)  # separate limits, as on GitHub
         with self._lock:
             bucket = token if login is not None else ""
             headers = {"Content-Type": _JSON, "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
                        "X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Api-Version-Selected": "2022-11-28"}
             if failure is not None:
-                headers.update({**self._rate_headers(bucket), **failure.headers})
+                headers.update({**self._rate_headers(bucket, resource=resource), **failure.headers})
                 return failure.status, headers, failure.body, login, None
             try:
                 # GitHub answers reads of public repositories without a token (at 60 requests an hour).
                 anonymous = login is None and token is None and method == "GET" and self._public_read(raw_path)
+                if graphql and token is None:  # GraphQL has no anonymous access at all
+                    raise _err(401, "This endpoint requires you to be authenticated.",
+                               GRAPHQL_DOCS + "/guides/forming-calls-with-graphql#authenticating-with-graphql")
                 if login is None and not anonymous:
-                    headers.update(self._rate_headers("", consume=True))
-                    raise _err(401, "Bad credentials")
-                headers.update(self._rate_headers(bucket, consume=True))
-                if self._rate[bucket][0] > (self.rate_limit if bucket else _ANONYMOUS_LIMIT):  # one past the limit
+                    headers.update(self._rate_headers("", consume=True, resource=resource))
+                    raise _err(401, "Bad credentials", doc)
+                headers.update(self._rate_headers(bucket, consume=True, resource=resource))
+                # Deviation: only the core limit is enforced (exhaust_rate_limit); GraphQL's is merely counted.
+                if not graphql and self._rate[bucket][0] > (self.rate_limit if bucket else _ANONYMOUS_LIMIT):
                     if login is None:
                         raise _err(403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
                                         "Authenticated requests get a higher rate limit. Check out the "
@@ -548,7 +819,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                     try:
                         parsed = json.loads(raw_body)
                     except ValueError:
-                        raise _err(400, "Problems parsing JSON") from None
+                        raise _err(400, "Problems parsing JSON", doc) from None
                 ctx = _Ctx(login=login or "", api=api, path=raw_path, query=query, body=parsed)
                 status, payload, extra = self._route(method, raw_path, ctx)
                 headers.update(extra)
@@ -562,17 +833,18 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             headers.pop("Content-Type")
         return status, headers, body, login, parsed
 
-    def _rate_headers(self, bucket: str, consume: bool = False) -> dict[str, str]:
+    def _rate_headers(self, bucket: str, consume: bool = False, resource: str = "core") -> dict[str, str]:
         limit = self.rate_limit if bucket else _ANONYMOUS_LIMIT
-        used, reset = self._rate.get(bucket, (0, 0))
+        key = bucket if resource == "core" else f"{resource}:{bucket}"  # GraphQL points are counted apart
+        used, reset = self._rate.get(key, (0, 0))
         if time.time() >= reset:  # the window rolled over: a fresh hour, as on GitHub
             used, reset = 0, int(time.time()) + 3600
         if consume:
             used += 1  # an over-limit request counts too; remaining stays 0
-        self._rate[bucket] = (used, reset)
+        self._rate[key] = (used, reset)
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used)),
                 "X-RateLimit-Reset": str(reset), "X-RateLimit-Used": str(min(used, limit)),
-                "X-RateLimit-Resource": "core"}  # fmt: skip
+                "X-RateLimit-Resource": resource}  # fmt: skip
 
     def _route(self, method: str, raw_path: str, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
         named = re.match(_R + r"(?:/|$)", raw_path)
@@ -622,6 +894,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             ("DELETE", _R + r"/releases/(?P<rid>\d+)", self._delete_release),
             ("GET", _R + "/contents", self._get_contents), ("GET", _R + "/contents/(?P<path>.+)", self._get_contents),
             ("GET", _R + "/git/trees/(?P<ref>.+)", self._get_tree),
+            ("POST", _GRAPHQL, self._graphql),
         ]  # fmt: skip
         # Anonymous GETs of a public repository may reach these; repositories added by add_repo serve only these
         # and the release writes.
@@ -1127,8 +1400,10 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             raise _invalid("Issue", "invalid", "state")
         wanted = [self._label_key(x) for x in ctx.query.get("labels", "").split(",") if x.strip()]
         creator = ctx.query.get("creator")
+        since = ctx.query.get("since")  # ISO 8601; GitHub compares with updated_at
         issues = [i for i in self._issues.values() if state in ("all", i.state) and all(k in i.labels for k in wanted)
-                  and (not creator or i.user.lower() == creator.lower())]  # fmt: skip
+                  and (not creator or i.user.lower() == creator.lower())
+                  and (not since or (_iso(i.updated) or "") >= _iso(_since(since)))]  # fmt: skip
         return self._page(ctx, self._sort(ctx, issues, pulls=False), lambda i: self._issue_json(ctx, i))
 
     def _create_issue(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
@@ -1254,6 +1529,106 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         if self._label_key(name) not in self._labels:
             raise _not_found()
         return 200, self._label_json(ctx, self._label_key(name))
+
+    # -- GraphQL: draft state ----------------------------------------------------------------------
+
+    def _graphql(self, ctx: _Ctx) -> tuple[int, Any]:
+        """POST /graphql: the convertPullRequestToDraft and markPullRequestReadyForReview mutations.
+
+        GitHub answers GraphQL errors with status 200: a document it cannot parse or validate gets only
+        ``errors`` (and changes nothing); a mutation that fails at run time gets ``null`` under its key in
+        ``data`` and an ``errors`` entry with a ``type`` (NOT_FOUND, FORBIDDEN) and a ``path``.
+        """
+        body = ctx.body
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return 200, {"errors": [{"message": "A query attribute must be specified and must be a string."}]}
+        variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            return 200, {"errors": [{"message": "Variables are invalid JSON."}]}
+        try:
+            kind, fields = _GqlParser(body["query"]).document()
+            if kind != "mutation":
+                raise _GraphQLError(f"{_SERVED}, not queries", locations=fields[0].locations)
+            inputs = [self._gql_input(f, variables) for f in fields]  # all validated before any runs
+        except _GraphQLError as exc:
+            return 200, {"errors": [exc.entry]}
+        data: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for f, given in zip(fields, inputs):
+            try:
+                data[f.key] = self._gql_set_draft(ctx, f, given)
+            except _GraphQLError as exc:
+                data[f.key] = None
+                errors.append({**exc.entry, "path": [f.key], "locations": f.locations})
+        return 200, {"data": data, **({"errors": errors} if errors else {})}
+
+    def _gql_input(self, f: _GqlField, variables: dict[str, Any]) -> dict[str, Any]:
+        """Check one top-level mutation field (name, its ``input``, the selection); return the input object."""
+        if f.name not in _MUTATIONS:
+            raise _GraphQLError(f"Field '{f.name}' doesn't exist on type 'Mutation' ({_SERVED})", path=[f.key],
+                                locations=f.locations,
+                                extensions={"code": "undefinedField", "typeName": "Mutation", "fieldName": f.name})
+        input_type = f"{f.name[0].upper()}{f.name[1:]}Input"
+        extra = sorted(set(f.args) - {"input"})
+        if extra:
+            raise _GraphQLError(f"Field '{f.name}' doesn't accept argument '{extra[0]}'", path=[f.key],
+                                locations=f.locations)  # fmt: skip
+        if "input" not in f.args:
+            raise _GraphQLError(f"Field '{f.name}' is missing required arguments: input", path=[f.key],
+                                locations=f.locations)  # fmt: skip
+        given = f.args["input"]
+        if isinstance(given, tuple):  # ("$", name): a variable
+            if given[1] not in variables:
+                raise _GraphQLError(f"Variable ${given[1]} of type {input_type}! was provided invalid value",
+                                    locations=f.locations)  # fmt: skip
+            given = variables[given[1]]
+        if not isinstance(given, dict) or not isinstance(given.get("pullRequestId"), str) or \
+                set(given) - {"pullRequestId", "clientMutationId"} or \
+                not isinstance(given.get("clientMutationId", ""), (str, type(None))):  # fmt: skip
+            raise _GraphQLError(f"Argument 'input' on Field '{f.name}' has an invalid value ({json.dumps(given)}). "
+                                f"Expected type '{input_type}!'.", path=[f.key], locations=f.locations)  # fmt: skip
+        if f.selections is None:
+            raise _GraphQLError(f"Field must have selections (field '{f.name}' returns {input_type[:-5]}Payload but "
+                                f"has no selections. Did you mean '{f.name} {{ ... }}'?)", path=[f.key],
+                                locations=f.locations)  # fmt: skip
+        _gql_check(f"{input_type[:-5]}Payload", f.selections, [f.key])
+        return given
+
+    def _gql_set_draft(self, ctx: _Ctx, f: _GqlField, given: dict[str, Any]) -> dict[str, Any]:
+        """Run one mutation: find the pull by node id, flip its draft state, answer the selected fields."""
+        node = given["pullRequestId"]
+        issue = next((i for i in self._issues.values() if i.pull and _node("PullRequest", i.pull.id) == node), None)
+        if issue is None or issue.pull is None:
+            raise _GraphQLError(f"Could not resolve to a node with the global id of '{node}'.", type="NOT_FOUND")
+        draft, what = _MUTATIONS[f.name]
+        # Who may change it: its author and users with push access.
+        if ctx.login != issue.user and not self._can_push(ctx.login, self._main_repo()):
+            raise _GraphQLError(f"{ctx.login} does not have permission to {what.format(node)}.", type="FORBIDDEN")
+        if issue.pull.draft != draft:
+            issue.pull.draft, issue.updated = draft, _now()
+        payload_type = f"{f.name[0].upper()}{f.name[1:]}Payload"
+        assert f.selections is not None
+        return self._gql_render(ctx, payload_type, f.selections, issue, given.get("clientMutationId"))
+
+    def _gql_render(self, ctx: _Ctx, type_name: str, fields: list[_GqlField], issue: _Issue,
+                    client_id: str | None) -> dict[str, Any]:  # fmt: skip
+        pr = issue.pull
+        assert pr is not None
+        out: dict[str, Any] = {}
+        for f in fields:
+            if f.name == "__typename":
+                out[f.key] = type_name
+            elif f.name == "clientMutationId":
+                out[f.key] = client_id
+            elif f.name == "pullRequest":
+                assert f.selections is not None
+                out[f.key] = self._gql_render(ctx, "PullRequest", f.selections, issue, client_id)
+            else:  # a PullRequest scalar
+                state = "MERGED" if pr.merged_at is not None else issue.state.upper()
+                out[f.key] = {"id": _node("PullRequest", pr.id), "number": issue.number, "isDraft": pr.draft,
+                              "title": issue.title, "state": state,
+                              "url": f"{self.web_url}/{self.full_name}/pull/{issue.number}"}[f.name]  # fmt: skip
+        return out
 
     # -- served repositories (main and added) ------------------------------------------------------
 

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from github import Auth, BadCredentialsException, Github, GithubException, RateLimitExceededException
+from github import (Auth, BadCredentialsException, Github, GithubException, RateLimitExceededException,
+                    UnknownObjectException)
 from github.GithubRetry import GithubRetry
 from github.Repository import Repository
 
@@ -454,3 +455,118 @@ def test_anonymous_reads_of_public_repositories(github: GitHubStandIn, tmp_path:
     assert raw(github, "GET", "/repos/acme/secret/contents", token="bot-token")[0] == 200
     github.restore_rate_limit()
     assert raw(github, "GET", "/repos/acme/secret/contents", token=None)[0] == 404  # private: not found
+
+
+# -- GraphQL: draft state ----------------------------------------------------------------------------
+
+
+def graphql(server: GitHubStandIn, query: str, variables: dict[str, Any] | None = None,
+            token: str | None = "bot-token") -> tuple[int, dict[str, str], Any]:  # fmt: skip
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    return raw(server, "POST", "/api/graphql", body, token)
+
+
+def test_graphql_draft_mutations_through_pygithub(github: GitHubStandIn) -> None:
+    commit_files(github.bare, "bump", {"requirements.txt": "requests==2.32.3\n"})
+    pr = repo(github).create_pull(base="main", head="bump", title="Bump")
+    github.reset_log()
+    # PyGithub derives the endpoint from base_url: .../api/v3 -> .../api/graphql, as on GitHub Enterprise.
+    answer = pr.convert_to_draft()
+    assert answer == {"clientMutationId": None, "pullRequest": {"isDraft": True}} and pr.draft is True
+    assert github.pull(1)["draft"] is True and repo(github).get_pull(1).draft is True
+    [call] = [r for r in github.requests if r.method == "POST"]
+    assert (call.path, call.prefixed, call.status, call.login) == ("/graphql", True, 200, "nightcrew-bot")
+    assert call.body["variables"] == {"input": {"pullRequestId": pr.node_id}}
+    assert call.response_headers["X-RateLimit-Resource"] == "graphql"  # GraphQL's points are counted apart
+    with pytest.raises(GithubException) as draft_merge:
+        pr.merge()
+    assert draft_merge.value.status == 405
+    assert pr.convert_to_draft()["pullRequest"]["isDraft"] is True  # already a draft: no error, as on GitHub
+    # Without the prefix (api.github.com style) the endpoint is /graphql.
+    plain = client(github, base_url=github.web_url).get_repo(REPO).get_pull(1)
+    assert plain.mark_ready_for_review()["pullRequest"] == {"isDraft": False} and plain.draft is False
+    assert (github.requests[-1].path, github.requests[-1].prefixed) == ("/graphql", False)
+    assert github.pull(1)["draft"] is False and repo(github).get_pull(1).merge().merged
+
+
+def test_graphql_selection_aliases_and_client_mutation_id(github: GitHubStandIn) -> None:
+    commit_files(github.bare, "bump", {"requirements.txt": "x==1\n"})
+    pr = repo(github).create_pull(base="main", head="bump", title="Bump")
+    query = """mutation Draft($input: ConvertPullRequestToDraftInput!) {
+      first: convertPullRequestToDraft(input: $input) { clientMutationId __typename
+        pullRequest { id number isDraft title state url } }
+    }"""
+    status, _, body = graphql(github, query, {"input": {"pullRequestId": pr.node_id, "clientMutationId": "c1"}})
+    assert status == 200 and body == {"data": {"first": {
+        "clientMutationId": "c1", "__typename": "ConvertPullRequestToDraftPayload",
+        "pullRequest": {"id": pr.node_id, "number": 1, "isDraft": True, "title": "Bump", "state": "OPEN",
+                        "url": pr.html_url}}}}  # fmt: skip
+    # An inline input object works as well as a variable.
+    inline = f'mutation {{ markPullRequestReadyForReview(input: {{pullRequestId: "{pr.node_id}"}}) ' \
+             "{ pullRequest { isDraft } } }"  # fmt: skip
+    ready = {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}
+    assert graphql(github, inline)[2] == {"data": ready}
+
+
+def test_graphql_errors_answer_200_with_errors(github: GitHubStandIn) -> None:
+    commit_files(github.bare, "bump", {"requirements.txt": "x==1\n"})
+    pr = repo(github).create_pull(base="main", head="bump", title="Bump")
+    gh = client(github)
+    # An unknown node: data null under the mutation, one NOT_FOUND error, which PyGithub raises as a 404.
+    with pytest.raises(UnknownObjectException) as missing:
+        gh.requester.graphql_named_mutation("convertPullRequestToDraft", {"pullRequestId": "PR_nope"},
+                                            "pullRequest { isDraft }")  # fmt: skip
+    assert missing.value.data["data"] == {"convertPullRequestToDraft": None}
+    [error] = missing.value.data["errors"]
+    assert error["type"] == "NOT_FOUND" and error["path"] == ["convertPullRequestToDraft"]
+    assert error["message"] == "Could not resolve to a node with the global id of 'PR_nope'."
+    # Queries, unknown mutations and unknown fields fail validation: only errors, nothing changed.
+    for query in ("{ viewer { login } }", "query { repository(owner: \"acme\", name: \"widgets\") { id } }",
+                  'mutation { mergePullRequest(input: {pullRequestId: "x"}) { clientMutationId } }',
+                  "mutation($i: ConvertPullRequestToDraftInput!) { convertPullRequestToDraft(input: $i) "
+                  "{ pullRequest { isDraft headRefName } } }",
+                  "mutation($i: ConvertPullRequestToDraftInput!) { convertPullRequestToDraft(input: $i) "
+                  "{ pullRequest } }",
+                  "mutation { convertPullRequestToDraft(input: $missing) { clientMutationId } }",
+                  "mutation { convertPullRequestToDraft { clientMutationId } }",
+                  "mutation { convertPullRequestToDraft(input: {pullRequestId: 1}) { clientMutationId } }",
+                  "mutation { convertPullRequestToDraft(input: $i) { ...F } }", "mutation {", "{ }", "]"):
+        status, headers, body = graphql(github, query, {"i": {"pullRequestId": pr.node_id}})
+        assert status == 200 and headers["Content-Type"].startswith("application/json"), query
+        assert "data" not in body and len(body["errors"]) == 1 and body["errors"][0]["message"], query
+    assert github.pull(1)["draft"] is False
+    status, _, body = graphql(github, "{ viewer { login } }")
+    assert "serves only the convertPullRequestToDraft and markPullRequestReadyForReview" in \
+        body["errors"][0]["message"]
+    status, _, body = raw(github, "POST", "/api/graphql", b'{"variables": {}}')
+    assert status == 200
+    assert body == {"errors": [{"message": "A query attribute must be specified and must be a string."}]}
+    # PyGithub turns any other errors answer into a GithubException (status 400).
+    with pytest.raises(GithubException) as invalid:
+        gh.requester.graphql_query("{ viewer { login } }", {})
+    assert invalid.value.status == 400 and "errors" in invalid.value.data
+
+
+def test_graphql_auth_permissions_and_faults(github: GitHubStandIn) -> None:
+    commit_files(github.bare, "bump", {"requirements.txt": "x==1\n"})
+    pr = repo(github).create_pull(base="main", head="bump", title="Bump")
+    status, _, body = graphql(github, "{ viewer { login } }", token=None)
+    assert status == 401 and body["message"] == "This endpoint requires you to be authenticated."
+    with pytest.raises(BadCredentialsException):
+        client(github, "wrong").requester.graphql_query("{ viewer { login } }", {})
+    status, _, body = raw(github, "POST", "/api/graphql", b"{not json")
+    assert status == 400 and body["message"] == "Problems parsing JSON"
+    # The author and users with push access may change the draft state; others get FORBIDDEN and nothing changes.
+    github.collaborators = {"nightcrew-bot"}
+    other = repo(github, "human-token").get_pull(1)
+    with pytest.raises(GithubException) as forbidden:
+        other.convert_to_draft()
+    [error] = forbidden.value.data["errors"]
+    assert error["type"] == "FORBIDDEN" and github.pull(1)["draft"] is False
+    assert error["message"] == f"alice does not have permission to convert the pull request {pr.node_id} to draft."
+    # Faults match the logged path /graphql, whichever style the client uses.
+    github.fail("POST", "/graphql", status=502)
+    with pytest.raises(GithubException) as fault:
+        repo(github, retry=None).get_pull(1).convert_to_draft()
+    assert fault.value.status == 502 and github.pull(1)["draft"] is False
+    assert pr.convert_to_draft()["pullRequest"]["isDraft"] is True

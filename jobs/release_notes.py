@@ -1,0 +1,160 @@
+"""The release-notes job: git range -> PRs and issues -> categories -> render -> draft for editorial review.
+
+The bot drafts; people publish. A draft a person edited is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.config import Config
+from jobs.errors import ConfigError, NightcrewError
+from jobs.models import ReleaseNote, ReleaseRange
+from jobs.releases import categories, compose, enrich, history
+from jobs.releases.drafts import DraftResult, GitHubDrafts, LocalDrafts
+from jobs.state.drafts import DraftLog
+from jobs.tools import Gate
+from jobs.tools.redact import secrets_from_environment
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    run_id: str
+    note: ReleaseNote
+    range: ReleaseRange
+    api_requests: int
+    draft: DraftResult | None
+    dry_run: bool
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    synthesized: bool = False
+
+
+def _category_config(repo: Path, config: Config) -> categories.CategoryConfig:
+    """The repository's ``.github/release.yml`` when it has one, else nightcrew's config, else conventional types."""
+    found = categories.find_release_yml(repo)
+    if found is not None:
+        loaded = categories.load_release_yml(found)
+        if loaded is not None:
+            return loaded
+    settings = config.release_notes
+    data = {
+        "exclude_labels": list(settings.exclude_labels),
+        "exclude_authors": list(settings.exclude_authors),
+        "categories": [{"title": c.title, "labels": list(c.labels), "exclude_labels": list(c.exclude_labels),
+                        "exclude_authors": list(c.exclude_authors)} for c in settings.categories],
+    }
+    return categories.config_from_dict(data)
+
+
+def _date_of(repo: Path, sha: str | None) -> str | None:
+    if sha is None:
+        return None
+    proc = subprocess.run(["git", "log", "-1", "--format=%cI", sha], cwd=repo, capture_output=True, text=True,
+                          timeout=60)
+    return proc.stdout.strip() or None
+
+
+def _web_url(config: Config, repo: Path, forge: object | None) -> str | None:
+    if config.forge.web_url:
+        return config.forge.web_url.rstrip("/")
+    repo_obj = getattr(forge, "_repo", None)
+    if repo_obj is not None:
+        return repo_obj.html_url.rstrip("/")
+    remote = config.forge.remote or "origin"
+    proc = subprocess.run(["git", "remote", "get-url", remote], cwd=repo, capture_output=True, text=True, timeout=60)
+    return enrich.web_url(proc.stdout.strip() or None)
+
+
+def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None, forge_kind: str | None = None,
+        dry_run: bool = False) -> ReleaseRun:
+    run_id = uuid.uuid4().hex[:12]
+    kind = forge_kind or config.forge.kind
+    forge = None
+    if kind == "github":
+        from jobs.dependency_updates import make_forge
+        from jobs.vcs import Git
+
+        if os.environ.get(config.forge.token_env):
+            forge = make_forge(config, repo, Git(repo), "github")
+    secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(getattr(forge, "secrets", ()))
+    state = repo / config.forge.state_file
+    gate = Gate(run_id=run_id, job="release-notes", dry_run=dry_run, secrets=secrets,
+                audit_path=None if dry_run else state.parent / "audit.jsonl")
+    settings = config.release_notes
+    range_ = history.find_range(repo, tag, previous=previous_tag, pattern=settings.tag_pattern,
+                                include_prereleases=None if settings.skip_prereleases else True,
+                                include_direct=settings.include_direct_commits)
+    web = _web_url(config, repo, forge)
+    problems: list[str] = []
+    requests = 0
+    pulls = enrich.git_only(range_.pulls, web)
+    if forge is not None:
+        try:
+            found, requests = gate.run("forge.read", f"pulls for {tag}", lambda: enrich.enrich(
+                range_.pulls, reader_or_forge=forge, repository=forge.repository,
+                since=_date_of(repo, range_.previous_sha)))
+            pulls.update(found)  # what the forge does not know stays as git has it
+        except NightcrewError as exc:
+            problems.append(f"enrichment from the forge failed, git-only notes: {exc}")
+    try:
+        category_config = _category_config(repo, config)
+    except categories.CategoryError as exc:
+        raise ConfigError(str(exc), "release_notes.categories") from None
+    note = compose.compose(range_, pulls, config=category_config, repo_url=web, bot_authors=settings.bot_authors,
+                           bot_branch_prefix=config.forge.branch_prefix, neutralize_handles=settings.neutralize_handles,
+                           include_direct_commits=settings.include_direct_commits)
+    problems += compose.check_complete(range_, note)
+    synthesized = False
+    if config.llm.enabled and not dry_run:
+        from jobs.llm.client import LLMError, build_llm
+        from jobs.releases.synthesis import apply_synthesis, synthesize
+
+        try:
+            llm = build_llm(config.llm, gate)
+            synthesis = synthesize(note, llm, pulls=pulls)
+        except LLMError as exc:
+            problems.append(str(exc))
+        else:
+            if synthesis is not None:
+                note = apply_synthesis(note, synthesis, repo_url=web, neutralize_handles=settings.neutralize_handles)
+                synthesized = True
+    draft = None
+    if not dry_run:
+        from jobs.vcs import Git
+
+        Git(repo).keep_out(state.parent, repo / settings.folder)
+        store = GitHubDrafts(forge) if forge is not None else LocalDrafts(repo / settings.folder)
+        log = DraftLog(state)
+        try:
+            last = log.last(tag)
+            draft = gate.run("forge.draft_release", tag, lambda: store.publish_draft(
+                tag, note.text, last.text_hash if last else None))
+            log.add(tag, note.text, draft.text_hash, draft.url_or_path, draft.action)
+        finally:
+            log.close()
+        if forge is not None:
+            requests = forge.requests
+    return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized)
+
+
+def final_text(repo: Path, config: Config, tag: str, location: str, *, forge_kind: str | None = None) -> str:
+    """The text people settled on for ``tag``: the published GitHub release's body, else the local draft file."""
+    if (forge_kind or config.forge.kind) == "github" and location.startswith(("http://", "https://")):
+        from jobs.dependency_updates import make_forge
+        from jobs.vcs import Git
+
+        forge = make_forge(config, repo, Git(repo), "github")
+        for page in forge.release_listing():
+            for release in page:
+                if release.tag == tag and not release.draft:
+                    return release.body or ""
+        raise NightcrewError(f"no published release for {tag} yet", "notes score")
+    path = LocalDrafts(repo / config.release_notes.folder).paths(tag)[0]  # the draft people edit
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NightcrewError(f"cannot read the final text ({exc.strerror})", str(path)) from None

@@ -1,0 +1,457 @@
+"""The release-notes draft: items placed in categories, the bot's dependency bumps collapsed, contributors, links,
+a completeness check, and the text rendered by ``templates/release_notes.md.j2``.
+
+Rules:
+
+* One item per pull request of the range (the first time a number appears), placed by ``categories.decide``;
+  a PR the range names but ``pulls`` does not describe is taken from git (its commit's title). Items of a
+  category are in PR-number order, direct commits after them in history order.
+* Titles are cleaned: a known conventional-commit prefix (``feat(ui):``, ``fix!:``) and a trailing ``(#N)`` go,
+  whitespace is squeezed, the first letter is capitalized when the first word is all lower case (``iOS`` stays).
+* Links: ``{repo_url}/pull/N`` (unless the forge gave the PR's URL), ``{repo_url}/issues/M`` for closed issues,
+  ``{repo_url}/commit/SHA`` for direct commits, ``{repo_url}/compare/PREVIOUS...TAG`` for the full changelog
+  (a first release: ``{repo_url}/commits/TAG``). Without ``repo_url`` nothing is linked.
+* A dependency bump by the bot — author in ``bot_authors``, or head branch under ``bot_branch_prefix``, or (author
+  unknown, as in git-only mode) a title in nightcrew's own shape ``build(deps): bump X from A to B`` — stays one
+  item per PR (``ReleaseItem.bumps``) in the ``dependencies_title`` category and renders as ONE line listing
+  each package and version with its PR link. Exclusion rules still apply to it first.
+* Authors: the forge handle; without one, a handle from a GitHub no-reply address
+  (``123+alice@users.noreply.github.com``). Contributors: item authors in range order (handles, else git names),
+  then the range's other git authors; bots (``[bot]`` handles, ``bot_authors``) and the authors of the bot's
+  bumps are left out. New contributors: the range's first-time git authors, as handles where known.
+* Direct commits are categorized like unlabelled PRs (conventional type), with no exclusion rules (the notes
+  can only name excluded PRs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jobs.models import Commit, PullInfo, PullRef, ReleaseItem, ReleaseNote, ReleaseRange
+from jobs.releases.categories import CategoryConfig, author_in, decide, parse_conventional
+from jobs.releases.enrich import closing_issues
+from jobs.render import environment
+
+TEMPLATE = "release_notes.md.j2"
+DEFAULT_BOT_AUTHORS = ("nightcrew-bot", "nightcrew[bot]")
+SHORT_SHA = 7
+
+_PR_SUFFIX = re.compile(r"\s*\(#(?P<number>\d+)\)\s*$")
+_IDENTITY = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
+_NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?)"
+                      r"@users\.noreply\.github\.com$", re.IGNORECASE)  # fmt: skip
+_PREFIX = r"^(?:[A-Za-z]+(?:\([^)]*\))?!?:\s*)?"
+_BUMP = re.compile(_PREFIX + r"bump (?P<name>\S+) from (?P<old>\S+) to (?P<new>\S+?)(?: in \S+)?\s*$", re.I)
+_GROUP = re.compile(_PREFIX + r"bump the (?P<group>\S+) group(?: across \d+ director(?:y|ies))? "
+                    r"with (?P<count>\d+) updates?(?: in \S+)?\s*$", re.I)  # fmt: skip
+_RENOVATE = re.compile(_PREFIX + r"update (?:dependency |module |package )?(?P<name>\S+) to (?P<new>v?\d\S*)\s*$",
+                       re.I)  # fmt: skip
+# Only nightcrew's own title shapes count when nothing says who made the PR.
+_NIGHTCREW_BUMP = re.compile(r"^build\(deps\): bump (?:\S+ from \S+ to \S+|the \S+ group with \d+ updates?)$")
+_TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+# -- titles ----------------------------------------------------------------------------------------
+
+
+def clean_title(title: str, number: int | None = None, config: CategoryConfig | None = None) -> str:
+    """``feat(ui)!: add dark mode (#12)`` -> ``Add dark mode``: the known conventional prefix and the trailing PR
+    reference (``number``'s, or any when None) removed, whitespace squeezed, the first word capitalized when it is
+    all lower case. A title that would be left empty is kept as it was."""
+    text = " ".join((title or "").split())
+    suffix = _PR_SUFFIX.search(text)
+    if suffix and (number is None or int(suffix.group("number")) == number):
+        text = text[: suffix.start()].rstrip()
+    config = config or CategoryConfig()
+    parsed = parse_conventional(text, {t for t, _ in config.conventional} | {"deps", "build", "ci", "chore"})
+    if parsed:
+        if not parsed.description:
+            return text
+        text = parsed.description
+    if re.match(r"[a-z][a-z'-]*(?:[\s,:;.]|$)", text):  # an all-lower-case first word: "iOS", "`x`" stay
+        text = text[0].upper() + text[1:]
+    return text or " ".join((title or "").split())
+
+
+# -- the bot's dependency bumps ----------------------------------------------------------------------
+
+
+def parse_bumps(title: str, body: str = "") -> tuple[tuple[str, str, str], ...]:
+    """The (package, from, to) a dependency-bump title names (Dependabot/nightcrew ``bump X from A to B``,
+    Renovate ``update dependency X to v2``); for a group (``bump the dev group with 3 updates``) the rows of the
+    body's ``| package | from | to |`` table, else the group itself. Empty when it is not a bump."""
+    text = _PR_SUFFIX.sub("", " ".join((title or "").split()))
+    single = _BUMP.match(text)
+    if single:
+        return ((single["name"], single["old"], single["new"]),)
+    group = _GROUP.match(text)
+    if group:
+        rows = _table_bumps(body)
+        if rows:
+            return rows
+        count = int(group["count"])
+        return ((f"the {group['group']} group ({count} update{'s' if count != 1 else ''})", "", ""),)
+    renovate = _RENOVATE.match(text)
+    if renovate:
+        return ((renovate["name"], "", renovate["new"]),)
+    return ()
+
+
+def _table_bumps(body: str) -> tuple[tuple[str, str, str], ...]:
+    """Rows of the first markdown table with package/from/to columns (nightcrew's and Dependabot's PR bodies)."""
+    columns: dict[str, int] | None = None
+    rows: list[tuple[str, str, str]] = []
+    for line in (body or "").splitlines():
+        row = _TABLE_ROW.match(line)
+        if not row:
+            if columns is not None and rows:
+                break
+            continue
+        cells = [_MD_LINK.sub(r"\1", c).strip().strip("`").strip() for c in row.group(1).split("|")]
+        if columns is None:
+            names = [c.casefold() for c in cells]
+            if {"package", "from", "to"} <= set(names):
+                columns = {name: names.index(name) for name in ("package", "from", "to")}
+            continue
+        if all(set(c) <= set("-: ") for c in cells):
+            continue  # the header's separator row
+        try:
+            name, old, new = (cells[columns[k]] for k in ("package", "from", "to"))
+        except IndexError:
+            continue
+        if name:
+            rows.append((name, old, new))
+    return tuple(rows)
+
+
+def bot_bumps(title: str, body: str, *, author: str | None, branch: str | None,
+              bot_authors: Iterable[str], bot_branch_prefix: str | None) -> tuple[tuple[str, str, str], ...]:  # fmt: skip
+    """The bumps of a PR when it is the bot's dependency update, else ``()`` (see the module's rules)."""
+    bumps = parse_bumps(title, body)
+    if not bumps:
+        return ()
+    if author_in(author, bot_authors) or _on_bot_branch(branch, bot_branch_prefix):
+        return bumps
+    if not author and _NIGHTCREW_BUMP.match(_PR_SUFFIX.sub("", " ".join(title.split()))):
+        return bumps
+    return ()
+
+
+def _on_bot_branch(branch: str | None, prefix: str | None) -> bool:
+    if not branch or not prefix:
+        return False
+    # "owner/nightcrew/x-1.2" as a merge subject names it, or "nightcrew/x-1.2"
+    return branch.startswith(prefix) or branch.split("/", 1)[-1].startswith(prefix)
+
+
+# -- composing -----------------------------------------------------------------------------------------
+
+
+def normalize_repo_url(repo_url: str | None) -> str | None:
+    if not repo_url or not repo_url.strip():
+        return None
+    return repo_url.strip().rstrip("/").removesuffix(".git")
+
+
+def compare_url(repo_url: str | None, tag: str, previous_tag: str | None) -> str | None:
+    """The full-changelog link: ``compare/PREVIOUS...TAG``, or ``commits/TAG`` for a first release."""
+    base = normalize_repo_url(repo_url)
+    if base is None:
+        return None
+    if previous_tag:
+        return f"{base}/compare/{_ref(previous_tag)}...{_ref(tag)}"
+    return f"{base}/commits/{_ref(tag)}"
+
+
+def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: CategoryConfig | None = None,
+            repo_url: str | None, bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
+            bot_branch_prefix: str | None = "nightcrew/", neutralize_handles: bool = True,
+            branches: Mapping[int, str] | None = None, include_direct_commits: bool = True,
+            templates: Path | None = None) -> ReleaseNote:  # fmt: skip
+    """The draft for ``range_``: ``pulls`` describes its PRs (from the forge, or git-only titles); ``branches``
+    optionally gives PR head branches (to recognize the bot's); ``templates`` a folder overriding the packaged
+    templates. ``ReleaseNote.text`` is the rendered markdown; check it with ``check_complete``."""
+    config = config or CategoryConfig()
+    base = normalize_repo_url(repo_url)
+    bot_authors = tuple(bot_authors)
+    branches = branches or {}
+    repository = _repository(base)
+    name_of_email = {}
+    for identity in range_.contributors:
+        name, email = _identity(identity)
+        if email:
+            name_of_email.setdefault(email.casefold(), name or email)
+
+    placed: list[tuple[ReleaseItem, str]] = []  # item, author e-mail
+    excluded: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    for ref in range_.pulls:
+        if ref.number in seen:
+            continue
+        seen.add(ref.number)
+        info = pulls.get(ref.number) or PullInfo(number=ref.number, title=ref.title)
+        title = info.title or ref.title
+        author = info.author or _noreply_handle(ref.author_email)
+        decision = decide(title, labels=info.labels, author=author, body=info.body, config=config)
+        if decision.category is None:
+            excluded.append((ref.number, decision.rule))
+            continue
+        url = info.url or (f"{base}/pull/{ref.number}" if base else None)
+        issues = tuple(n for n in dict.fromkeys(info.closes) if n != ref.number)
+        bumps = bot_bumps(title, info.body, author=author, branch=branches.get(ref.number),
+                          bot_authors=bot_authors, bot_branch_prefix=bot_branch_prefix)  # fmt: skip
+        item = ReleaseItem(
+            pr=ref.number, title=clean_title(title, ref.number, config),
+            category=config.dependencies_title if bumps else decision.category, url=url, issues=issues,
+            author=author, breaking=decision.breaking and not bumps, bumps=bumps,
+        )
+        placed.append((item, ref.author_email))
+
+    commits: list[tuple[ReleaseItem, str]] = []
+    for commit in (range_.direct_commits if include_direct_commits else ()):
+        commits.append((_commit_item(commit, base, repository, config, bot_authors), commit.author_email))
+
+    order = config.order()
+    by_category: dict[str, list[ReleaseItem]] = {}
+    for item, _ in sorted(placed, key=lambda pair: pair[0].pr or 0) + commits:
+        if item.category not in order:
+            order.insert(len(order) - 1, item.category)
+        by_category.setdefault(item.category, []).append(item)
+    categories = tuple((title, tuple(by_category[title])) for title in order if title in by_category)
+
+    contributors, new_contributors = _contributors(range_, placed + commits, bot_authors, name_of_email)
+    note = ReleaseNote(
+        tag=range_.tag, previous_tag=range_.previous_tag, categories=categories, excluded=tuple(excluded),
+        direct_commits=tuple(c.sha for c in range_.direct_commits) if include_direct_commits else (),
+        contributors=contributors, new_contributors=new_contributors,
+        compare_url=compare_url(base, range_.tag, range_.previous_tag),
+    )
+    return replace(note, text=render_note(note, repo_url=base, neutralize_handles=neutralize_handles,
+                                          templates=templates))  # fmt: skip
+
+
+def _commit_item(commit: Commit, base: str | None, repository: str, config: CategoryConfig,
+                 bot_authors: tuple[str, ...]) -> ReleaseItem:
+    handle = _noreply_handle(commit.author_email)
+    decision = decide(commit.subject, body=commit.body, config=config)
+    is_bot = author_in(handle, bot_authors) or author_in(commit.author_name, bot_authors)
+    bumps = parse_bumps(commit.subject, commit.body) if is_bot else ()
+    if not bumps and _NIGHTCREW_BUMP.match(" ".join(commit.subject.split())):
+        bumps = parse_bumps(commit.subject, commit.body)
+    return ReleaseItem(
+        pr=None, title=clean_title(commit.subject, None, config),
+        category=config.dependencies_title if bumps else (decision.category or config.other_title),
+        url=f"{base}/commit/{commit.sha}" if base else None,
+        issues=closing_issues(f"{commit.subject}\n\n{commit.body}", repository),
+        author=handle, breaking=decision.breaking and not bumps, sha=commit.sha, bumps=bumps,
+    )
+
+
+def _contributors(range_: ReleaseRange, placed: list[tuple[ReleaseItem, str]], bot_authors: tuple[str, ...],
+                  name_of_email: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
+    """Contributors (handles, else git names) and the first-time ones among them, bots left out."""
+    handle_of_email: dict[str, str] = {}
+    accounted: set[str] = set()
+    for ref in range_.pulls:
+        accounted.add(ref.author_email.casefold())
+    for item, email in placed:
+        key = email.casefold()
+        accounted.add(key)
+        if item.author and email and not item.bumps:
+            handle_of_email.setdefault(key, item.author)
+
+    def is_bot(who: str | None, email: str = "") -> bool:
+        if not who:
+            return True
+        return who.casefold().endswith("[bot]") or author_in(who, bot_authors) or "[bot]@" in email.casefold()
+
+    bot_emails = {email.casefold() for item, email in placed if item.bumps}
+    ordered: list[str] = []
+    for item, email in placed:  # PRs in range order, then direct commits
+        if item.bumps:
+            continue
+        who = item.author or name_of_email.get(email.casefold()) or None
+        if who and not is_bot(who, email) and who not in ordered:
+            ordered.append(who)
+    for identity in range_.contributors:
+        name, email = _identity(identity)
+        key = email.casefold()
+        if key in accounted or key in bot_emails:
+            continue
+        who = handle_of_email.get(key) or _noreply_handle(email) or name
+        if who and not is_bot(who, email) and who not in ordered:
+            ordered.append(who)
+
+    new: list[str] = []
+    for identity in range_.new_contributors:
+        name, email = _identity(identity)
+        key = email.casefold()
+        who = handle_of_email.get(key) or _noreply_handle(email) or name_of_email.get(key) or name
+        if who in ordered and who not in new:
+            new.append(who)
+    return tuple(ordered), tuple(new)
+
+
+# -- rendering -----------------------------------------------------------------------------------------
+
+
+def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_handles: bool = True,
+                highlights: Mapping[str, Any] | None = None, templates: Path | None = None) -> str:  # fmt: skip
+    """The markdown of ``note`` through ``templates/release_notes.md.j2``. ``repo_url`` defaults to what the
+    note's links show; ``highlights`` is ``{"sentences": [{"text", "cites": [numbers]}], "model"}`` (synthesis)."""
+    base = normalize_repo_url(repo_url) or repo_url_of(note)
+    context = render_context(note, repo_url=base, neutralize_handles=neutralize_handles, highlights=highlights)
+    return environment(templates).get_template(TEMPLATE).render(**context)
+
+
+def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handles: bool = True,
+                   highlights: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The template's data (documented at the top of ``release_notes.md.j2``)."""
+    base = normalize_repo_url(repo_url)
+    handles = {item.author for _, items in note.categories for item in items if item.author}
+
+    def link(kind: str, number: int) -> str | None:
+        return f"{base}/{kind}/{number}" if base else None
+
+    categories = []
+    first_pr: dict[str, int] = {}
+    for title, items in note.categories:
+        plain, bumps = [], []
+        for item in items:
+            if item.author and item.pr is not None and not item.bumps:
+                first_pr[item.author] = min(first_pr.get(item.author, item.pr), item.pr)
+            if item.bumps:
+                bumps.append({
+                    "pr": item.pr, "url": item.url or (link("pull", item.pr) if item.pr else None),
+                    "sha": item.sha, "short_sha": item.sha[:SHORT_SHA] if item.sha else None,
+                    "packages": [{"name": n, "old": o, "new": v} for n, o, v in item.bumps],
+                })  # fmt: skip
+                continue
+            plain.append({
+                "pr": item.pr, "title": item.title, "url": item.url, "author": item.author,
+                "issues": [{"number": n, "url": link("issues", n)} for n in item.issues],
+                "breaking": item.breaking, "sha": item.sha,
+                "short_sha": item.sha[:SHORT_SHA] if item.sha else None,
+            })  # fmt: skip
+        categories.append({"title": title, "breaking": any(i.breaking for i in items), "items": plain,
+                           "bumps": bumps})  # fmt: skip
+
+    sentences = []
+    for sentence in (highlights or {}).get("sentences", ()):
+        sentences.append({"text": sentence["text"],
+                          "cites": [{"number": n, "url": _cite_url(note, base, n)} for n in sentence["cites"]]})
+    return {
+        "tag": note.tag,
+        "previous_tag": note.previous_tag,
+        "repo_url": base,
+        "compare_url": note.compare_url,
+        "tag_url": f"{base}/tree/{_ref(note.tag)}" if base else None,
+        "categories": categories,
+        "contributors": [{"name": c, "handle": c in handles} for c in note.contributors],
+        "new_contributors": [{"name": c, "handle": c in handles, "pr": first_pr.get(c),
+                              "url": link("pull", first_pr[c]) if c in first_pr else None}
+                             for c in note.new_contributors],  # fmt: skip
+        "excluded": [{"pr": n, "rule": _comment_safe(rule), "url": link("pull", n)} for n, rule in note.excluded],
+        "direct_commits": len(note.direct_commits),
+        "highlights": {"sentences": sentences, "model": (highlights or {}).get("model")} if sentences else None,
+        "neutralize_handles": neutralize_handles,
+    }
+
+
+def repo_url_of(note: ReleaseNote) -> str | None:
+    """The repository's web address as the note's own links show it (compare link, else a PR link)."""
+    if note.compare_url:
+        found = re.match(r"^(?P<base>.+?)/(?:compare|commits|tree)/", note.compare_url)
+        if found:
+            return found["base"]
+    for _, items in note.categories:
+        for item in items:
+            found = re.match(r"^(?P<base>.+)/(?:pull|commit)/[^/]+$", item.url or "")
+            if found:
+                return found["base"]
+    return None
+
+
+# -- completeness ----------------------------------------------------------------------------------
+
+
+def check_complete(range_: ReleaseRange, note: ReleaseNote) -> list[str]:
+    """Problems with ``note`` against ``range_``: every PR of the range must be listed exactly once or be excluded
+    by a named rule, nothing else may be listed, every direct commit listed belongs to the range. Empty: complete."""
+    problems: list[str] = []
+    wanted = list(dict.fromkeys(ref.number for ref in range_.pulls))
+    listed: dict[int, int] = {}
+    for _, items in note.categories:
+        for item in items:
+            if item.pr is not None:
+                listed[item.pr] = listed.get(item.pr, 0) + 1
+    left_out: dict[int, list[str]] = {}
+    for number, rule in note.excluded:
+        left_out.setdefault(number, []).append(rule)
+    for number in wanted:
+        times, rules = listed.get(number, 0), left_out.get(number, [])
+        if times and rules:
+            problems.append(f"#{number} is listed and also excluded ({rules[0]})")
+        elif times > 1:
+            problems.append(f"#{number} is listed {times} times")
+        elif len(rules) > 1:
+            problems.append(f"#{number} is excluded {len(rules)} times")
+        elif rules and not rules[0].strip():
+            problems.append(f"#{number} is excluded without a named rule")
+        elif not times and not rules:
+            problems.append(f"#{number} is missing: neither listed nor excluded")
+    known = set(wanted)
+    for number in sorted((set(listed) | set(left_out)) - known):
+        problems.append(f"#{number} is not in the range {range_.previous_tag or '(start)'}..{range_.tag}")
+    shas = {c.sha for c in range_.direct_commits}
+    listed_shas = [item.sha for _, items in note.categories for item in items if item.sha]
+    for sha in dict.fromkeys(listed_shas):
+        if sha not in shas:
+            problems.append(f"commit {sha[:SHORT_SHA]} is not a direct commit of the range")
+        elif listed_shas.count(sha) > 1:
+            problems.append(f"commit {sha[:SHORT_SHA]} is listed {listed_shas.count(sha)} times")
+    return problems
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _identity(text: str) -> tuple[str, str]:
+    found = _IDENTITY.match(text or "")
+    return (found["name"], found["email"]) if found else ((text or "").strip(), "")
+
+
+def _noreply_handle(email: str | None) -> str | None:
+    found = _NOREPLY.match((email or "").strip())
+    return found["login"] if found else None
+
+
+def _repository(base: str | None) -> str:
+    """``owner/name`` of a web address (for closing keywords naming the repository); "" when unknown."""
+    if not base:
+        return ""
+    parts = base.split("://", 1)[-1].split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 3 else ""
+
+
+def _ref(name: str) -> str:
+    return quote(name, safe="/@+-._~")
+
+
+def _comment_safe(text: str) -> str:
+    # Rule names carry label text; inside an HTML comment "--" must not end it early.
+    return " ".join(text.replace("--", "- -").replace(">", "&gt;").split())
+
+
+def _cite_url(note: ReleaseNote, base: str | None, number: int) -> str | None:
+    for _, items in note.categories:
+        for item in items:
+            if item.pr == number:
+                return item.url or (f"{base}/pull/{number}" if base else None)
+    return f"{base}/issues/{number}" if base else None  # GitHub redirects an issue URL to a PR and back

@@ -1,0 +1,1 @@
+"""What nightcrew remembers between runs (one SQLite file by default)."""
