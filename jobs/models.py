@@ -300,6 +300,7 @@ class PullInfo:
     merged_at: str | None = None
     body: str = ""
     closes: tuple[int, ...] = ()  # issues it closes (closing keywords, linked issues)
+    branch: str | None = None  # the head branch, when the forge says (how the bot's own PRs are recognised)
 
 
 @dataclass(frozen=True)

@@ -440,6 +440,7 @@ class PullSummary:
     updated_at: datetime | None
     merge_commit_sha: str | None
     base: str | None
+    head: str | None = None
 
     @classmethod
     def from_github(cls, p: GhPull) -> PullSummary:
@@ -447,7 +448,8 @@ class PullSummary:
         return cls(number=p.number, title=p.title or "", body=p.body or "", state=p.state,
                    labels=tuple(label.name for label in p.labels), author=p.user.login if p.user else None,
                    html_url=p.html_url, merged_at=p.merged_at, updated_at=p.updated_at,
-                   merge_commit_sha=p.merge_commit_sha, base=p.base.ref if p.base else None)  # fmt: skip
+                   merge_commit_sha=p.merge_commit_sha, base=p.base.ref if p.base else None,
+                   head=p.head.ref if p.head else None)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,8 @@ def parse_conventional(title: str, known: Iterable[str] | None = None) -> Conven
     return Conventional(kind, scope.strip() if scope else None, bool(found.group("bang")), found.group("rest").strip())
 
 
-def is_breaking(title: str, body: str = "", labels: Iterable[str] = (), config: CategoryConfig | None = None) -> str | None:
+def is_breaking(title: str, body: str = "", labels: Iterable[str] = (),
+                config: CategoryConfig | None = None) -> str | None:  # fmt: skip
     """Why a change is breaking (``!``, ``BREAKING CHANGE``, ``label breaking``), or None."""
     config = config or CategoryConfig()
     known = {t for t, _ in config.conventional} | set(_TYPE_LABELS)

@@ -26,15 +26,17 @@ Rules:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jobs.models import Commit, PullInfo, PullRef, ReleaseItem, ReleaseNote, ReleaseRange
+from jobs.models import Commit, PullInfo, ReleaseItem, ReleaseNote, ReleaseRange
 from jobs.releases.categories import CategoryConfig, author_in, decide, parse_conventional
-from jobs.releases.enrich import closing_issues
+from jobs.releases import history
+from jobs.releases.enrich import closing_issues, git_only
 from jobs.render import environment
 
 TEMPLATE = "release_notes.md.j2"
@@ -130,8 +132,8 @@ def _table_bumps(body: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(rows)
 
 
-def bot_bumps(title: str, body: str, *, author: str | None, branch: str | None,
-              bot_authors: Iterable[str], bot_branch_prefix: str | None) -> tuple[tuple[str, str, str], ...]:  # fmt: skip
+def bot_bumps(title: str, body: str, *, author: str | None, branch: str | None, bot_authors: Iterable[str],
+              bot_branch_prefix: str | None) -> tuple[tuple[str, str, str], ...]:  # fmt: skip
     """The bumps of a PR when it is the bot's dependency update, else ``()`` (see the module's rules)."""
     bumps = parse_bumps(title, body)
     if not bumps:
@@ -234,6 +236,17 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
     )
     return replace(note, text=render_note(note, repo_url=base, neutralize_handles=neutralize_handles,
                                           templates=templates))  # fmt: skip
+
+
+def compose_git_only(repo: Path, tag: str, previous_tag: str | None = None, repo_url: str | None = None, *,
+                     config: CategoryConfig | None = None, pattern: str = history.DEFAULT_TAG_PATTERN,
+                     include_prereleases: bool | None = None, **options: Any) -> ReleaseNote:  # fmt: skip
+    """The draft from git alone: the range of ``tag`` (from ``previous_tag``, else the previous release by
+    ``pattern``), titles from the commits, links from ``repo_url``; ``options`` go to ``compose``."""
+    range_ = history.find_range(repo, tag, previous=previous_tag, pattern=pattern,
+                                include_prereleases=include_prereleases,
+                                include_direct=options.get("include_direct_commits", True))  # fmt: skip
+    return compose(range_, git_only(range_.pulls, repo_url), config=config, repo_url=repo_url, **options)
 
 
 def _commit_item(commit: Commit, base: str | None, repository: str, config: CategoryConfig,
@@ -410,12 +423,12 @@ def check_complete(range_: ReleaseRange, note: ReleaseNote) -> list[str]:
     for number in sorted((set(listed) | set(left_out)) - known):
         problems.append(f"#{number} is not in the range {range_.previous_tag or '(start)'}..{range_.tag}")
     shas = {c.sha for c in range_.direct_commits}
-    listed_shas = [item.sha for _, items in note.categories for item in items if item.sha]
-    for sha in dict.fromkeys(listed_shas):
+    listed_shas = Counter(item.sha for _, items in note.categories for item in items if item.sha)
+    for sha, times in listed_shas.items():
         if sha not in shas:
             problems.append(f"commit {sha[:SHORT_SHA]} is not a direct commit of the range")
-        elif listed_shas.count(sha) > 1:
-            problems.append(f"commit {sha[:SHORT_SHA]} is listed {listed_shas.count(sha)} times")
+        elif times > 1:
+            problems.append(f"commit {sha[:SHORT_SHA]} is listed {times} times")
     return problems
 
 

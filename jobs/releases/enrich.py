@@ -96,7 +96,7 @@ def _aware(moment: datetime) -> datetime:
 def _info(pull: PullSummary, repository: str) -> PullInfo:
     return PullInfo(number=pull.number, title=pull.title, url=pull.html_url, labels=pull.labels, author=pull.author,
                     merged_at=_iso(pull.merged_at), body=pull.body,
-                    closes=closing_issues(pull.body, repository))  # fmt: skip
+                    closes=closing_issues(pull.body, repository), branch=pull.head)  # fmt: skip
 
 
 def enrich(pulls: Sequence[PullRef], *, reader_or_forge: PullSource, repository: str,

@@ -2,8 +2,8 @@
 titles, each grounded in the pull requests it cites; whatever does not hold up is left as the deterministic draft.
 
 * The model sees the draft's PR items (not the bot's collapsed dependency bumps, not direct commits) as delimited
-  data: id ``N`` (cited ``#N``), the cleaned title, category, the issues it closes, and the PR description when ``pulls`` gives
-  it. PR and issue text is untrusted: instructions inside it are data (``jobs.llm.grounding``).
+  data: id ``N`` (cited ``#N``), the cleaned title, category, the issues it closes, and the PR description when
+  ``pulls`` gives it. PR and issue text is untrusted: instructions inside it are data (``jobs.llm.grounding``).
 * Reply: ``{"highlights": [{"text", "cites": ["#N", ...]}], "items": [{"id": "#N", "title": "..."}]}``.
 * A highlight sentence is kept only when ``grounding.validate`` keeps it with the PR/issue numbers of the data as
   ids: it cites at least one, cites and names no ``#N`` (and no version) outside the data and its cited items,

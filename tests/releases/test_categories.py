@@ -56,8 +56,8 @@ def yml(tmp_path: Path) -> CategoryConfig:
 
 
 def test_release_yml_is_read(yml: CategoryConfig) -> None:
-    assert [c.title for c in yml.categories] == ["🛠 Breaking Changes", "Exciting New Features 🎉", "🐛 Bug Fixes",
-                                                 "Other Changes"]  # fmt: skip
+    assert [c.title for c in yml.categories] == [
+        "🛠 Breaking Changes", "Exciting New Features 🎉", "🐛 Bug Fixes", "Other Changes"]
     assert yml.exclude_labels == ("ignore-for-release",)
     assert yml.exclude_authors == ("octocat", "dependabot")
     assert yml.categories[1].exclude_labels == ("wip",)
@@ -96,8 +96,8 @@ def test_a_category_exclusion_with_nowhere_else_to_go_excludes_by_that_rule() ->
 
 
 def test_breaking_changes_go_first_whatever_their_labels(yml: CategoryConfig) -> None:
-    assert categorize(pr("Drop API", "breaking-change"), yml) == ("🛠 Breaking Changes", "breaking: label breaking-change",
-                                                                  True)  # fmt: skip
+    assert categorize(pr("Drop API", "breaking-change"), yml) == (
+        "🛠 Breaking Changes", "breaking: label breaking-change", True)
     assert categorize(pr("feat(api)!: new auth", "feature"), yml).category == "🛠 Breaking Changes"
     body = "Reworks config.\n\nBREAKING CHANGE: the `path` key is gone."
     assert categorize(pr("Rework config", "bug", body=body), yml).breaking

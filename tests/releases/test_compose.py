@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from jobs.models import Commit, PullInfo, PullRef, ReleaseItem, ReleaseRange
+from jobs.models import Commit, PullInfo, PullRef, ReleaseItem, ReleaseNote, ReleaseRange
 from jobs.releases.categories import config_from_dict
-from jobs.releases.compose import check_complete, clean_title, compose, parse_bumps, repo_url_of
+from jobs.releases.compose import (check_complete, clean_title, compose, compose_git_only, parse_bumps,
+                                   repo_url_of)
 
 REPO = "https://github.com/acme/widgets"
 GROUP_BODY = """<!-- nightcrew:{"key": "group:dev"} -->
@@ -63,7 +67,7 @@ CONFIG = config_from_dict({"changelog": {
 
 
 @pytest.fixture(scope="module")
-def note():  # type: ignore[no-untyped-def]
+def note() -> ReleaseNote:
     return compose(RANGE, PULLS, config=CONFIG, repo_url=REPO + "/")
 
 
@@ -81,7 +85,7 @@ def test_titles_are_cleaned(title: str, number: int | None, expected: str) -> No
     assert clean_title(title, number) == expected
 
 
-def test_items_categories_and_links(note) -> None:  # type: ignore[no-untyped-def]
+def test_items_categories_and_links(note: ReleaseNote) -> None:
     titles = [t for t, _ in note.categories]
     assert titles[0] == "Breaking changes"  # always first
     assert titles == ["Breaking changes", "Features", "Fixes", "Documentation", "Dependencies", "Other"]
@@ -99,7 +103,7 @@ def test_items_categories_and_links(note) -> None:  # type: ignore[no-untyped-de
     assert repo_url_of(note) == REPO
 
 
-def test_the_bots_dependency_prs_collapse_into_one_line(note) -> None:  # type: ignore[no-untyped-def]
+def test_the_bots_dependency_prs_collapse_into_one_line(note: ReleaseNote) -> None:
     deps = dict(note.categories)["Dependencies"]
     assert [i.pr for i in deps] == [14, 15]  # each PR is still an item of its own in the data
     assert deps[1].bumps == (("pytest", "8.0.0", "8.2.0"), ("ruff", "0.4.1", "0.5.0"))
@@ -133,7 +137,7 @@ def test_parse_bumps_shapes() -> None:
     assert parse_bumps("Fix bump handling") == ()
 
 
-def test_contributors_and_first_timers(note) -> None:  # type: ignore[no-untyped-def]
+def test_contributors_and_first_timers(note: ReleaseNote) -> None:
     # handles of the listed PRs' authors, then other git authors; bots and excluded-only authors left out
     assert note.contributors == ("alice", "bob", "dave", "eve", "Frank")
     assert note.new_contributors == ("dave", "Frank")
@@ -144,7 +148,7 @@ def test_contributors_and_first_timers(note) -> None:  # type: ignore[no-untyped
     assert "nightcrew" not in text.split("## Contributors")[1].split("**Full changelog**")[0]
 
 
-def test_direct_commits_are_listed_with_short_sha_links(note) -> None:  # type: ignore[no-untyped-def]
+def test_direct_commits_are_listed_with_short_sha_links(note: ReleaseNote) -> None:
     assert note.direct_commits == ("c" * 40,)
     docs = dict(note.categories)["Documentation"]
     assert docs[0].sha == "c" * 40 and docs[0].author == "eve"
@@ -154,7 +158,7 @@ def test_direct_commits_are_listed_with_short_sha_links(note) -> None:  # type: 
     assert check_complete(RANGE, without) == []
 
 
-def test_rendering_neutralizes_handles_and_mentions_unless_told(note) -> None:  # type: ignore[no-untyped-def]
+def test_rendering_neutralizes_handles_and_mentions_unless_told(note: ReleaseNote) -> None:
     assert not re.search(r"@[A-Za-z]", note.text)  # no ping anywhere, third-party "@here" included
     assert "Handle @<!-- -->here in messages" in note.text
     loud = compose(RANGE, PULLS, config=CONFIG, repo_url=REPO, neutralize_handles=False)
@@ -165,10 +169,11 @@ def test_rendering_neutralizes_handles_and_mentions_unless_told(note) -> None:  
     assert note.text.endswith("\n") and not note.text.endswith("\n\n\n")
 
 
-def test_completeness_catches_missing_duplicated_and_foreign_prs(note) -> None:  # type: ignore[no-untyped-def]
+def test_completeness_catches_missing_duplicated_and_foreign_prs(note: ReleaseNote) -> None:
     assert check_complete(RANGE, note) == []
     cats = dict(note.categories)
-    missing = replace(note, categories=tuple((t, tuple(i for i in items if i.pr != 17)) for t, items in note.categories))
+    missing = replace(note, categories=tuple((t, tuple(i for i in items if i.pr != 17))
+                                             for t, items in note.categories))  # fmt: skip
     assert check_complete(RANGE, missing) == ["#17 is missing: neither listed nor excluded"]
     doubled = replace(note, categories=note.categories + (("Again", cats["Features"]),))
     assert check_complete(RANGE, doubled) == ["#12 is listed 2 times"]
@@ -205,3 +210,23 @@ def test_first_release_links_the_tags_commits_and_empty_notes_say_so() -> None:
     assert "_No changes._" in note.text
     assert f"[every commit up to pkg-a/v1.0.0]({REPO}/commits/pkg-a/v1.0.0)" in note.text
     assert check_complete(first, note) == []
+
+
+def test_compose_git_only_reads_the_range_from_a_repository(tmp_path: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com",
+           "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.com", "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "Initial")
+    git("tag", "v1.0.0")
+    git("commit", "-q", "--allow-empty", "-m", "feat(cli): add --json (#4)")
+    git("commit", "-q", "--allow-empty", "-m", "fix: exit code on error")
+    git("tag", "v1.1.0")
+    note = compose_git_only(tmp_path, "v1.1.0", repo_url=REPO)
+    assert note.previous_tag == "v1.0.0" and note.compare_url == f"{REPO}/compare/v1.0.0...v1.1.0"
+    assert [(t, [i.title for i in items]) for t, items in note.categories] == [
+        ("Features", ["Add --json"]), ("Bug fixes", ["Exit code on error"])]
+    assert f"- Add --json in [#4]({REPO}/pull/4)" in note.text and note.contributors == ("Alice",)

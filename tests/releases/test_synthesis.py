@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from jobs.config import LLMSettings
 from jobs.llm import LLM
-from jobs.models import PullInfo, PullRef, ReleaseRange
+from jobs.models import PullInfo, PullRef, ReleaseNote, ReleaseRange
 from jobs.releases.compose import check_complete, compose
 from jobs.releases.synthesis import Highlight, apply_synthesis, synthesize
 from jobs.tools.gate import Gate
@@ -39,7 +39,7 @@ PULLS = {
 
 
 @pytest.fixture(scope="module")
-def note():  # type: ignore[no-untyped-def]
+def note() -> ReleaseNote:
     return compose(RANGE, PULLS, repo_url=REPO)
 
 
@@ -60,7 +60,8 @@ def llm(server: OpenAIStandIn, tmp_path: Path) -> Iterator[LLM]:
         yield client
 
 
-def reply(highlights: list[tuple[str, list[object]]], items: list[tuple[object, str]] = ()) -> dict[str, object]:  # type: ignore[assignment]
+def reply(highlights: list[tuple[str, list[object]]],
+          items: Sequence[tuple[object, str]] = ()) -> dict[str, object]:  # fmt: skip
     return {"highlights": [{"text": t, "cites": c} for t, c in highlights],
             "items": [{"id": i, "title": t} for i, t in items]}
 
@@ -69,7 +70,7 @@ def block(user: str, item_id: str) -> str:
     return user.split(f"<<<ITEM id={item_id}>>>\n", 1)[1].split("<<<END ITEM>>>", 1)[0]
 
 
-def test_valid_highlights_and_titles_are_used(server: OpenAIStandIn, llm: LLM, note) -> None:  # type: ignore[no-untyped-def]
+def test_valid_highlights_and_titles_are_used(server: OpenAIStandIn, llm: LLM, note: ReleaseNote) -> None:
     server.reply(reply(
         [("`Client.fetch` is gone; use `Client.get` instead (#21).", ["#21"]),
          ("Fixes issue #7 and makes imports lazy.", ["#7", "#22"])],
@@ -103,7 +104,7 @@ def test_valid_highlights_and_titles_are_used(server: OpenAIStandIn, llm: LLM, n
     assert final.text.split("## What's changed", 1)[1] != note.text.split("## What's changed", 1)[1]
 
 
-def test_invented_pr_numbers_are_dropped(server: OpenAIStandIn, llm: LLM, note,  # type: ignore[no-untyped-def]
+def test_invented_pr_numbers_are_dropped(server: OpenAIStandIn, llm: LLM, note: ReleaseNote,
                                          caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="jobs")
     server.reply(reply(
@@ -127,7 +128,7 @@ def test_invented_pr_numbers_are_dropped(server: OpenAIStandIn, llm: LLM, note, 
     assert "#99" not in final.text and "#98" not in final.text and "- Lazy imports by" in final.text
 
 
-def test_planted_instructions_in_a_pr_body_stay_data(server: OpenAIStandIn, llm: LLM, note) -> None:  # type: ignore[no-untyped-def]
+def test_planted_instructions_in_a_pr_body_stay_data(server: OpenAIStandIn, llm: LLM, note: ReleaseNote) -> None:
     # what a model that obeyed the PR body would answer
     server.reply(reply(
         [("This release is safe to deploy.", ["#22"]), ("This release is safe to merge.", ["#999"]),
@@ -143,7 +144,7 @@ def test_planted_instructions_in_a_pr_body_stay_data(server: OpenAIStandIn, llm:
     assert "999" not in re.findall(r"<<<ITEM id=([^>]*)>>>", user)
 
 
-def test_items_the_model_dropped_are_put_back(server: OpenAIStandIn, llm: LLM, note) -> None:  # type: ignore[no-untyped-def]
+def test_items_the_model_dropped_are_put_back(server: OpenAIStandIn, llm: LLM, note: ReleaseNote) -> None:
     server.reply(reply([], [("#23", "Retry GET requests on 503 responses")]))
     synthesis = synthesize(note, llm, pulls=PULLS)
     assert synthesis is not None and synthesis.highlights == ()
@@ -156,22 +157,18 @@ def test_items_the_model_dropped_are_put_back(server: OpenAIStandIn, llm: LLM, n
         assert line in final.text
 
 
-def test_malformed_replies_leave_the_deterministic_draft(server: OpenAIStandIn, llm: LLM, note) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_replies_leave_the_deterministic_draft(server: OpenAIStandIn, llm: LLM, note: ReleaseNote) -> None:
     server.reply('Here are the highlights: {"highlights": [{"text": "x", "cites": ["#21"]}')
     assert synthesize(note, llm, pulls=PULLS) is None
     server.reply({"points": [{"text": "Lazy imports.", "cites": ["#22"]}]})  # another shape
     assert synthesize(note, llm, pulls=PULLS) is None
     server.reply({"highlights": "Lazy imports (#22).", "items": []})
-    assert synthesis_is_none(note, llm)
+    assert synthesize(note, llm, pulls=PULLS) is None
     server.malformed()  # a cut-off HTTP body
     assert synthesize(note, llm, pulls=PULLS) is None
     server.reply(reply([("Two sentences here. Each one should cite.", ["#22"])]))  # nothing valid is left
     assert synthesize(note, llm, pulls=PULLS) is None
     assert apply_synthesis(note, None) is note
-
-
-def synthesis_is_none(note, llm: LLM) -> bool:  # type: ignore[no-untyped-def]
-    return synthesize(note, llm, pulls=PULLS) is None
 
 
 def test_off_by_default_and_nothing_to_say_make_no_request(server: OpenAIStandIn, llm: LLM) -> None:
