@@ -190,6 +190,7 @@ class ReleaseNoteSettings(_Section):
     categories: Annotated[tuple[CategoryRule, ...], Strict(False)]
     exclude_labels: Strings
     exclude_authors: Strings
+    changelog_file: str
     bot_authors: Strings
 
     @field_validator("tag_pattern")

@@ -6,6 +6,7 @@ The bot drafts; people publish. A draft a person edited is never overwritten.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +32,76 @@ class ReleaseRun:
     dry_run: bool
     problems: tuple[str, ...] = field(default_factory=tuple)
     synthesized: bool = False
+    changelog_pr: dict | None = None
+
+
+def _block(tag: str, text: str) -> str:
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("<!-- nightcrew:release"))
+    return f"<!-- nightcrew:release-notes {tag} -->\n## {tag}\n\n{body.strip()}\n<!-- /nightcrew:release-notes {tag} -->\n"
+
+
+def with_notes(current: str, tag: str, text: str) -> str:
+    """The changelog file with the notes for ``tag`` on top (or in place of the bot's earlier block for it)."""
+    start, end = f"<!-- nightcrew:release-notes {tag} -->", f"<!-- /nightcrew:release-notes {tag} -->\n"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        return before + _block(tag, text) + rest.split(end, 1)[1]
+    lines = current.splitlines(keepends=True)
+    # keep a leading "# Changelog" title (and what follows it up to the first release) above the new block
+    top = 0
+    if lines and lines[0].startswith("# "):
+        top = 1
+        while top < len(lines) and not lines[top].startswith("## "):
+            top += 1
+    head = "".join(lines[:top])
+    if head and not head.endswith("\n\n"):
+        head = head.rstrip("\n") + "\n\n"
+    tail = "".join(lines[top:])
+    return head + _block(tag, text) + ("\n" + tail if tail else "")
+
+
+def propose_changelog(repo: Path, config: Config, forge, gate: Gate, tag: str, text: str) -> dict:  # type: ignore[no-untyped-def]
+    """A branch and PR that put the notes at the top of ``[release_notes] changelog_file``; once per tag,
+    a PR a person closed stays closed, a branch a person pushed to is left alone."""
+    from jobs.vcs import Author, Git
+
+    settings = config.release_notes
+    branch = f"{config.forge.branch_prefix}release-notes-{re.sub(r'[^A-Za-z0-9._-]+', '-', tag)}"
+    existing = gate.run("forge.read", branch, lambda: forge.pulls_for_branch(branch))
+    open_pr = next((p for p in existing if p.state == "open"), None)
+    if open_pr is None and existing:
+        return {"branch": branch, "action": "skipped", "reason": f"#{existing[0].number} is {existing[0].state}"}
+    git = Git(repo, env=forge.git_env(), secrets=tuple(forge.secrets))
+    author = Author(config.forge.author_name, config.forge.author_email)
+    remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
+    base = forge.default_base()
+    base_sha = git.sha(git.fetch_branch(remote, base)) if remote else git.sha(base)
+    remote_tip = gate.run("forge.read", branch, lambda: git.remote_sha(remote, branch)) if remote else None
+    tip = git.sha(git.fetch_branch(remote, branch)) if remote_tip else git.sha(f"refs/heads/{branch}")
+    if tip and git.foreign_commits(base_sha, tip, author.email):
+        return {"branch": branch, "action": "skipped", "reason": "the branch has commits by someone else"}
+    title = f"docs: release notes for {tag}"
+    with git.worktree(base_sha) as worktree:
+        path = worktree / settings.changelog_file
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        updated = with_notes(current, tag, text)
+        if tip and git.file_at(tip, settings.changelog_file) == updated and open_pr:
+            return {"branch": branch, "action": "unchanged", "pr": open_pr.number}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(updated, encoding="utf-8")
+        sha = gate.run("git.branch", branch, lambda: git.commit(worktree, [settings.changelog_file], title + "\n",
+                                                                  author))
+    if forge.kind == "local":
+        gate.run("git.branch", branch, lambda: git.set_branch(branch, sha))
+    if remote:
+        gate.run("git.push", f"{remote} {branch}", lambda: git.push(remote, branch, sha, expected=remote_tip))
+    body = f"The release notes for {tag}, at the top of `{settings.changelog_file}`. Edit freely before merging."
+    if open_pr:
+        pull = gate.run("forge.update_pull", branch, lambda: forge.update_pull(open_pr.number, title=title, body=body))
+        return {"branch": branch, "action": "updated", "pr": pull.number, "url": pull.url}
+    pull = gate.run("forge.create_pull", branch, lambda: forge.create_pull(branch=branch, base=base, title=title,
+                                                                           body=body, draft=False))
+    return {"branch": branch, "action": "opened", "pr": pull.number, "url": pull.url}
 
 
 def _category_config(repo: Path, config: Config) -> categories.CategoryConfig:
@@ -139,7 +210,17 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
             log.close()
         if forge is not None:
             requests = forge.requests
-    return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized)
+    changelog_pr = None
+    if settings.changelog_file and not dry_run:
+        from jobs.dependency_updates import make_forge
+        from jobs.vcs import Git
+
+        pr_forge = forge if forge is not None else make_forge(config, repo, Git(repo), "local")
+        try:
+            changelog_pr = propose_changelog(repo, config, pr_forge, gate, tag, note.text)
+        except NightcrewError as exc:
+            problems.append(f"changelog pull request: {exc}")
+    return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized, changelog_pr)
 
 
 def final_text(repo: Path, config: Config, tag: str, location: str, *, forge_kind: str | None = None) -> str:

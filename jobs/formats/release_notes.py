@@ -34,5 +34,6 @@ def to_json(run: ReleaseRun) -> dict[str, Any]:
         "problems": list(run.problems),
         "llm_synthesis": run.synthesized,
         "draft": draft,
+        "changelog_pr": run.changelog_pr,
         "text": note.text,
     }

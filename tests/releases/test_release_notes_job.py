@@ -157,3 +157,25 @@ def test_unknown_tag_is_one_line_and_nothing_is_written(history: Path) -> None:
                                       "--forge", "local"])
     assert result.exit_code != 0 and result.stderr.count("\n") == 1 and "v9.9.9" in result.stderr
     assert not (history / ".nightcrew" / "releases").exists()
+
+
+def test_optional_changelog_pull_request_prepends_the_notes_once(history: Path) -> None:
+    (history / "CHANGELOG.md").write_text("# Changelog\n\nAll notable changes.\n\n## v1.0.0\n\n- First release\n")
+    git(history, "add", "CHANGELOG.md")
+    git(history, "commit", "-qm", "changelog")
+    git(history, "push", "-q", "origin", "main")
+    (history / "nightcrew.toml").write_text('[forge]\nweb_url = "https://git.example.org/acme/widgets"\n\n'
+                                            '[release_notes]\nchangelog_file = "CHANGELOG.md"\n')
+    code, data, err = run(history, "--tag", "v1.1.0", "--forge", "local")
+    assert code == 0, err
+    assert data["changelog_pr"]["action"] == "opened"
+    branch = data["changelog_pr"]["branch"]
+    text = subprocess.run(["git", "--git-dir", str(history.parent / "widgets.git"), "show", f"{branch}:CHANGELOG.md"],
+                          capture_output=True, text=True, check=True).stdout
+    assert text.startswith("# Changelog\n\nAll notable changes.\n\n<!-- nightcrew:release-notes v1.1.0 -->\n## v1.1.0\n")
+    assert text.endswith("## v1.0.0\n\n- First release\n")
+    assert "https://git.example.org/acme/widgets/pull/1" in text
+    again = run(history, "--tag", "v1.1.0", "--forge", "local")[1]
+    assert again["changelog_pr"]["action"] == "unchanged"
+    listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(history), "--format", "json"]).stdout)
+    assert [p["title"] for p in listed] == ["docs: release notes for v1.1.0"]
