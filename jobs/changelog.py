@@ -21,10 +21,21 @@ from jobs.tools import Gate
 from jobs.tools.redact import secrets_from_environment
 
 
+PUBLIC_API = "https://api.github.com"
+
+
 def github_sources(config: Config, gate: Gate) -> list[ChangelogSource]:
-    """The GitHub changelog sources, when enabled and a token is set (never without one: rate limits)."""
+    """The GitHub changelog sources, when enabled and a token is set (never without one: rate limits).
+
+    Upstream projects live on public GitHub. A token made for a GitHub Enterprise forge is never sent there:
+    it is used for upstream repositories only when ``[changelogs] github_api_url`` names where to use it,
+    or when the forge's own API is public GitHub.
+    """
     token = os.environ.get(config.forge.token_env, "")
     if not (config.changelogs.github and token):
+        return []
+    forge_api = (config.forge.api_url or os.environ.get("GITHUB_API_URL") or PUBLIC_API).rstrip("/")
+    if not config.changelogs.github_api_url and forge_api != PUBLIC_API:
         return []
     from jobs.changelogs.github import GitHubFileSource, GitHubReleasesSource
     from jobs.forges.github import GitHubReader
@@ -53,7 +64,7 @@ class ChangelogReport:
     problems: tuple[Problem, ...] = field(default_factory=tuple)
 
 
-def run(package: str, old: str, new: str, config: Config) -> ChangelogReport:
+def run(package: str, old: str, new: str, config: Config, *, audit_path=None) -> ChangelogReport:  # type: ignore[no-untyped-def]
     """The changelog of ``package`` from ``old`` to ``new``, with its flags and, when enabled, an LLM summary."""
     try:
         old_v, new_v = Version(old), Version(new)
@@ -62,7 +73,7 @@ def run(package: str, old: str, new: str, config: Config) -> ChangelogReport:
     if new_v <= old_v:
         raise ConfigError(f"{new} is not newer than {old}", "changelog")
     secrets = secrets_from_environment()
-    gate = Gate(run_id=uuid.uuid4().hex[:12], job="changelog", mode="advisory", secrets=secrets)
+    gate = Gate(run_id=uuid.uuid4().hex[:12], job="changelog", mode="advisory", secrets=secrets, audit_path=audit_path)
     location = locate(config.index.url, config.index.extra_urls)
     name = canonicalize_name(package)
     with index_client(config, location) as client:

@@ -132,7 +132,8 @@ def changelog(package: str, old: str, new: str, repo: Path, config_path: Path | 
 
     config = _load_config(repo, config_path)
     try:
-        report = changelog_job.run(package, old, new, config)
+        audit = (repo / config.forge.state_file).parent / "audit.jsonl" if (repo / ".git").exists() else None
+        report = changelog_job.run(package, old, new, config, audit_path=audit)
     except ConfigError as exc:
         _fail(str(exc))
     except NightcrewError as exc:
@@ -223,13 +224,18 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
         _fail(str(exc), EXIT_PARTIAL)
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
+    for notice in result.notices:
+        click.echo(f"nightcrew: note: {notice}", err=True)
     output_format = output_format or ("markdown" if sys.stdout.isatty() else "json")
     if output_format == "json":
         click.echo(json.dumps(to_json(result), indent=2))
     else:
         click.echo(result.note.text, nl=False)
-        if result.draft is not None:
-            click.echo(f"\n[draft {result.draft.action}: {result.draft.url_or_path}]", err=True)
+        items = sum(len(items) for _, items in result.note.categories)
+        draft = f"draft {result.draft.action}: {result.draft.url_or_path}" if result.draft else "no draft (dry run)"
+        click.echo(f"\n{items} items, {len(result.note.excluded)} excluded, "
+                   f"{'complete' if result.complete else 'INCOMPLETE'}; {result.api_requests} API requests; {draft}",
+                   err=True)
     if result.problems:
         sys.exit(EXIT_PARTIAL)
 

@@ -309,7 +309,7 @@ class DependencyUpdates:
                                      "(on_test_failure = \"skip\")", tests=tests)
         if not same_tree:
             self._publish(branch, sha, tips)
-        entries = self._changelogs.entries(change, report) if self._changelogs is not None else []
+        entries = self._changelog_entries(change, report)
         body = self.renderer.body(change, plan.group, tests, changelog=entries)
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr)
         confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
@@ -318,6 +318,17 @@ class DependencyUpdates:
         return result(action, None, pull=confirmed, tests=tests)
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _changelog_entries(self, change: ProposedChange, report: ScanReport) -> list[dict]:
+        """The PR body's changelog part; whatever goes wrong there is reported and never costs the PR."""
+        if self._changelogs is None:
+            return []
+        try:
+            return self._changelogs.entries(change, report)
+        except Exception as exc:  # upstream text is hostile input: a crash in reading it must not stop the PR
+            reason = redact(f"{type(exc).__name__}: {exc}", self.secrets).splitlines()[0][:300]
+            self.problems.append(Problem(None, None, f"{change.branch}: changelog left out ({reason})"))
+            return []
 
     def _limit_reason(self, replaces_open: bool) -> str | None:
         limits = self.config.updates

@@ -33,10 +33,14 @@ class ReleaseRun:
     problems: tuple[str, ...] = field(default_factory=tuple)
     synthesized: bool = False
     changelog_pr: dict | None = None
+    complete: bool = True
+    notices: tuple[str, ...] = ()
 
 
 def _block(tag: str, text: str) -> str:
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("<!-- nightcrew:release"))
+    # the notes' own headings go one level below the release heading, so the file keeps one level per release
+    body = "\n".join("#" + line if line.startswith("#") else line
+                     for line in text.splitlines() if not line.startswith("<!-- nightcrew:release"))
     return f"<!-- nightcrew:release-notes {tag} -->\n## {tag}\n\n{body.strip()}\n<!-- /nightcrew:release-notes {tag} -->\n"
 
 
@@ -51,7 +55,7 @@ def with_notes(current: str, tag: str, text: str) -> str:
     top = 0
     if lines and lines[0].startswith("# "):
         top = 1
-        while top < len(lines) and not lines[top].startswith("## "):
+        while top < len(lines) and not lines[top].startswith(("## ", "<!-- nightcrew:release-notes ")):
             top += 1
     head = "".join(lines[:top])
     if head and not head.endswith("\n\n"):
@@ -151,6 +155,9 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
 
         if os.environ.get(config.forge.token_env):
             forge = make_forge(config, repo, Git(repo), "github")
+    notices: list[str] = []
+    if kind == "github" and forge is None:
+        notices.append(f"no token in {config.forge.token_env}: notes from git alone, draft written locally")
     secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(getattr(forge, "secrets", ()))
     state = repo / config.forge.state_file
     gate = Gate(run_id=run_id, job="release-notes", dry_run=dry_run, secrets=secrets,
@@ -179,7 +186,10 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
                            bot_branch_prefix=config.forge.branch_prefix, neutralize_handles=settings.neutralize_handles,
                            include_direct_commits=settings.include_direct_commits,
                            branches={n: p.branch for n, p in pulls.items() if p.branch})
-    problems += compose.check_complete(range_, note)
+    incomplete = compose.check_complete(range_, note)
+    problems += incomplete
+    if categories.find_release_yml(repo) is not None and (settings.exclude_labels or settings.exclude_authors):
+        notices.append(".github/release.yml decides categories and exclusions; [release_notes] exclude_* were not used")
     synthesized = False
     if config.llm.enabled and not dry_run:
         from jobs.llm.client import LLMError, build_llm
@@ -220,12 +230,13 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
             changelog_pr = propose_changelog(repo, config, pr_forge, gate, tag, note.text)
         except NightcrewError as exc:
             problems.append(f"changelog pull request: {exc}")
-    return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized, changelog_pr)
+    return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized, changelog_pr,
+                      complete=not incomplete, notices=tuple(notices))
 
 
 def final_text(repo: Path, config: Config, tag: str, location: str, *, forge_kind: str | None = None) -> str:
     """The text people settled on for ``tag``: the published GitHub release's body, else the local draft file."""
-    if (forge_kind or config.forge.kind) == "github" and location.startswith(("http://", "https://")):
+    if location.startswith(("http://", "https://")):  # the draft went to the forge: the final text is there
         from jobs.dependency_updates import make_forge
         from jobs.vcs import Git
 

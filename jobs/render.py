@@ -18,6 +18,7 @@ MARKER_PREFIX = "<!-- nightcrew:"
 _MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
 _MARKER = re.compile(r"\s*<!-- nightcrew:(\{.*?\}) -->")
 MAX_FAILING_LISTED = 50
+MAX_FLAGS_LISTED = 15  # per package: the rest is in the sections below
 
 
 def neutralize_mentions(text: str) -> str:
@@ -91,7 +92,10 @@ class Renderer:
     def body(self, change: ProposedChange, group: str | None, tests: TestReport | None,
              changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT) -> str:
         """The PR body, under ``limit``: the changelog is cut first, then the test output."""
-        changelog = [dict(e, sections=[dict(section) for section in e.get("sections", [])]) for e in (changelog or [])]
+        changelog = [dict(e, sections=[dict(section) for section in e.get("sections", [])],
+                          flags=list(e.get("flags", []))[:MAX_FLAGS_LISTED],
+                          flags_more=max(0, len(e.get("flags", [])) - MAX_FLAGS_LISTED), sections_more=0)
+                     for e in (changelog or [])]
         test_data = asdict(tests) if tests else None
         failing_more = 0
         if test_data:
@@ -116,7 +120,14 @@ class Renderer:
         if field == "changelog":
             sections = [s for e in context["changelog"] for s in e["sections"] if len(s["text"]) > 200]
             if not sections:
-                return False
+                # many short sections: drop the oldest of the package with the most, and say how many went
+                fullest = max(context["changelog"], key=lambda e: len(e["sections"]), default=None)
+                if fullest is None or len(fullest["sections"]) <= 1:
+                    return False
+                fullest["sections"].pop()
+                fullest["sections_more"] += 1
+                context["changelog_truncated"] = True
+                return True
             longest = max(sections, key=lambda s: len(s["text"]))
             text = longest["text"][: len(longest["text"]) // 2].rstrip()
             if text.count("```") % 2:  # do not leave a fenced block open

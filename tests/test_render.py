@@ -82,3 +82,19 @@ def test_a_marker_inside_third_party_output_is_not_believed() -> None:
     assert read_marker("Some text\n" + fake) is None
     body = Renderer().body(change("httpx"), None, TestReport(outcome="failed", output_tail=fake))
     assert read_marker(body)["key"] == "httpx"
+
+
+def test_hundreds_of_sections_and_flags_keep_tests_and_footer() -> None:
+    sections = [{"version": f"1.{n}.0", "heading": f"## 1.{n}.0", "text": f"## 1.{n}.0\n\n- Removed thing {n}\n"}
+                for n in range(600, 0, -1)]
+    flags = [{"kind": "removal", "version": s["version"], "text": f"Removed thing {n}"} for n, s in enumerate(sections)]
+    changelog = [{"name": "httpx", "old": "1.0.0", "new": "1.600.0", "source_kind": "sdist",
+                  "source_url": "https://example.invalid/changes", "source_path": "CHANGES.md", "flags": flags,
+                  "sections": sections, "missing": [], "note": None, "summary": None}]
+    tests = TestReport(outcome="passed", passed=3, output_tail="ok\n" * 10)
+    body = Renderer().body(change("httpx"), None, tests, changelog=changelog, limit=20_000)
+    assert len(body) <= 20_000
+    assert "### Tests" in body and 'package = "httpx"' in body and read_marker(body) is not None
+    assert "… and 585 more flagged items" in body
+    assert "left out to fit: [full text](https://example.invalid/changes)" in body
+    assert "<summary>1.600.0</summary>" in body  # the newest sections stay

@@ -127,3 +127,19 @@ def test_changelog_command_json_contract(static_index, tmp_path: Path) -> None:
     assert data["missing_versions"] == [] and data["flags"][0]["kind"] == "security"
     bad = CliRunner().invoke(cli, ["changelog", "widget", "2.0", "1.0", "--repo", str(tmp_path)])
     assert bad.exit_code == 2 and "is not newer than" in bad.stderr
+
+
+def test_an_enterprise_token_is_never_sent_to_public_github(tmp_path: Path, monkeypatch) -> None:
+    from jobs import config as config_module
+    from jobs.changelog import github_sources
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghe-token")
+    (tmp_path / "nightcrew.toml").write_text('[forge]\napi_url = "https://ghe.example.org/api/v3"\n')
+    gate = Gate(run_id="t", job="test")
+    assert github_sources(config_module.load(repo=tmp_path), gate) == []
+    (tmp_path / "nightcrew.toml").write_text('[forge]\napi_url = "https://ghe.example.org/api/v3"\n'
+                                             '[changelogs]\ngithub_api_url = "https://ghe.example.org/api/v3"\n')
+    assert len(github_sources(config_module.load(repo=tmp_path), gate)) == 2
+    (tmp_path / "nightcrew.toml").write_text("")
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    assert len(github_sources(config_module.load(repo=tmp_path), gate)) == 2

@@ -106,7 +106,10 @@ def test_github_draft_release_with_every_item_linked(history: Path, hub: GitHubS
     drafts = [r for r in hub.releases() if r["tag_name"] == "v1.1.0"]
     assert len(drafts) == 1 and drafts[0]["draft"] is True
     assert data["draft"]["action"] == "created" and data["draft"]["url"]
-    assert drafts[0]["body"].rstrip().endswith(text.rstrip().splitlines()[-1])
+    from jobs.releases.drafts import with_marker
+
+    assert drafts[0]["body"] == with_marker(text)  # exactly the notes the run reported
+    assert text.index("Features") < text.index("/pull/2") and "mathlib" in text
 
 
 def test_a_human_edited_draft_is_never_overwritten(history: Path, hub: GitHubStandIn) -> None:
@@ -129,7 +132,7 @@ def test_git_only_mode_writes_a_local_draft(history: Path) -> None:
     code, data, err = run(history, "--tag", "v1.1.0", "--forge", "local")
     assert code == 0, err
     assert data["api_requests"] == 0 and data["previous_tag"] == "v1.0.0"
-    assert {item["pr"] for item in data["items"] if item["pr"]} >= {1, 2}
+    assert {item["pr"] for item in data["items"] if item["pr"]} == {1, 2, 3, 4}  # git alone knows no labels
     path = Path(data["draft"]["path"])
     assert path.is_file() and "https://git.example.org/acme/widgets/pull/1" in path.read_text()
     again = run(history, "--tag", "v1.1.0", "--forge", "local")[1]
@@ -150,6 +153,7 @@ def test_first_release_covers_the_whole_history(history: Path) -> None:
     (history / "nightcrew.toml").write_text('[forge]\nweb_url = "https://git.example.org/acme/widgets"\n')
     code, data, _ = run(history, "--tag", "v1.0.0", "--forge", "local", "--dry-run")
     assert code == 0 and data["previous_tag"] is None and data["draft"] is None
+    assert [item["title"] for item in data["items"]] == ["Initial"] and len(data["direct_commits"]) == 1
 
 
 def test_unknown_tag_is_one_line_and_nothing_is_written(history: Path) -> None:
@@ -179,3 +183,23 @@ def test_optional_changelog_pull_request_prepends_the_notes_once(history: Path) 
     assert again["changelog_pr"]["action"] == "unchanged"
     listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(history), "--format", "json"]).stdout)
     assert [p["title"] for p in listed] == ["docs: release notes for v1.1.0"]
+
+
+def test_changelog_blocks_for_several_tags_never_swallow_each_other() -> None:
+    from jobs.release_notes import with_notes
+
+    start = "# Changelog\n\nIntro.\n\n## v1.0.0\n\n- First\n"
+    first = with_notes(start, "v1.1.0", "## What's changed\n\n- A\n")
+    second = with_notes(first, "v1.2.0", "## What's changed\n\n- B\n")
+    assert second.index("release-notes v1.2.0") < second.index("release-notes v1.1.0") < second.index("## v1.0.0")
+    again = with_notes(second, "v1.1.0", "## What's changed\n\n- A reworded\n")
+    assert "- B" in again and "- A reworded" in again and "- First" in again and "\n- A\n" not in again
+    assert "### What's changed" in again and "\n## What's changed" not in again  # demoted below the release
+
+
+def test_github_forge_without_token_says_it_wrote_locally(history: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    (history / "nightcrew.toml").write_text('[forge]\nkind = "github"\nweb_url = "https://git.example.org/a/b"\n')
+    code, data, err = run(history, "--tag", "v1.1.0")
+    assert code == 0 and "path" in data["draft"]
+    assert any("no token in GITHUB_TOKEN" in n for n in data["notices"]) and "nightcrew: note:" in err
