@@ -126,11 +126,7 @@ def _category_config(repo: Path, config: Config) -> categories.CategoryConfig:
 
 
 def _date_of(repo: Path, sha: str | None) -> str | None:
-    if sha is None:
-        return None
-    proc = subprocess.run(["git", "log", "-1", "--format=%cI", sha], cwd=repo, capture_output=True, text=True,
-                          timeout=60)
-    return proc.stdout.strip() or None
+    return history.commit_date(repo, sha) if sha else None
 
 
 def _web_url(config: Config, repo: Path, forge: object | None) -> str | None:
@@ -213,8 +209,10 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
         log = DraftLog(state)
         try:
             last = log.last(tag)
+            version = history.parse_tag(tag, settings.tag_pattern)
             draft = gate.run("forge.draft_release", tag, lambda: store.publish_draft(
-                tag, note.text, last.text_hash if last else None))
+                tag, note.text, last.text_hash if last else None,
+                prerelease=version.is_prerelease if version is not None else None))
             log.add(tag, note.text, draft.text_hash, draft.url_or_path, draft.action)
         finally:
             log.close()

@@ -79,17 +79,27 @@ class ChangelogFinder:
             except NightcrewError as exc:  # one source down is not the end: the next may answer
                 self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}): {exc}"))
                 continue
+            except Exception as exc:  # noqa: BLE001 - upstream data that breaks a source must not end the run
+                self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}): {_one_line(exc)}"))
+                continue
             for candidate in candidates:
                 if source.kind == "link":
                     link = link or candidate
                     continue
-                sliced = slice_releases(candidate.texts, old, new, prereleases=self.prereleases)
-                if sliced.sections:
-                    return Changelog(
+                try:
+                    sliced = slice_releases(candidate.texts, old, new, prereleases=self.prereleases)
+                    found = Changelog(
                         package, str(old), str(new), candidate.origin, sliced.sections,
                         missing_versions(versions, sliced.sections, old, new), flag_sections(sliced.sections),
                         repository=repository,
-                    )
+                    ) if sliced.sections else None
+                except Exception as exc:  # noqa: BLE001 - a hostile changelog: report it, try the next candidate
+                    where = candidate.origin.url or candidate.origin.path or ""
+                    self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}"
+                                                             f"{' ' + where if where else ''}): {_one_line(exc)}"))
+                    continue
+                if found is not None:
+                    return found
                 without_range = without_range or candidate
         in_range = missing_versions(versions, (), old, new)
         if without_range is not None:
@@ -101,3 +111,9 @@ class ChangelogFinder:
                              note="no changelog text found; the project links its changelog", repository=repository)
         return Changelog(package, str(old), str(new), None, (), in_range, note="no changelog found",
                          repository=repository)
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An unexpected exception as one short line: its type and message, whitespace collapsed."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,12 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from jobs.changelogs.base import ChangelogRequest, SourceText
 from jobs.changelogs.link import CHANGELOG_LABELS, normalize_label
-from jobs.changelogs.markdown import github_repo_url
-from jobs.changelogs.parse import find_releases, looks_like_changelog, split_lines
+from jobs.changelogs.markdown import block_tokens, github_repo_url, open_block_closer
+from jobs.changelogs.parse import MAX_VERSION_CHARS, find_releases, looks_like_changelog, split_lines
 from jobs.changelogs.sdist import DOC_FOLDERS, RELEASE_FOLDERS, decode_text, file_rank, included_paths, \
     release_file_version  # fmt: skip
 from jobs.forges.github import GitHubReader, GitHubRelease, RepoEntry
@@ -119,9 +119,11 @@ def tag_version(tag: str) -> tuple[str, Version] | None:
         start = i - 1 if i > 0 and tag[i - 1] in "vV" else i
         if start > 0 and tag[start - 1] not in _SEPARATORS:
             continue  # inside a word: "py3k-1.0" has its version after the dash
+        if len(tag) - i > MAX_VERSION_CHARS:
+            continue  # not a version: a hostile or broken tag (and Version() could not even convert it)
         try:
             version = Version(tag[i:])
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number part too long to convert
             continue
         prefix = tag[:start].rstrip(_SEPARATORS).lstrip("@").rpartition("/")[2]
         return _normalize(prefix), version
@@ -156,10 +158,8 @@ def _tag_kind(prefix: str, aliases: frozenset[str]) -> str | None:
 
 # -- release bodies -------------------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_NOT_PARAGRAPH = re.compile(r"^\s*(?:$|[-*+>|#]|\d+[.)]\s|<)")
 # A release whose notes only send the reader elsewhere: "See CHANGELOG.md", "**Full Changelog**: <compare URL>".
 _POINTER_WORDS = re.compile(r"change\s?log|changes|history|news|release\s+notes|what'?s\s+new", re.I)
 _POINTER_LINK = re.compile(r"https?://|\.(?:md|rst|txt)\b|\bsee\b", re.I)
@@ -169,31 +169,25 @@ POINTER_MAX_CHARS = 300
 def nest_headings(body: str) -> str:
     """A release body with its headings two levels deeper (ATX ``#`` -> ``###``, setext to ATX), so that
     under a ``## <version>`` heading they read as the release's subsections, never as releases of their own.
-    Fenced code is left alone."""
-    out: list[str] = []
-    fence: tuple[str, int] | None = None
-    for line in body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n"):
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= fence[1] \
-                    and not opened.group(2).strip():  # fmt: skip
-                fence = None
-            out.append(line)
+
+    The headings are those CommonMark reads at the top level (as the changelog parser will), so fenced code,
+    HTML blocks and list items are left alone. A fenced code block (or an HTML block only a closing tag ends)
+    left open at the end is closed: it would otherwise swallow every older release after it."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    tokens = block_tokens(lines, html_blocks=True)
+    out: list[str | None] = list(lines)
+    for token in tokens:
+        if token.type != "heading_open" or token.level != 0 or not token.map:
             continue
-        if opened:
-            fence = (opened.group(1)[0], len(opened.group(1)))
-            out.append(line)
-            continue
-        underline = _SETEXT.match(line)
-        if underline and out and not _NOT_PARAGRAPH.match(out[-1]):
-            level = 1 if underline.group(1)[0] == "=" else 2
-            out[-1] = "#" * (level + 2) + " " + out[-1].strip()
-            continue
-        atx = _ATX.match(line)
-        if atx:
-            line = atx.group(1) + "#" * min(6, len(atx.group(2)) + 2) + line[atx.end():]
-        out.append(line)
-    return "\n".join(out)
+        first, stop = token.map
+        level = min(6, int(token.tag[1]) + 2)
+        if token.markup in ("=", "-"):  # setext: the title lines, then the underline
+            out[first] = "#" * level + " " + " ".join(line.strip() for line in lines[first:stop - 1])
+            out[first + 1:stop] = [None] * (stop - first - 1)
+        elif (atx := _ATX.match(lines[first])) is not None:
+            out[first] = atx.group(1) + "#" * level + lines[first][atx.end():]
+    closer = open_block_closer(lines, tokens)
+    return "\n".join([line for line in out if line is not None] + ([closer] if closer else []))
 
 
 def is_pointer(body: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from markdown_it import MarkdownIt
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,23 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+# Longer version texts are not versions but hostile or broken input (a 5000-digit part would not even convert).
+MAX_VERSION_CHARS = 64
+
+
 def parse_version(text: str) -> Version | None:
-    """A version named in a heading: ``1.2.3``, ``v1.2.3``, or a date ``2024-05-01`` read as ``2024.5.1``."""
+    """A version named in a heading: ``1.2.3``, ``v1.2.3``, or a date ``2024-05-01`` read as ``2024.5.1``.
+
+    None for anything else, including version texts longer than ``MAX_VERSION_CHARS``."""
     text = text.strip()
+    if len(text) > MAX_VERSION_CHARS:
+        return None
     date = _DATE.fullmatch(text)
     if date:
         text = ".".join(str(int(part)) for part in date.groups())
     try:
         return Version(text.removeprefix("v").removeprefix("V"))
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number part too long to convert
         return None
 
 

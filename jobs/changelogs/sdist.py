@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from jobs.changelogs.base import ChangelogRequest, SourceText
-from jobs.changelogs.parse import looks_like_changelog
+from jobs.changelogs.parse import MAX_VERSION_CHARS, looks_like_changelog
 from jobs.errors import PackageIndexError
 from jobs.index.locate import redact_url
 from jobs.models import ChangelogOrigin, DistributionFile, ProjectPage
@@ -116,9 +116,11 @@ def release_file_version(path: str) -> Version | None:
     found = _VERSION_STEM.match(split[0])
     if found is None:
         return None
+    if len(found.group(1)) > MAX_VERSION_CHARS:
+        return None
     try:
         return Version(found.group(1))
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number part too long to convert
         return None
 
 
@@ -127,13 +129,26 @@ def is_candidate_member(path: str) -> bool:
     return path == _PKG_INFO or file_rank(path) is not None or release_file_version(path) is not None
 
 
+# Terminal escape sequences (CSI such as colours and cursor moves, OSC such as window titles and links), then
+# any other C0/C1 control character but newline and tab: upstream text must not drive a terminal.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (newlines and tabs are kept; a
+    carriage return goes too, so normalize line ends first)."""
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
 def decode_text(data: bytes) -> str:
-    """Text of a member: UTF-8 (a BOM dropped), Latin-1 for old files that are not; newlines as ``\\n``."""
+    """Text of a member: UTF-8 (a BOM dropped), Latin-1 for old files that are not; newlines as ``\\n``;
+    control characters (terminal escapes, NUL...) other than newline and tab removed."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 # -- the archive -------------------------------------------------------------------------------------

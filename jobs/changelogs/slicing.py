@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from jobs.changelogs.parse import Release, find_releases, parse_version, split_lines, trim_end
 from jobs.models import ChangelogSection
@@ -83,16 +83,20 @@ def missing_versions(
     """Releases the index lists in (old, new] that no section names, ascending.
 
     Finals only, plus pre-releases when ``new`` is one: a pre-release the changelog folds into its final
-    (``2.34.0.dev1``) is not missing.
+    (``2.34.0.dev1``) is not missing. Post- and dev releases (``1.2.3.post1``: a packaging fix, rarely a
+    section of its own) are left out too, unless the sections show the changelog gives such releases sections.
     """
     covered = {v for s in sections for word in s.version.split() if (v := parse_version(word)) is not None}
+    posts = any(v.is_postrelease for v in covered)
+    devs = any(v.is_devrelease for v in covered)
     wanted = set()
     for item in index_versions:
-        try:
-            version = item if isinstance(item, Version) else Version(item)
-        except InvalidVersion:
+        version = item if isinstance(item, Version) else parse_version(str(item))
+        if version is None or not old < version <= new:
             continue
-        if old < version <= new and (not version.is_prerelease or new.is_prerelease):
+        if (version.is_postrelease and not posts) or (version.is_devrelease and not devs):
+            continue
+        if not version.is_prerelease or new.is_prerelease:
             wanted.add(version)
     return tuple(str(v) for v in sorted(wanted) if v not in covered)
 

@@ -10,6 +10,7 @@ from jobs.errors import NightcrewError
 from jobs.llm.client import LLM
 from jobs.llm.grounding import Item, render_data, system_prompt, validate
 from jobs.models import Changelog, ChangelogSection
+from jobs.changelogs.markdown import link_references
 from jobs.render import neutralize_mentions
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ class SummaryPoint:
 
 @dataclass(frozen=True)
 class Summary:
-    """A grounded summary of a changelog slice, and the model that wrote it."""
+    """A grounded summary of a changelog slice, and the model that wrote it. ``repository``: the upstream
+    repository's web address, when known (``#123`` in the points links to its issues)."""
 
     points: tuple[SummaryPoint, ...]
     model: str
+    repository: str | None = None
 
 
 def summarize(changelog: Changelog, llm: LLM | None) -> Summary | None:
@@ -73,7 +76,7 @@ def summarize(changelog: Changelog, llm: LLM | None) -> Summary | None:
         cut = " (the reply was cut at max_output_tokens)" if reply.finish_reason == "length" else ""
         log.info("%s: no grounded point left%s; the PR carries the changelog slice alone", purpose, cut)
         return None
-    return Summary(points, reply.model)
+    return Summary(points, reply.model, changelog.repository)
 
 
 def _items(sections: tuple[ChangelogSection, ...]) -> tuple[list[Item], dict[str, str]]:
@@ -106,24 +109,27 @@ def _safe_id(version: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+!-]", "-", version.strip())[:64].strip("-.")
 
 
-def render_markdown(summary: Summary) -> str:
+def render_markdown(summary: Summary, *, upstream: str | None = None) -> str:
     """Markdown bullets, each with the versions it cites. Model text is untrusted: HTML, links, images and
-    @mentions are neutralized so it cannot add markup, trackers or pings to the PR body."""
+    @mentions are neutralized so it cannot add markup, trackers or pings to the PR body, and issue references
+    (``#123``, ``GH-123``) link to the upstream repository (``upstream``, else the summary's), never to ours."""
+    upstream = upstream or summary.repository
     lines = []
     for point in summary.points:
         versions = ", ".join(f"`{v}`" for v in point.versions)
-        lines.append(f"- {_plain(point.text)} ({versions})")
+        lines.append(f"- {_plain(point.text, upstream)} ({versions})")
     lines.append("")
-    lines.append(f"_Written by the language model `{_plain(summary.model)}`; each point names the changelog "
-                 "sections it rests on._")  # fmt: skip
+    lines.append(f"_Written by the language model `{_plain(summary.model, upstream)}`; each point names the "
+                 "changelog sections it rests on._")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def _plain(text: str) -> str:
+def _plain(text: str, upstream: str | None = None) -> str:
     text = " ".join(text.split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images: keep the alt text only
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links: keep the label only
     # bare URLs as code: GitHub does not autolink inside a code span
     text = re.sub(r"(?i)\b(?:https?|ftp)://[^\s`]+", lambda m: f"`{m.group(0)}`", text)
-    return neutralize_mentions(text)
+    # as in the changelog sections: references go upstream (or nowhere), not to the PR's own repository
+    return neutralize_mentions(link_references(text, upstream))

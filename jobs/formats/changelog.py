@@ -4,20 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.changelogs.markdown import sanitize
+import re
+
+from jobs.changelogs.markdown import MAX_SECTION_CHARS, sanitize
+from jobs.changelogs.sdist import strip_controls
 from jobs.models import Changelog
 
 SCHEMA = "nightcrew.changelog/1"
 
+# Constructs only reStructuredText has: directives, comments and targets (".. x"), a literal block marker
+# ("::" ending a line), inline literals (``x``), roles (:issue:`12`), hyperlink references (`x <url>`_), and
+# title adornments Markdown has no use for (a line of ~ ^ " ' + * # under a line of text).
+_RST_SIGNS = (
+    re.compile(r"^\.\.(?:\s+\S|\s*$)", re.M),
+    re.compile(r"\S::[ \t]*$", re.M),
+    re.compile(r"(?<![`\w])``[^`\n]+``(?![`\w])"),
+    re.compile(r":[A-Za-z][\w+-]*(?::[A-Za-z][\w+-]*)?:`[^`\n]+`"),
+    re.compile(r"`[^`\n]+`__?(?!\w)"),
+    re.compile(r"^[^\s].*\n([~^\"'+*#])\1{2,}[ \t]*$", re.M),
+)
+# Constructs only Markdown has: ATX headings, fenced code, inline links and images, autolinks.
+_MARKDOWN_SIGNS = (
+    re.compile(r"^ {0,3}#{1,6}[ \t]", re.M),
+    re.compile(r"^ {0,3}```", re.M),
+    re.compile(r"\]\([^()\[\]\s]+\)"),
+    re.compile(r"<https?://[^<>\s]+>"),
+)
 
-def _is_rst(changelog: Changelog, file: str | None, heading: str) -> bool:
-    """Whether a section is not Markdown (reStructuredText or plain text), so it goes in a fenced block."""
+
+def looks_like_rst(text: str) -> bool:
+    """Whether a section's text is reStructuredText rather than Markdown (or plain text, which reads as
+    Markdown well enough): more kinds of RST-only constructs than Markdown-only ones."""
+    text = text[:MAX_SECTION_CHARS]  # as much as the PR body shows
+    rst = sum(1 for sign in _RST_SIGNS if sign.search(text))
+    markdown = sum(1 for sign in _MARKDOWN_SIGNS if sign.search(text))
+    return rst > markdown
+
+
+def _is_rst(changelog: Changelog, file: str | None, text: str) -> bool:
+    """Whether a section is reStructuredText, so it goes in a fenced block (a forge would not render it)."""
     name = (file or (changelog.origin.path if changelog.origin else "") or "").lower()
     if name.endswith((".md", ".markdown")) or (changelog.origin and changelog.origin.kind == "github-release"):
         return False
-    if name.endswith((".rst", ".txt")):
+    if name.endswith((".rst", ".rest")):
         return True
-    return not heading.lstrip().startswith(("#", "**"))  # a description or extension-less file: judge by its heading
+    # .txt, extension-less files (CHANGES, HISTORY) and descriptions: what the text itself is written in
+    return looks_like_rst(text)
 
 
 def to_json(changelog: Changelog, summary: Any = None) -> dict[str, Any]:
@@ -53,7 +85,8 @@ def to_text(changelog: Changelog) -> str:
         lines.append("no section for: " + ", ".join(changelog.missing_versions))
     for section in changelog.sections:
         lines += ["", section.text.rstrip()]
-    return "\n".join(lines) + "\n"
+    # Upstream text must not drive the terminal it is printed on: no escape sequences, no control characters.
+    return strip_controls("\n".join(lines).replace("\r\n", "\n").replace("\r", "\n")) + "\n"
 
 
 def pr_entry(changelog: Changelog, summary_markdown: str | None = None) -> dict[str, Any]:
@@ -69,7 +102,7 @@ def pr_entry(changelog: Changelog, summary_markdown: str | None = None) -> dict[
         "flags": [{"kind": f.kind, "version": f.version,
                    "text": sanitize(f.text, upstream=changelog.repository)} for f in changelog.flags],
         "sections": [{"version": s.version, "heading": s.heading,
-                      "text": sanitize(s.text, upstream=changelog.repository, rst=_is_rst(changelog, s.file, s.heading))}
+                      "text": sanitize(s.text, upstream=changelog.repository, rst=_is_rst(changelog, s.file, s.text))}
                      for s in changelog.sections],
         "missing": list(changelog.missing_versions),
         "note": changelog.note,

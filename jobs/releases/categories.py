@@ -12,8 +12,9 @@ The shape (GitHub's, read from ``.github/release.yml`` / ``.yaml``, or the same 
 How one pull request is placed (``categorize``), first rule that applies:
 
 1. a label in ``changelog.exclude.labels`` or an author in ``changelog.exclude.authors``: excluded, by that rule;
-2. breaking (a breaking label, ``type!:`` in the title, a ``BREAKING CHANGE`` line in the body): the breaking
-   category, which is always the first one;
+2. breaking (a breaking label, ``type!:`` in the title, a ``BREAKING CHANGE`` line in the body's prose — not in
+   an HTML comment or in code, which GitHub does not show, and not ``BREAKING CHANGE: none``/``n/a``/``no``): the
+   breaking category, which is always the first one;
 3. the first category (in the file's order) one of whose labels the PR carries;
 4. PRs without labels (or configs without label categories): the conventional-commit type of the title
    (``feat(ui): …`` → ``feat``) — a category listing that type (or a usual alias: ``bug`` for ``fix``) as a label
@@ -82,7 +83,13 @@ _TYPE_ALIASES = {"feature": "feat", "bugfix": "fix", "hotfix": "fix", "doc": "do
 _DEPS_SCOPES = {"deps", "deps-dev", "dependencies"}
 
 _CONVENTIONAL = re.compile(r"^\s*(?P<type>[A-Za-z][A-Za-z-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?:\s*(?P<rest>.*)$")
-_BREAKING_FOOTER = re.compile(r"(?m)^[ \t>*-]*BREAKING[ -]CHANGES?\b")
+_BREAKING_FOOTER = re.compile(r"(?m)^[ \t>*-]*BREAKING[ -]CHANGES?\b(?P<rest>[^\n]*)")
+# "BREAKING CHANGE: none" (a PR template's answer), "**BREAKING CHANGES**: N/A.", "BREAKING CHANGE - no"
+_NOT_BREAKING = re.compile(r"[\s*_:=\-\u2013\u2014]*(?:none|n/?a|no|nothing)\b[\s.!*_]*", re.IGNORECASE)
+# Text GitHub does not show as prose (and does not read keywords from): fenced code, inline code, HTML comments
+# (PR templates keep their instructions and examples there).
+_NOT_PROSE = re.compile(r"^( {0,3})(`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}\2[`~]*[ \t]*$|\Z)|<!--.*?(?:-->|\Z)|`[^`\n]+`",
+                        re.MULTILINE | re.DOTALL)  # fmt: skip
 
 
 class CategoryError(NightcrewError):
@@ -180,6 +187,17 @@ def parse_conventional(title: str, known: Iterable[str] | None = None) -> Conven
     return Conventional(kind, scope.strip() if scope else None, bool(found.group("bang")), found.group("rest").strip())
 
 
+def prose(text: str) -> str:
+    """``text`` without what GitHub does not show as prose: fenced and inline code, HTML comments (each becomes a
+    space, so the words around it stay apart). Line endings normalized to ``\\n``."""
+    return _NOT_PROSE.sub(" ", (text or "").replace("\r\n", "\n")) if text else ""
+
+
+def _breaking_marker(text: str) -> bool:
+    """Whether ``text`` has a ``BREAKING CHANGE`` line that does not say there is none."""
+    return any(not _NOT_BREAKING.fullmatch(found["rest"]) for found in _BREAKING_FOOTER.finditer(text))
+
+
 def is_breaking(title: str, body: str = "", labels: Iterable[str] = (),
                 config: CategoryConfig | None = None) -> str | None:  # fmt: skip
     """Why a change is breaking (``!``, ``BREAKING CHANGE``, ``label breaking``), or None."""
@@ -188,7 +206,7 @@ def is_breaking(title: str, body: str = "", labels: Iterable[str] = (),
     parsed = parse_conventional(title, known)
     if parsed and parsed.breaking:
         return "breaking: '!' in the title"
-    if _BREAKING_FOOTER.search(body or "") or _BREAKING_FOOTER.search(title):
+    if _breaking_marker(prose(body)) or _breaking_marker(prose(title)):
         return "breaking: BREAKING CHANGE"
     breaking_labels = {_key(label) for label in config.breaking_labels}
     if config._breaking:

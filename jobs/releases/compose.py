@@ -20,7 +20,13 @@ Rules:
   then the range's other git authors; bots (``[bot]`` handles, ``bot_authors``) and the authors of the bot's
   bumps are left out. New contributors: the range's first-time git authors, as handles where known.
 * Direct commits are categorized like unlabelled PRs (conventional type), with no exclusion rules (the notes
-  can only name excluded PRs).
+  can only name excluded PRs). Plain merge commits (``Merge branch 'side'``, octopus merges, ``Merge tag``: see
+  ``history.is_plain_merge``) are no change of their own: they are left out of the items, named in the hidden
+  comment at the end, and the completeness check counts them as excluded by that rule.
+* Contributors are named once: a direct commit's author is the handle their PRs (or a no-reply address) give
+  the same e-mail, else the git name.
+* Every piece of third-party text the template prints (titles, names, package names and versions, tags,
+  highlights) goes through :func:`plain_markdown`: it renders as the text it is, never as markup.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from jobs.llm.grounding import _CONTROL, _INVISIBLE
 from jobs.models import Commit, PullInfo, ReleaseItem, ReleaseNote, ReleaseRange
 from jobs.releases.categories import CategoryConfig, author_in, decide, parse_conventional
 from jobs.releases import history
-from jobs.releases.enrich import closing_issues, git_only
-from jobs.render import environment
+from jobs.releases.enrich import closing_issues
+from jobs.render import environment, neutralize_mentions
 
 TEMPLATE = "release_notes.md.j2"
+PLAIN_MERGE_RULE = "a merge commit of no pull request"
 DEFAULT_BOT_AUTHORS = ("nightcrew-bot", "nightcrew[bot]")
 SHORT_SHA = 7
 
@@ -57,6 +65,15 @@ _RENOVATE = re.compile(_PREFIX + r"update (?:dependency |module |package )?(?P<n
 _NIGHTCREW_BUMP = re.compile(r"^build\(deps\): bump (?:\S+ from \S+ to \S+|the \S+ group with \d+ updates?)$")
 _TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# plain_markdown: what is kept as it is (a code span, not opened by an escaped backtick; a neutralized mention),
+# link and image syntax, bare URLs GitHub would link, and what starts a block at the start of a line.
+_KEPT = re.compile(r"(?<![`\\])(?P<code>(`+)(?!`).+?(?<!`)\2(?!`))|(?P<mention>@<!-- -->)")
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_BARE_URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s`<>]*[^\s`<>.,;:!?'\")\]]")
+_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]{1,31};|#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};)")
+_BRACKET = re.compile(r"(?<!\\)([\[\]])")
+_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_=]\s*){3,}$|`{3,}|~{3,})")
+_ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 
 
 # -- titles ----------------------------------------------------------------------------------------
@@ -79,6 +96,52 @@ def clean_title(title: str, number: int | None = None, config: CategoryConfig | 
     if re.match(r"[a-z][a-z'-]*(?:[\s,:;.]|$)", text):  # an all-lower-case first word: "iOS", "`x`" stay
         text = text[0].upper() + text[1:]
     return text or " ".join((title or "").split())
+
+
+# -- third-party text in markdown ----------------------------------------------------------------------
+
+
+def plain_markdown(text: object) -> str:
+    """Third-party text (a PR title, a git author's name, a package name) as markdown that renders as that text
+    and nothing else, on one line: ``<``, ``>`` and ``&`` escaped (character references kept); link and image
+    syntax reduced to its text, other brackets escaped (no reference links, footnotes or task boxes); bare URLs as
+    code, so nothing links away; a heading, quote, list, rule or fence marker at the start escaped; @mentions
+    neutralized; invisible and control characters dropped. Code spans stay as written (markdown shows them
+    verbatim). Applying it twice changes nothing, so text already made plain (the LLM's) stays as it is."""
+    text = " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", "" if text is None else str(text))).split())
+    out: list[str] = []
+    last = 0
+    for kept in _KEPT.finditer(text):
+        out.append(_plain_prose(text[last:kept.start()]))
+        out.append(kept.group(0))
+        last = kept.end()
+    out.append(_plain_prose(text[last:]))
+    result = " ".join("".join(out).split())  # what stripped syntax left: no doubled or outer spaces
+    if _BLOCK_START.match(result):
+        return "\\" + result
+    return _ORDERED_START.sub(r"\1\\\2", result)
+
+
+def _plain_prose(text: str) -> str:
+    """``plain_markdown`` of text with no code span in it."""
+    for _ in range(8):  # nested link and image syntax, innermost first: [![alt](img)](url) -> alt
+        stripped = _MD_LINK.sub(r"\1", _IMAGE.sub(r"\1", text))
+        if stripped == text:
+            break
+        text = stripped
+    pieces: list[str] = []
+    last = 0
+    for url in _BARE_URL.finditer(text):
+        pieces.append(_escape(text[last:url.start()]))
+        pieces.append(f"`{url.group(0)}`")
+        last = url.end()
+    pieces.append(_escape(text[last:]))
+    return "".join(pieces)
+
+
+def _escape(text: str) -> str:
+    text = _AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    return neutralize_mentions(_BRACKET.sub(r"\\\1", text))
 
 
 # -- the bot's dependency bumps ----------------------------------------------------------------------
@@ -217,6 +280,8 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
 
     commits: list[tuple[ReleaseItem, str]] = []
     for commit in (range_.direct_commits if include_direct_commits else ()):
+        if history.is_plain_merge(commit.subject):  # no change of its own; named in the notes' hidden comment
+            continue
         commits.append((_commit_item(commit, base, repository, config, bot_authors), commit.author_email))
 
     order = config.order()
@@ -236,17 +301,6 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
     )
     return replace(note, text=render_note(note, repo_url=base, neutralize_handles=neutralize_handles,
                                           templates=templates))  # fmt: skip
-
-
-def compose_git_only(repo: Path, tag: str, previous_tag: str | None = None, repo_url: str | None = None, *,
-                     config: CategoryConfig | None = None, pattern: str = history.DEFAULT_TAG_PATTERN,
-                     include_prereleases: bool | None = None, **options: Any) -> ReleaseNote:  # fmt: skip
-    """The draft from git alone: the range of ``tag`` (from ``previous_tag``, else the previous release by
-    ``pattern``), titles from the commits, links from ``repo_url``; ``options`` go to ``compose``."""
-    range_ = history.find_range(repo, tag, previous=previous_tag, pattern=pattern,
-                                include_prereleases=include_prereleases,
-                                include_direct=options.get("include_direct_commits", True))  # fmt: skip
-    return compose(range_, git_only(range_.pulls, repo_url), config=config, repo_url=repo_url, **options)
 
 
 def _commit_item(commit: Commit, base: str | None, repository: str, config: CategoryConfig,
@@ -289,7 +343,9 @@ def _contributors(range_: ReleaseRange, placed: list[tuple[ReleaseItem, str]], b
     for item, email in placed:  # PRs in range order, then direct commits
         if item.bumps:
             continue
-        who = item.author or name_of_email.get(email.casefold()) or None
+        # a direct commit (or a git-only PR) by someone whose PRs give a handle is that handle, not a second name
+        key = email.casefold()
+        who = item.author or handle_of_email.get(key) or name_of_email.get(key) or None
         if who and not is_bot(who, email) and who not in ordered:
             ordered.append(who)
     for identity in range_.contributors:
@@ -320,7 +376,9 @@ def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_ha
     note's links show; ``highlights`` is ``{"sentences": [{"text", "cites": [numbers]}], "model"}`` (synthesis)."""
     base = normalize_repo_url(repo_url) or repo_url_of(note)
     context = render_context(note, repo_url=base, neutralize_handles=neutralize_handles, highlights=highlights)
-    return environment(templates).get_template(TEMPLATE).render(**context)
+    env = environment(templates)
+    env.filters["plain"] = plain_markdown
+    return env.get_template(TEMPLATE).render(**context)
 
 
 def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handles: bool = True,
@@ -328,6 +386,7 @@ def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handle
     """The template's data (documented at the top of ``release_notes.md.j2``)."""
     base = normalize_repo_url(repo_url)
     handles = {item.author for _, items in note.categories for item in items if item.author}
+    listed = {item.sha for _, items in note.categories for item in items if item.sha}
 
     def link(kind: str, number: int) -> str | None:
         return f"{base}/{kind}/{number}" if base else None
@@ -371,6 +430,8 @@ def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handle
                               "url": link("pull", first_pr[c]) if c in first_pr else None}
                              for c in note.new_contributors],  # fmt: skip
         "excluded": [{"pr": n, "rule": _comment_safe(rule), "url": link("pull", n)} for n, rule in note.excluded],
+        "excluded_commits": [{"sha": sha, "short_sha": sha[:SHORT_SHA], "rule": PLAIN_MERGE_RULE}
+                             for sha in note.direct_commits if sha not in listed],  # fmt: skip
         "direct_commits": len(note.direct_commits),
         "highlights": {"sentences": sentences, "model": (highlights or {}).get("model")} if sentences else None,
         "neutralize_handles": neutralize_handles,
@@ -396,7 +457,9 @@ def repo_url_of(note: ReleaseNote) -> str | None:
 
 def check_complete(range_: ReleaseRange, note: ReleaseNote) -> list[str]:
     """Problems with ``note`` against ``range_``: every PR of the range must be listed exactly once or be excluded
-    by a named rule, nothing else may be listed, every direct commit listed belongs to the range. Empty: complete."""
+    by a named rule, nothing else may be listed, every direct commit listed belongs to the range; and when the
+    note covers direct commits (``note.direct_commits``), each of the range's is listed once or is a plain merge
+    commit (excluded by that rule). Empty: complete."""
     problems: list[str] = []
     wanted = list(dict.fromkeys(ref.number for ref in range_.pulls))
     listed: dict[int, int] = {}
@@ -429,6 +492,13 @@ def check_complete(range_: ReleaseRange, note: ReleaseNote) -> list[str]:
             problems.append(f"commit {sha[:SHORT_SHA]} is not a direct commit of the range")
         elif times > 1:
             problems.append(f"commit {sha[:SHORT_SHA]} is listed {times} times")
+    if note.direct_commits:  # without them (include_direct_commits off) the note says nothing of direct commits
+        covered = set(note.direct_commits)
+        for commit in range_.direct_commits:
+            if commit.sha not in covered:
+                problems.append(f"commit {commit.sha[:SHORT_SHA]} is missing from the note's direct commits")
+            elif commit.sha not in listed_shas and not history.is_plain_merge(commit.subject):
+                problems.append(f"commit {commit.sha[:SHORT_SHA]} is missing: neither listed nor a plain merge")
     return problems
 
 

@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import quote
 
-from packaging.version import InvalidVersion, Version
-
 from jobs.forges.base import ForgeError
+from jobs.releases.history import DEFAULT_TAG_PATTERN, parse_tag
 
 if TYPE_CHECKING:
     from jobs.forges.github import DraftRelease, GitHubForge
 
 __all__ = ["DraftResult", "DraftStore", "GitHubDrafts", "LocalDrafts", "text_hash", "with_marker", "is_bots_text",
-           "file_stem", "SIDE_SUFFIX"]  # fmt: skip
+           "file_stem", "looks_prerelease", "SIDE_SUFFIX"]  # fmt: skip
 
 Action = Literal["created", "updated", "kept-human-edits"]
 SIDE_SUFFIX = " (nightcrew draft)"
@@ -51,12 +50,15 @@ class DraftResult:
 class DraftStore(Protocol):
     """Where drafts for editorial review go."""
 
-    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None) -> DraftResult:
+    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None, *,
+                      prerelease: bool | None = None) -> DraftResult:  # fmt: skip
         """Write ``text`` as the draft for ``tag`` (``created`` or ``updated``), unless a person edited the draft
         since nightcrew wrote ``previous_text_hash`` (or the text its marker names): then ``kept-human-edits``.
 
         ``previous_text_hash`` is ``DraftResult.text_hash`` of the last run (from the state store), or None; a
-        draft counts as nightcrew's when its text matches its own marker or that hash."""
+        draft counts as nightcrew's when its text matches its own marker or that hash. ``prerelease`` is whether
+        ``tag`` is a pre-release under the configured tag pattern (``history.parse_tag``); None: see
+        :func:`looks_prerelease`."""
         ...
 
 
@@ -91,12 +93,18 @@ def _same(body: str, new_body: str) -> bool:
     return _normalize(body) == _normalize(new_body)
 
 
-def _looks_prerelease(tag: str) -> bool:
-    version = tag.rsplit("/", 1)[-1].lstrip("vV")
-    try:
-        return Version(version).is_prerelease
-    except InvalidVersion:
-        return False
+def looks_prerelease(tag: str, prerelease: bool | None = None) -> bool:
+    """``prerelease`` when the caller knows (it read ``tag`` with the configured tag pattern), else what
+    ``history.parse_tag`` reads under the default pattern — of the tag, or of its last path part for a
+    monorepo tag (``pkg-a/v1.2.0-rc.1``): ``v2.0.0-SNAPSHOT`` and ``1.2.3-rc.1.2`` are pre-releases, as they
+    are when the notes pick the previous release. A tag that names no version is no pre-release."""
+    if prerelease is not None:
+        return prerelease
+    for candidate in dict.fromkeys((tag, tag.rsplit("/", 1)[-1])):
+        version = parse_tag(candidate, DEFAULT_TAG_PATTERN)
+        if version is not None:
+            return version.is_prerelease
+    return False
 
 
 # -- GitHub: draft releases ------------------------------------------------------------------------
@@ -139,14 +147,16 @@ class GitHubDrafts:
             return existing
         return self.forge.update_draft_release(existing.id, body=body, expect_body=existing.body)
 
-    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None) -> DraftResult:
+    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None, *,
+                      prerelease: bool | None = None) -> DraftResult:  # fmt: skip
         body, digest = with_marker(text), text_hash(text)
+        prerelease = looks_prerelease(tag, prerelease)
         published, main, side = self._find(tag, previous_text_hash)
         if published is not None:
             return DraftResult("kept-human-edits", published.html_url,
                                f"{tag} is already published; nightcrew does not touch published releases", digest)
         if main is None:
-            created = self.forge.create_draft_release(tag, name=tag, body=body, prerelease=_looks_prerelease(tag),
+            created = self.forge.create_draft_release(tag, name=tag, body=body, prerelease=prerelease,
                                                       target=self.target)  # fmt: skip
             return DraftResult("created", created.html_url, f"draft release for {tag} created", digest)
         if is_bots_text(main.body, previous_text_hash):
@@ -159,7 +169,7 @@ class GitHubDrafts:
         edited = f"the draft release for {tag} was edited by hand since nightcrew wrote it and is left as it is"
         if side is None:
             created = self.forge.create_draft_release(tag, name=side_name, body=body,
-                                                      prerelease=_looks_prerelease(tag), target=self.target)
+                                                      prerelease=prerelease, target=self.target)
             return DraftResult("kept-human-edits", created.html_url,
                                f"{edited}; the new draft is beside it as {side_name!r}", digest)  # fmt: skip
         if is_bots_text(side.body, previous_text_hash):
@@ -226,7 +236,9 @@ class LocalDrafts:
         except OSError as exc:
             raise ForgeError(f"cannot read the draft: {exc.strerror or exc}", str(path)) from None
 
-    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None) -> DraftResult:
+    def publish_draft(self, tag: str, text: str, previous_text_hash: str | None = None, *,
+                      prerelease: bool | None = None) -> DraftResult:  # fmt: skip
+        """See ``DraftStore.publish_draft``; a markdown file has no pre-release flag (``prerelease`` is unused)."""
         content, digest = with_marker(text), text_hash(text)
         main, side = self.paths(tag)
         existing = self._read(main)

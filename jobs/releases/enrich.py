@@ -7,6 +7,13 @@ as every wanted number has been seen. What is still missing then (a pull request
 cherry-picked, a number the listing skipped because the list moved while it was read) is fetched one by one.
 The cost is one request per 100 pull requests plus the stragglers, reported with the result.
 
+A pull request's description is used only when it is the change git has: it was merged, and its merge commit
+(``merge_commit_sha``: the squash commit, or the merge commit) is the commit of the range that names it. A number
+in a commit subject is just text — ``Fix crash (#40)`` pushed straight to the branch may name an old, unrelated
+pull request, or one closed without merging — so a pull request that fails that test keeps what git says about
+it (its commit's title; no labels, author or body). One exception keeps backports described: a merged pull request
+whose title is exactly the commit's title (a cherry-pick of it, with its own sha) is taken.
+
 ``git_only`` is the answer without a forge token: titles from the commit subjects, links from the repository's
 web address, no labels, authors or closed issues.
 """
@@ -19,8 +26,9 @@ from typing import Iterator, Protocol, Sequence
 
 from jobs.forges.github import PullSummary
 from jobs.models import PullInfo, PullRef
+from jobs.releases.categories import prose
 
-__all__ = ["enrich", "git_only", "closing_issues", "web_url", "PullSource"]
+__all__ = ["enrich", "git_only", "closing_issues", "web_url", "is_the_change", "PullSource"]
 
 # Past the previous release's date by this much before the listing gives up: clocks of committers and of
 # GitHub disagree a little, and a page more costs one request.
@@ -50,10 +58,6 @@ _REFERENCE = re.compile(
     + r"https?://[^\s/]+/(?P<url_owner>[\w.-]+)/(?P<url_repo>[\w.-]+)/issues/(?P<url_number>\d+)(?![\w-])",
     re.IGNORECASE,
 )
-# Text GitHub does not read keywords from: fenced code, inline code, HTML comments (PR templates keep
-# their examples there).
-_NOT_PROSE = re.compile(r"^( {0,3})(`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}\2[`~]*[ \t]*$|\Z)|<!--.*?(?:-->|\Z)|`[^`\n]+`",
-                        re.MULTILINE | re.DOTALL)  # fmt: skip
 
 
 def closing_issues(body: str, repository: str) -> tuple[int, ...]:
@@ -61,10 +65,10 @@ def closing_issues(body: str, repository: str) -> tuple[int, ...]:
     each. References to other repositories and mentions without a keyword ("see #12") are not closes."""
     if not body:
         return ()
-    prose = _NOT_PROSE.sub(" ", body.replace("\r\n", "\n"))
+    text = prose(body)  # GitHub reads no keywords from fenced or inline code, nor from HTML comments
     owner, _, name = repository.lower().partition("/")
     found: list[int] = []
-    for match in _REFERENCE.finditer(prose):
+    for match in _REFERENCE.finditer(text):
         if match["number"] is not None:
             ref_owner, ref_repo, number = match["owner"], match["repo"], match["number"]
         else:
@@ -99,6 +103,21 @@ def _info(pull: PullSummary, repository: str) -> PullInfo:
                     closes=closing_issues(pull.body, repository), branch=pull.head)  # fmt: skip
 
 
+def _squeeze(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def is_the_change(pull: PullSummary, refs: Sequence[PullRef]) -> bool:
+    """Whether ``pull`` is the change the commits ``refs`` (those naming its number) record: merged, and its merge
+    commit is one of them — or, for a backport (a cherry-pick has a sha of its own), its title is exactly theirs."""
+    if pull.merged_at is None:  # open, or closed without merging: nothing of it is in any release
+        return False
+    if pull.merge_commit_sha and any(ref.sha == pull.merge_commit_sha for ref in refs):
+        return True
+    title = _squeeze(pull.title)
+    return bool(title) and any(_squeeze(ref.title) == title for ref in refs)
+
+
 def enrich(pulls: Sequence[PullRef], *, reader_or_forge: PullSource, repository: str,
            since: str | None) -> tuple[dict[int, PullInfo], int]:  # fmt: skip
     """Title, labels, author, merge time, body and closed issues of each pull request in ``pulls``, and the
@@ -106,30 +125,40 @@ def enrich(pulls: Sequence[PullRef], *, reader_or_forge: PullSource, repository:
 
     ``since`` is the previous release's date (ISO 8601), None for a first release (the listing then runs until
     every number is found or the list ends). Numbers the forge does not know as pull requests (an issue number
-    in a squash subject, a deleted pull request) are left out of the answer: use ``git_only`` for them.
-    Forge errors are ``ForgeError``: one line naming the request.
+    in a squash subject, a deleted pull request), and pull requests that are not the change the range's commit
+    records (:func:`is_the_change`: unmerged, or merged as another commit), are left out of the answer: use
+    ``git_only`` for them. Forge errors are ``ForgeError``: one line naming the request.
     """
     source = reader_or_forge
     before = source.requests
-    wanted = {p.number for p in pulls}
+    refs: dict[int, list[PullRef]] = {}
+    for ref in pulls:
+        refs.setdefault(ref.number, []).append(ref)
     infos: dict[int, PullInfo] = {}
-    if not wanted:
+    if not refs:
         return infos, 0
+    seen: set[int] = set()  # answered by the forge, whether or not it is the change
+
+    def take(pull: PullSummary) -> None:
+        seen.add(pull.number)
+        if is_the_change(pull, refs[pull.number]):
+            infos[pull.number] = _info(pull, repository)
+
     cutoff = _moment(since) - SLACK if since else None
     for page in source.pull_pages(repository, state="closed", sort="updated", direction="desc"):
         for pull in page:
-            if pull.number in wanted and pull.number not in infos:
-                infos[pull.number] = _info(pull, repository)
-        if len(infos) == len(wanted):
+            if pull.number in refs and pull.number not in seen:
+                take(pull)
+        if len(seen) == len(refs):
             break
         oldest = page[-1].updated_at if page else None
         if cutoff is not None and oldest is not None and _aware(oldest) < cutoff \
-                and len(wanted) - len(infos) <= FALLBACK_LIMIT:  # fmt: skip
+                and len(refs) - len(seen) <= FALLBACK_LIMIT:  # fmt: skip
             break  # everything older was merged before the previous release; stragglers come one by one
-    for number in sorted(wanted - infos.keys()):
+    for number in sorted(refs.keys() - seen):
         pull = source.pull_summary(repository, number)
-        if pull is not None:
-            infos[number] = _info(pull, repository)
+        if pull is not None and pull.number == number:
+            take(pull)
     return infos, source.requests - before
 
 

@@ -20,8 +20,11 @@ Rules:
   reference ``Title (#N)`` (the last reference is the PR: ``Revert "X (#1)" (#2)`` is #2, titled
   ``Revert "X (#1)"``). ``kind`` is ``merge`` for a merge commit (either subject form), ``squash`` otherwise;
   a merge's ``author_email`` is that of the PR branch's tip (the merge's second parent), not of whoever merged.
-  A PR number met twice counts once (the oldest commit). Other commits are direct commits (rebase-merged PRs
-  among them: git alone cannot tell them apart).
+  A PR number met twice is the PR once (the oldest commit); the later commit naming it again (a re-landed or
+  reverted-and-redone change) is kept as a direct commit, so that nothing in the range goes unlisted. Other commits
+  are direct commits (rebase-merged PRs among them: git alone cannot tell them apart), plain merge commits too
+  (``Merge branch 'x'``, octopus ``Merge branches …``, ``Merge remote-tracking branch``, ``Merge tag``: see
+  :func:`is_plain_merge`, which the notes leave out by rule).
 * Contributors are the authors of every commit in ``previous..TAG`` (the PR branches included), oldest first,
   ``Name <email>`` after ``.mailmap``; new contributors are those whose e-mail (case-insensitive) authored no
   commit reachable from ``previous`` (all of them for a first release).
@@ -45,6 +48,9 @@ from jobs.vcs import GitError
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d[^/]*)$"
 
 _MERGE_SUBJECT = re.compile(r"^Merge pull request #(?P<number>\d+) from (?P<source>\S+)")
+# What ``git merge`` (fmt-merge-msg) writes for a merge that is no pull request: a branch, several (octopus), a
+# remote-tracking branch, a tag, a commit.
+_PLAIN_MERGE = re.compile(r"^Merge (?:(?:remote-tracking )?branch(?:es)?|tags?|commits?) '")
 _SQUASH_SUBJECT = re.compile(r"^(?P<title>.*?)\s*\(#(?P<number>\d+)\)\s*$")
 
 # semver-ish pre-release labels packaging does not know, or cannot parse in their semver shape
@@ -125,16 +131,20 @@ def parse_tag(tag: str, pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN) ->
 # -- git ---------------------------------------------------------------------------------------------------
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> str:
-    """Run git in ``repo``; its standard output decoded as UTF-8 (undecodable bytes replaced)."""
+def _run(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run git in ``repo`` (no prompts, no signatures, paths unquoted); the finished process, whatever its exit."""
     command = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", *args]
     if not repo.is_dir():
         raise ReleaseRangeError("no such folder", str(repo))
     try:
-        proc = subprocess.run(command, cwd=repo, capture_output=True,
-                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        return subprocess.run(command, cwd=repo, capture_output=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
     except OSError as exc:
         raise GitError(f"cannot run git ({exc.strerror})", f"git {args[0]}") from None
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    """Run git in ``repo``; its standard output decoded as UTF-8 (undecodable bytes replaced)."""
+    proc = _run(repo, *args)
     if check and proc.returncode != 0:
         lines = [line for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
         raise GitError(lines[-1].strip() if lines else f"exit {proc.returncode}", f"git {args[0]}")
@@ -159,9 +169,15 @@ def resolve(repo: Path, name: str) -> str:
 
 
 def is_ancestor(repo: Path, commit: str, of: str) -> bool:
-    proc = subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=repo, capture_output=True,
-                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-    return proc.returncode == 0
+    """Whether ``commit`` is ``of`` or one of its ancestors."""
+    return _run(repo, "merge-base", "--is-ancestor", commit, of).returncode == 0
+
+
+def commit_date(repo: Path, revision: str | None) -> str | None:
+    """The committer date (ISO 8601) of ``revision``; None for None or a revision git does not know."""
+    if revision is None or revision.startswith("-"):
+        return None
+    return _git(repo, "log", "-1", "--format=%cI", revision, "--", check=False).strip() or None
 
 
 def tags(repo: Path, *, merged: str | None = None) -> list[str]:
@@ -250,6 +266,12 @@ def pull_of(subject: str, body: str = "") -> tuple[int, str, str] | None:
     return None
 
 
+def is_plain_merge(subject: str) -> bool:
+    """Whether a commit subject is git's own for a merge that is no pull request (``Merge branch 'side'``,
+    ``Merge branches 'a' and 'b'``, ``Merge remote-tracking branch 'origin/x'``, ``Merge tag 'v1.2'``)."""
+    return _PLAIN_MERGE.match(subject) is not None
+
+
 def release_range(repo: Path, tag: str, previous: str | None, *, include_direct: bool = True) -> ReleaseRange:
     """What changed from ``previous`` (None: the beginning of history) to ``tag``; see the module's rules."""
     tag_sha = _resolve(repo, tag)
@@ -277,7 +299,9 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
                 direct.append(Commit(entry.sha, entry.subject, entry.body, entry.name, entry.email, entry.date))
             continue
         number, title, kind = found
-        if number in seen:
+        if number in seen:  # the PR is its first commit; a later one naming it again is a change of its own
+            if include_direct:
+                direct.append(Commit(entry.sha, entry.subject, entry.body, entry.name, entry.email, entry.date))
             continue
         seen.add(number)
         author = entry.email

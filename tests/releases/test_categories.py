@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from jobs.models import PullInfo
+from jobs.releases import history
+from jobs.releases.compose import check_complete, compose
+from jobs.releases.enrich import git_only
+from tests.releases.gitrepo import ALICE, Repo
 from jobs.releases.categories import (CategoryConfig, CategoryError, categorize, config_from_dict, find_release_yml,
                                       load_release_yml, parse_conventional)
 
@@ -103,6 +107,54 @@ def test_breaking_changes_go_first_whatever_their_labels(yml: CategoryConfig) ->
     assert categorize(pr("Rework config", "bug", body=body), yml).breaking
     # a PR template's unchecked box or prose in lower case is not a breaking marker
     assert not categorize(pr("Fix", "bug", body="- [ ] BREAKING CHANGE\nno breaking change here"), yml).breaking
+
+
+PR_TEMPLATE = """## What this changes
+
+<!-- Describe the change. If it breaks users, add a footer like:
+BREAKING CHANGE: what breaks, and how to migrate
+-->
+
+## Breaking changes
+
+BREAKING CHANGE: none
+"""
+
+
+@pytest.mark.parametrize("body", [
+    PR_TEMPLATE,
+    "Documents the footer:\n\n```\nfeat!: drop x\n\nBREAKING CHANGE: x is gone\n```\n",
+    "~~~text\nBREAKING CHANGE: in a tilde fence\n~~~",
+    "<!-- BREAKING CHANGE: an unclosed comment hides the rest\n\nBREAKING CHANGE: hidden too",
+    "BREAKING CHANGE: N/A", "BREAKING CHANGES: n/a.", "**BREAKING CHANGE**: No", "BREAKING CHANGE - nothing",
+    "> BREAKING-CHANGE: none",
+])  # fmt: skip
+def test_breaking_markers_github_hides_or_that_say_none_are_not_breaking(body: str) -> None:
+    assert categorize(pr("Tidy the docs", body=body)) == ("Other changes", "no category matched", False)
+
+
+@pytest.mark.parametrize("body", [
+    PR_TEMPLATE.replace("BREAKING CHANGE: none", "BREAKING CHANGE: the `path` key is gone"),
+    "```\nexample\n```\nBREAKING CHANGE: the config moves",
+    "BREAKING CHANGE: no longer reads ~/.widgets",
+    "<!-- template -->\nBREAKING CHANGE: drops Python 3.8",
+])  # fmt: skip
+def test_breaking_markers_in_prose_still_count(body: str) -> None:
+    assert categorize(pr("Tidy the docs", body=body)) == ("Breaking changes", "breaking: BREAKING CHANGE", True)
+
+
+def test_a_direct_commits_hidden_breaking_marker_is_not_breaking(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "repo")
+    r.commit("Initial commit", ALICE)
+    r.tag("v1.0.0")
+    r.commit("docs: show the footer\n\n```\nBREAKING CHANGE: example\n```\n\nBREAKING CHANGE: none\n", ALICE)
+    r.commit("refactor: move the config\n\nBREAKING CHANGE: config.toml moves to .widgets/\n", ALICE)
+    r.tag("v1.1.0")
+    range_ = history.find_range(r.path, "v1.1.0")
+    note = compose(range_, git_only(range_.pulls, None), repo_url=None)
+    assert check_complete(range_, note) == []
+    assert [(title, [i.title for i in items]) for title, items in note.categories] == [
+        ("Breaking changes", ["Move the config"]), ("Documentation", ["Show the footer"])]
 
 
 def test_unlabelled_prs_fall_back_to_conventional_types_and_find_release_yml_categories(yml: CategoryConfig) -> None:

@@ -9,11 +9,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
+import jobs.config
+import jobs.release_notes
+from jobs.forges.github import GitHubReader
 from jobs.models import Commit, PullInfo, PullRef, ReleaseItem, ReleaseNote, ReleaseRange
+from jobs.releases import history
 from jobs.releases.categories import config_from_dict
-from jobs.releases.compose import (check_complete, clean_title, compose, compose_git_only, parse_bumps,
-                                   repo_url_of)
+from jobs.releases.compose import check_complete, clean_title, compose, parse_bumps, plain_markdown, repo_url_of
+from jobs.releases.enrich import enrich, git_only
+from tests.releases.gitrepo import ALICE, BOB, CAROL, DAN, Repo
+from tests.support.github_server import GitHubStandIn
 
 REPO = "https://github.com/acme/widgets"
 GROUP_BODY = """<!-- nightcrew:{"key": "group:dev"} -->
@@ -212,7 +219,8 @@ def test_first_release_links_the_tags_commits_and_empty_notes_say_so() -> None:
     assert check_complete(first, note) == []
 
 
-def test_compose_git_only_reads_the_range_from_a_repository(tmp_path: Path) -> None:
+def test_git_only_drafting_reads_the_range_from_a_repository(tmp_path: Path) -> None:
+    # the real path: jobs.release_notes.run (range, git-only pull info, compose, render, completeness), dry run
     env = {**os.environ, "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com",
            "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.com", "GIT_CONFIG_GLOBAL": "/dev/null"}
 
@@ -225,8 +233,130 @@ def test_compose_git_only_reads_the_range_from_a_repository(tmp_path: Path) -> N
     git("commit", "-q", "--allow-empty", "-m", "feat(cli): add --json (#4)")
     git("commit", "-q", "--allow-empty", "-m", "fix: exit code on error")
     git("tag", "v1.1.0")
-    note = compose_git_only(tmp_path, "v1.1.0", repo_url=REPO)
+    (tmp_path / "nightcrew.toml").write_text(f'[forge]\nweb_url = "{REPO}"\n', encoding="utf-8")
+    result = jobs.release_notes.run(tmp_path, jobs.config.load(repo=tmp_path), tag="v1.1.0", forge_kind="local",
+                                    dry_run=True)  # fmt: skip
+    note = result.note
+    assert result.problems == () and result.draft is None and result.api_requests == 0
     assert note.previous_tag == "v1.0.0" and note.compare_url == f"{REPO}/compare/v1.0.0...v1.1.0"
     assert [(t, [i.title for i in items]) for t, items in note.categories] == [
         ("Features", ["Add --json"]), ("Bug fixes", ["Exit code on error"])]
     assert f"- Add --json in [#4]({REPO}/pull/4)" in note.text and note.contributors == ("Alice",)
+
+
+# -- a real repository, the whole path -------------------------------------------------------------
+
+
+def draft(repo: Repo, tag: str, pulls: dict[int, PullInfo] | None = None, **options: object) -> tuple[ReleaseRange,
+                                                                                                    ReleaseNote]:
+    """The range of ``tag`` and its notes, git-only (or with ``pulls`` over git's), as the job composes them."""
+    range_ = history.find_range(repo.path, tag)
+    infos = git_only(range_.pulls, REPO)
+    infos.update(pulls or {})
+    return range_, compose(range_, infos, repo_url=REPO, **options)  # type: ignore[arg-type]
+
+
+def rendered(text: str) -> list:
+    """The markdown's tokens as GitHub-flavoured markdown reads it (CommonMark, tables, strikethrough)."""
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+
+
+def test_third_party_text_renders_as_text_never_as_markup(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "repo")
+    r.commit("Initial commit", ALICE)
+    r.tag("v1.0.0")
+    evil = ("Mallory](https://evil.example/m) # x", "mallory@example.org")
+    hostile = [
+        "# Big heading title",
+        "[click](https://evil.example) to claim",
+        "Track ![](https://tracker.example/p.png) and <img src=https://tracker.example/q.png> here",
+        "Close </ul></details> & <script>alert(1)</script> early",
+        "> quoted [ref]: https://evil.example/ref",
+        "- [x] 1. nested list",
+        "```",
+        "Ping @here, see https://evil.example/bare and www.evil.example",
+        "Use `Optional<int>` in hints",
+    ]
+    for number, title in enumerate(hostile, start=1):
+        r.squash(number, title, BOB)
+    r.squash(20, "build(deps): bump [pkg](https://evil.example/pkg) from <b>1</b> to 2.0", BOB)
+    r.commit("1. Direct <em>change</em>", evil)
+    r.tag("v1.1.0")
+    range_, note = draft(r, "v1.1.0")
+    assert check_complete(range_, note) == []
+    tokens = rendered(note.text)
+    flat = [t for token in tokens for t in [token, *(token.children or [])]]
+
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == ["What's changed", "Dependencies", "Other changes", "New contributors", "Contributors"]
+    links = [t.attrs["href"] for t in flat if t.type == "link_open"]
+    assert links and all(str(href).startswith(REPO + "/") for href in links)  # only the notes' own links
+    assert not [t for t in flat if t.type in ("image", "fence", "code_block", "blockquote_open", "ordered_list_open")]
+    html = [t.content for t in flat if t.type in ("html_inline", "html_block")]
+    assert set(html) <= {"<!-- -->"}  # the neutralized mentions, nothing else (no hidden comment: nothing left out)
+    lists = [t.level for t in tokens if t.type == "bullet_list_open"]
+    assert len(lists) == 3 and set(lists) == {0}  # one list per section, none nested inside an item
+    items = [t for t in tokens if t.type == "list_item_open"]
+    assert len(items) == len(hostile) + 1 + 1 + 2  # the titles, the direct commit, one bump line, two newcomers
+    text = note.text
+    assert "- \\# Big heading title in" in text and "- click to claim in" in text
+    assert "Track and &lt;img src=`https://tracker.example/q.png`&gt; here" in text
+    assert "Close &lt;/ul&gt;&lt;/details&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt; early" in text
+    assert "Ping @<!-- -->here, see `https://evil.example/bare` and `www.evil.example`" in text
+    assert "- Use `Optional<int>` in hints in" in text  # a code span shows as written
+    assert "- Bumped pkg &lt;b&gt;1&lt;/b&gt; → 2.0 (" in text
+    assert "- 1\\. Direct &lt;em&gt;change&lt;/em&gt; in [`" in text
+    assert "- Mallory\\](`https://evil.example/m`) # x made their first contribution" in text
+    # the LLM path's text passes through unchanged: made plain once is plain
+    for sample in hostile + ["`Client.fetch` is gone &amp; @<!-- -->here", "x &lt; y"]:
+        once = plain_markdown(sample)
+        assert plain_markdown(once) == once
+
+
+def test_a_direct_commit_by_someone_with_a_pr_names_them_once(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "repo")
+    r.commit("Initial commit", ALICE)
+    r.tag("v1.0.0")
+    squash = r.squash(1, "Add the cache", ALICE)
+    r.commit("Fix a typo in the README", ALICE)  # pushed straight to main by the same person
+    r.commit("Tune the defaults", CAROL)
+    r.tag("v1.1.0")
+    bare = tmp_path / "widgets.git"
+    r.git("clone", "--bare", "--quiet", str(r.path), str(bare))
+    with GitHubStandIn(bare, "acme/widgets") as github:
+        github.add_merged_pull("Add the cache", number=1, author="alice", merge_commit_sha=squash)
+        range_ = history.find_range(r.path, "v1.1.0")
+        reader = GitHubReader(token="bot-token", api_url=github.api_url, throttle=False)
+        found, _ = enrich(range_.pulls, reader_or_forge=reader, repository="acme/widgets", since=None)
+    _, note = draft(r, "v1.1.0", found)
+    assert note.contributors == ("alice", "Carol Newcomer")
+    assert "@<!-- -->alice, Carol Newcomer\n" in note.text
+    assert "Alice Maintainer" not in note.text
+
+
+def test_plain_merges_are_left_out_by_rule_and_a_pr_named_again_stays_listed(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "repo")
+    r.commit("Initial commit", ALICE)
+    r.tag("v1.0.0")
+    r.merge_pr(5, "Add it", BOB)
+    r.squash(5, "Add it, again", BOB)  # a second commit naming #5: a change of its own
+    r.commit("Merge branch 'side'", ALICE, (r.main, r.branch(["side work"], ALICE)))
+    r.commit("Merge branches 'a' and 'b'", ALICE, (r.main, r.branch(["a"], CAROL), r.branch(["b"], DAN)))
+    r.commit("Merge remote-tracking branch 'origin/main'", ALICE, (r.main, r.branch(["remote"], ALICE)))
+    r.commit("Merge tag 'v0.9.1'", ALICE, (r.main, r.branch(["hotfix"], ALICE)))
+    r.commit("docs: explain merging", ALICE)
+    r.tag("v1.1.0")
+    range_, note = draft(r, "v1.1.0")
+    merges = [c.sha for c in range_.direct_commits if c.subject.startswith("Merge ")]
+    assert len(merges) == 4 and len(range_.direct_commits) == 6
+    listed = [(i.pr, i.title) for _, items in note.categories for i in items]
+    assert listed == [(None, "Explain merging"), (5, "Add it"), (None, "Add it, again")]
+    assert "Merge branch" not in note.text.split("<!--", 1)[0]
+    assert check_complete(range_, note) == []
+    comment = note.text.split("<!-- nightcrew: left out of these notes by a rule:\n", 1)[1]
+    assert [line.split()[0] for line in comment.splitlines()[:4]] == [sha[:7] for sha in merges]
+    # the completeness check sees a direct commit that went missing, and one that is not a plain merge
+    again = next(c.sha for c in range_.direct_commits if c.subject == "Add it, again (#5)")
+    dropped = replace(note, categories=tuple((t, tuple(i for i in items if i.sha != again))
+                                             for t, items in note.categories))  # fmt: skip
+    assert check_complete(range_, dropped) == [f"commit {again[:7]} is missing: neither listed nor a plain merge"]

@@ -203,3 +203,34 @@ def test_local_write_errors_name_the_file(tmp_path: Path) -> None:
         LocalDrafts(blocker / "releases").publish_draft("v1.0.0", NOTES)
     assert str(caught.value).startswith(str(blocker / "releases" / "v1.0.0.md"))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("tag", "prerelease", "expected"), [
+    ("v2.0.0-SNAPSHOT", None, True),  # semver shapes packaging rejects: the range's parser reads them
+    ("v1.2.3-rc.1.2", None, True),
+    ("1.0.0-0.3.7", None, True),
+    ("pkg-a/v1.1.0-beta.2", None, True),  # a monorepo tag: its last part
+    ("v3.0.0rc1", None, True),
+    ("v1.0.0", None, False),
+    ("v1.2.3+build.5", None, False),
+    ("nightly", None, False),  # names no version
+    ("release-7-candidate", True, True),  # the caller read it with the configured tag pattern
+    ("v4.0.0-rc.1", False, False),
+])  # fmt: skip
+def test_the_prerelease_flag_follows_the_tag_parser_or_the_caller(github: GitHubStandIn, tag: str,
+                                                                   prerelease: bool | None, expected: bool) -> None:
+    store = GitHubDrafts(forge(github))
+    result = store.publish_draft(tag, NOTES, prerelease=prerelease)
+    assert result.action == "created"
+    [draft] = drafts_for(github, tag).values()
+    assert draft["prerelease"] is expected and draft["draft"] is True
+    # a person edits it: the draft beside it gets the same flag
+    [mine] = list(human(github).get_releases())
+    mine.update_release(name=mine.name, message="my own words", draft=True, prerelease=expected)
+    assert store.publish_draft(tag, NEWER, result.text_hash, prerelease=prerelease).action == "kept-human-edits"
+    assert drafts_for(github, tag)[tag + SIDE_SUFFIX]["prerelease"] is expected
+
+
+def test_local_drafts_take_the_prerelease_argument(tmp_path: Path) -> None:
+    result = LocalDrafts(tmp_path / "releases").publish_draft("v2.0.0-SNAPSHOT", NOTES, prerelease=True)
+    assert result.action == "created" and Path(result.url_or_path).read_text(encoding="utf-8") == with_marker(NOTES)

@@ -4,6 +4,7 @@ one request per pull request; closing keywords; the one-by-one fallback; git-onl
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from github import Auth, Github
@@ -11,7 +12,11 @@ from github import Auth, Github
 from jobs.forges.base import ForgeError
 from jobs.forges.github import GitHubForge, GitHubReader
 from jobs.models import PullRef
+from jobs.releases import history
+from jobs.releases.categories import config_from_dict
+from jobs.releases.compose import check_complete, compose
 from jobs.releases.enrich import closing_issues, enrich, git_only, web_url
+from tests.releases.gitrepo import ALICE, BOB, CAROL, DAN, Repo
 from tests.support.github_server import GitHubStandIn
 
 REPO = "acme/widgets"
@@ -22,8 +27,13 @@ def reader(github: GitHubStandIn, **kw: object) -> GitHubReader:
     return GitHubReader(token="bot-token", api_url=github.api_url, throttle=False, **kw)  # type: ignore[arg-type]
 
 
-def ref(number: int, title: str = "") -> PullRef:
-    return PullRef(number=number, sha=f"{number:040x}", title=title or f"Change {number}", kind="squash")
+def ref(number: int, title: str = "", sha: str | None = None) -> PullRef:
+    return PullRef(number=number, sha=sha or f"{number:040x}", title=title or f"Change {number}", kind="squash")
+
+
+def merged(github: GitHubStandIn, numbers: list[int]) -> list[PullRef]:
+    """The range's commits for pull requests the stand-in has: each at its pull request's merge commit."""
+    return [ref(n, sha=github.pull(n)["merge_commit_sha"]) for n in numbers]
 
 
 def list_requests(github: GitHubStandIn) -> list[str]:
@@ -39,7 +49,8 @@ def test_250_merged_pulls_take_three_list_requests_and_one_fallback(github: GitH
     # Older history: merged before the previous release; the listing must stop once it reaches it.
     for i in range(150):
         github.add_merged_pull(f"Old change {i}", merged_at=SINCE - timedelta(days=2, minutes=i), author="carol")
-    # A pull request merged long ago whose commit only now reached the release branch (a cherry-pick).
+    # A pull request merged long ago whose commit only now reached the release branch (merged into a branch
+    # that was merged later).
     straggler = github.add_merged_pull("Backported fix", "Fixes #3", merged_at=SINCE - timedelta(days=90),
                                        labels=["bug"], author="dave")  # fmt: skip
     wanted = [straggler]
@@ -58,7 +69,7 @@ def test_250_merged_pulls_take_three_list_requests_and_one_fallback(github: GitH
     github.reset_log()
 
     source = reader(github)
-    infos, count = enrich([ref(n) for n in wanted], reader_or_forge=source, repository=REPO,
+    infos, count = enrich(merged(github, wanted), reader_or_forge=source, repository=REPO,
                           since=SINCE.isoformat().replace("+00:00", "Z"))  # fmt: skip
 
     assert set(infos) == set(wanted)
@@ -85,7 +96,7 @@ def test_first_release_lists_until_every_number_is_found_with_a_forge(github: Gi
     forge = GitHubForge(token="bot-token", repository=REPO, api_url=github.api_url, throttle=False)
     github.reset_log()
     # The oldest five are on the last page of updated-desc order (per_page 100: one page); 999 is no pull.
-    infos, count = enrich([ref(n) for n in numbers[:5]] + [ref(999)], reader_or_forge=forge, repository=REPO,
+    infos, count = enrich(merged(github, numbers[:5]) + [ref(999)], reader_or_forge=forge, repository=REPO,
                           since=None)  # fmt: skip
     assert sorted(infos) == numbers[:5]
     assert count == 2 and len(github.requests) == 2  # one list page, one fallback that found nothing
@@ -101,7 +112,7 @@ def test_many_stragglers_keep_the_listing_going(github: GitHubStandIn) -> None:
         github.add_merged_pull(f"Noise {i}", merged_at=SINCE - timedelta(days=1, minutes=i))
     new = [github.add_merged_pull(f"New {i}", merged_at=SINCE + timedelta(minutes=i)) for i in range(10)]
     github.reset_log()
-    infos, count = enrich([ref(n) for n in old + new], reader_or_forge=reader(github), repository=REPO,
+    infos, count = enrich(merged(github, old + new), reader_or_forge=reader(github), repository=REPO,
                           since=SINCE.isoformat())  # fmt: skip
     assert set(infos) == set(old + new)
     assert list_requests(github) == ["1", "2"] and single_requests(github) == [] and count == 2
@@ -174,3 +185,55 @@ def test_stand_in_seeds_merged_pulls_and_lists_issues_since(github: GitHubStandI
     # GET /issues?since= : updated at or after; pulls appear there too, as on GitHub.
     since = [i.number for i in repo.get_issues(state="all", since=SINCE + timedelta(hours=1))]
     assert sorted(since) == [50, 51]
+
+
+def test_a_number_in_a_subject_takes_the_forges_info_only_for_the_pr_merged_as_that_commit(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "work")
+    r.commit("Initial commit", ALICE)
+    r.tag("v1.0.0")
+    abandoned = r.branch(["abandoned work"], ALICE)
+    r.git("update-ref", "refs/heads/abandoned", abandoned)
+    squash = r.squash(1, "Add the cache", BOB)
+    merge = r.merge_pr(2, "Fix the timeout", CAROL)
+    r.commit("Fix crash (#40)", ALICE)  # pushed straight to main, naming an old, unrelated pull request
+    r.commit("Tidy the logs (#41)", ALICE)  # names a pull request that was closed without merging
+    r.commit("Backport the fix (#42)", DAN)  # a cherry-pick: its own sha, the pull request's title
+    r.tag("v1.1.0")
+    bare = tmp_path / "widgets.git"
+    r.git("clone", "--bare", "--quiet", str(r.path), str(bare))
+    with GitHubStandIn(bare, REPO) as github:
+        long_ago = SINCE - timedelta(days=400)
+        github.add_merged_pull("Add the cache", number=1, author="bob", labels=["enhancement"],
+                               merge_commit_sha=squash)  # fmt: skip
+        github.add_merged_pull("Fix the timeout", number=2, author="carol", labels=["bug"], merge_commit_sha=merge)
+        github.add_merged_pull("Rewrite the storage layer", "BREAKING CHANGE: a new on-disk format", number=40,
+                               author="mallory", labels=["breaking"], merged_at=long_ago)  # fmt: skip
+        human = Github(auth=Auth.Token("human-token"), base_url=github.api_url, seconds_between_requests=None,
+                       seconds_between_writes=None).get_repo(REPO)  # fmt: skip
+        unmerged = human.create_pull(title="Tidy the logs", body="BREAKING CHANGE: drops the old log format",
+                                     head="abandoned", base="main")  # fmt: skip
+        unmerged.edit(state="closed")
+        github.add_merged_pull("Backport the fix", number=42, author="dan", labels=["bug"], merged_at=long_ago)
+        assert unmerged.number == 41 and github.pull(41)["state"] == "closed" and not github.pull(41)["merged"]
+
+        range_ = history.find_range(r.path, "v1.1.0")
+        assert [(p.number, p.kind) for p in range_.pulls] == [(1, "squash"), (2, "merge"), (40, "squash"),
+                                                              (41, "squash"), (42, "squash")]  # fmt: skip
+        web = f"{github.web_url}/{REPO}"
+        pulls = git_only(range_.pulls, web)
+        found, _ = enrich(range_.pulls, reader_or_forge=reader(github), repository=REPO, since=None)
+        pulls.update(found)  # what the forge does not describe stays as git has it (as the job does)
+
+    assert sorted(found) == [1, 2, 42]
+    config = config_from_dict({"categories": [{"title": "Features", "labels": ["enhancement"]},
+                                              {"title": "Bug fixes", "labels": ["bug"]}]})
+    note = compose(range_, pulls, repo_url=web, config=config)
+    assert check_complete(range_, note) == []
+    items = {i.pr: i for _, group in note.categories for i in group if i.pr}
+    assert (items[1].author, items[1].category) == ("bob", "Features")
+    assert (items[2].author, items[2].category) == ("carol", "Bug fixes")
+    assert (items[40].title, items[40].author, items[40].breaking) == ("Fix crash", None, False)
+    assert (items[41].title, items[41].author, items[41].breaking) == ("Tidy the logs", None, False)
+    assert (items[42].title, items[42].author) == ("Backport the fix", "dan")
+    assert "Breaking changes" not in dict(note.categories)
+    assert "mallory" not in note.text and "storage layer" not in note.text

@@ -1,13 +1,11 @@
 """The range of a release from git alone: tags, the previous release, PRs, direct commits, contributors.
 
-Every test builds a real repository in ``tmp_path`` with ``git commit-tree`` (no working tree needed, identities
-and dates through the environment of each call, never the user's configuration).
+Every test builds a real repository in ``tmp_path`` with ``git commit-tree`` (``tests/releases/gitrepo.py``: no
+working tree needed, identities and dates through the environment of each call, never the user's configuration).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,10 @@ from jobs.releases.history import (
     DEFAULT_TAG_PATTERN,
     ReleaseRangeError,
     UnknownTagError,
+    commit_date,
     find_range,
+    is_ancestor,
+    is_plain_merge,
     parse_tag,
     previous_tag,
     pull_of,
@@ -26,72 +27,9 @@ from jobs.releases.history import (
     release_tags,
     tags,
 )
+from tests.releases.gitrepo import ALICE, BOB, CAROL, DAN, Repo
 
 MONOREPO_A = r"^pkg-a/v(?P<version>.+)$"
-
-ALICE = ("Alice Maintainer", "alice@example.org")
-BOB = ("Bob Builder", "bob@example.org")
-CAROL = ("Carol Newcomer", "carol@example.org")
-DAN = ("Dan Drive-by", "dan@example.org")
-
-
-class Repo:
-    """A repository built commit by commit with ``commit-tree``; ``main`` is the branch being released."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = 1_700_000_000
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        self.env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, HOME=str(path))
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "--quiet", "--initial-branch=main")
-        self.tree = self.git("mktree", stdin="")
-        self.main: str | None = None
-
-    def git(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, input=stdin,
-                              env={**self.env, **(env or {})}, check=True)
-        return proc.stdout.strip()
-
-    def commit(self, message: str, author: tuple[str, str] = ALICE, parents: tuple[str | None, ...] | None = None,
-               *, advance: bool = True) -> str:
-        self.clock += 60
-        when = f"{self.clock} +0000"
-        identity = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_AUTHOR_DATE": when,
-                    "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com",
-                    "GIT_COMMITTER_DATE": when}
-        parents = (self.main,) if parents is None else parents
-        args = [arg for p in parents if p for arg in ("-p", p)]
-        sha = self.git("commit-tree", self.tree, *args, stdin=message, env=identity)
-        if advance:
-            self.main = sha
-            self.git("update-ref", "refs/heads/main", sha)
-        return sha
-
-    def branch(self, messages: list[str], author: tuple[str, str], base: str | None = None) -> str:
-        """Commits on a side branch from ``base`` (main's tip); the branch tip's sha."""
-        tip = base or self.main
-        for message in messages:
-            tip = self.commit(message, author, (tip,), advance=False)
-        return tip
-
-    def merge_pr(self, number: int, title: str, author: tuple[str, str], *, commits: int = 2,
-                 merger: tuple[str, str] = ALICE, branch: str = "feature") -> str:
-        tip = self.branch([f"wip {number}.{i}" for i in range(commits)], author)
-        body = f"\n\n{title}\n" if title else "\n"
-        return self.commit(f"Merge pull request #{number} from {author[1].split('@')[0]}/{branch}{body}", merger,
-                           (self.main, tip))
-
-    def squash(self, number: int, title: str, author: tuple[str, str]) -> str:
-        return self.commit(f"{title} (#{number})\n\n* wip\n\nCo-authored-by: x <x@example.org>\n", author)
-
-    def tag(self, name: str, sha: str | None = None, *, annotated: bool = False) -> None:
-        args = ["-a", "-m", f"release {name}"] if annotated else []
-        self.git("tag", *args, name, sha or self.main or "", env={"GIT_COMMITTER_NAME": "r",
-                                                                   "GIT_COMMITTER_EMAIL": "r@example.org"})
-
-    def first_parent(self, spec: str) -> list[str]:
-        return self.git("log", "--first-parent", "--reverse", "--format=%H", spec).split()
 
 
 @pytest.fixture
@@ -291,15 +229,31 @@ def test_first_release_covers_the_whole_history(repo: Repo) -> None:
     assert result.new_contributors == result.contributors
 
 
-def test_a_pr_number_met_twice_counts_once(tmp_path: Path) -> None:
+def test_a_pr_number_met_twice_is_the_pr_once_and_the_later_commit_a_direct_one(tmp_path: Path) -> None:
     r = Repo(tmp_path / "r")
     r.commit("init")
     r.tag("v1.0.0")
-    r.merge_pr(5, "Add it", BOB)
-    r.squash(5, "Add it, again", BOB)  # a re-landed squash of the same PR
+    merge = r.merge_pr(5, "Add it", BOB)
+    again = r.squash(5, "Add it, again", BOB)  # a re-landed squash of the same PR: a change of its own
     r.tag("v1.1.0")
     result = release_range(r.path, "v1.1.0", "v1.0.0")
-    assert [(p.number, p.kind) for p in result.pulls] == [(5, "merge")]
+    assert [(p.number, p.kind, p.sha) for p in result.pulls] == [(5, "merge", merge)]
+    assert [(c.sha, c.subject) for c in result.direct_commits] == [(again, "Add it, again (#5)")]
+    # every first-parent commit is accounted for
+    assert sorted([merge, again]) == sorted(r.first_parent("v1.0.0..v1.1.0"))
+    assert release_range(r.path, "v1.1.0", "v1.0.0", include_direct=False).direct_commits == ()
+
+
+def test_commit_dates_and_ancestry_through_one_git_helper(repo: Repo) -> None:
+    sha = repo.git("rev-parse", "v0.1.0^{commit}")
+    assert commit_date(repo.path, "v0.1.0") == repo.git("log", "-1", "--format=%cI", sha)
+    assert commit_date(repo.path, None) is None and commit_date(repo.path, "no-such-tag") is None
+    assert is_ancestor(repo.path, sha, repo.git("rev-parse", "v0.2.0^{commit}"))
+    assert not is_ancestor(repo.path, repo.git("rev-parse", "v0.2.0^{commit}"), sha)
+    assert is_plain_merge("Merge branch 'release-0.1'") and is_plain_merge("Merge branches 'a' and 'b'")
+    assert is_plain_merge("Merge remote-tracking branch 'origin/main'") and is_plain_merge("Merge tag 'v1.2'")
+    assert not is_plain_merge("Merge pull request #1 from a/b") and not is_plain_merge("Merge the parsers (#3)")
+    assert not is_plain_merge("Merge branch handling into the parser")  # prose, not git's own subject
 
 
 def test_a_merge_commit_titled_like_a_squash_is_a_merge_by_the_branch_author(tmp_path: Path) -> None:
