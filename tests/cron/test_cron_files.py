@@ -1,0 +1,411 @@
+"""The ready-made unattended-run files in cron/: they parse, they ask for the least, and they call commands that exist.
+
+Workflows are read with PyYAML (YAML 1.1: a bare ``on`` key loads as ``True``), unit files with configparser,
+cron schedules with APScheduler's ``CronTrigger.from_crontab``. Every ``nightcrew`` invocation in the files
+is parsed by the real command line (click), so a renamed option or a command that does not exist yet
+(``nightcrew schedule``, ``nightcrew plan``) fails here rather than at 03:17.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+from jobs.cli import cli
+
+CRON = Path(__file__).resolve().parents[2] / "cron"
+WORKFLOWS = sorted((CRON / "github").glob("*.yml"))
+NIGHTLY = CRON / "github" / "nightcrew-nightly.yml"
+RELEASE = CRON / "github" / "nightcrew-release-notes.yml"
+SERVICE = CRON / "systemd" / "nightcrew.service"
+TIMER = CRON / "systemd" / "nightcrew.timer"
+CRONTAB = CRON / "crontab.example"
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+EXACT_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+USES = re.compile(r"^(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?)@(?P<ref>[^\s@]+)$")
+SHELL_STOP = {">", ">>", "<", "|", "||", "&&", ";", "&", "2>", "2>>"}
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path.name}: not a mapping"
+    return data
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The ``on:`` block; YAML 1.1 loads the bare key ``on`` as the boolean True."""
+    found = [workflow[key] for key in ("on", True) if key in workflow]
+    assert len(found) == 1, "exactly one `on:` block"
+    on = found[0]
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    assert isinstance(on, dict)
+    return on
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def uses_steps(workflow: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in steps(workflow) if str(s.get("uses", "")).split("@")[0] == action]
+
+
+def run_scripts(workflow: dict[str, Any]) -> list[str]:
+    return [s["run"] for s in steps(workflow) if "run" in s]
+
+
+def invocations(text: str) -> list[list[str]]:
+    """The argument lists after every ``nightcrew`` command word in a shell command line or script."""
+    found: list[list[str]] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+        for i, token in enumerate(tokens):
+            if token != "nightcrew" and not token.endswith("/bin/nightcrew"):
+                continue
+            args: list[str] = []
+            for j, arg in enumerate(tokens[i + 1:], start=i + 1):
+                if arg in SHELL_STOP or (arg.isdigit() and j + 1 < len(tokens) and tokens[j + 1] in SHELL_STOP):
+                    break
+                args.append(arg)
+            found.append(args)
+    return found
+
+
+def _pending(ctx: click.Context) -> list[str]:
+    """What a group's context left for its subcommand (click 8.2 renamed ``protected_args``)."""
+    protected = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+    return [*protected, *ctx.args]
+
+
+def check_cli(args: list[str]) -> click.Command:
+    """Parse ``args`` with nightcrew's real command line, down to the leaf command (nothing runs): unknown
+    commands, unknown options, bad choices and missing required options raise click's usage errors."""
+    command: click.Command = cli
+    ctx = cli.make_context("nightcrew", list(args))
+    while isinstance(command, click.Group):
+        rest = _pending(ctx)
+        assert rest, f"nightcrew {' '.join(args)}: no subcommand"
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert name is not None and sub is not None
+        ctx = sub.make_context(name, list(rest), parent=ctx)
+        command = sub
+    return command
+
+
+def cron_ok(expression: str) -> CronTrigger:
+    fields = expression.split()
+    assert len(fields) == 5, f"{expression!r}: a cron expression has 5 fields"
+    return CronTrigger.from_crontab(expression, timezone="UTC")
+
+
+def unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",),
+                                       comment_prefixes=("#", ";"), inline_comment_prefixes=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    return parser
+
+
+def crontab_entries() -> list[tuple[str, str]]:
+    """(schedule, command) of every job line of the crontab example."""
+    entries = []
+    for line in CRONTAB.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s*=", stripped):
+            continue
+        fields = stripped.split(None, 5)
+        assert len(fields) == 6, f"crontab line without a command: {line!r}"
+        entries.append((" ".join(fields[:5]), fields[5]))
+    return entries
+
+
+# -------------------------------------------------------------------------------------------- every workflow
+
+
+def test_the_workflows_are_there() -> None:
+    assert {p.name for p in WORKFLOWS} == {NIGHTLY.name, RELEASE.name}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_has_the_required_keys(path: Path) -> None:
+    workflow = load(path)
+    assert workflow.get("name")
+    assert triggers(workflow)
+    assert workflow["jobs"]
+    for name, job in workflow["jobs"].items():
+        assert job.get("runs-on"), name
+        assert job.get("steps"), name
+        timeout = job.get("timeout-minutes")
+        assert isinstance(timeout, int) and 0 < timeout <= 360, f"{name}: timeout-minutes, below GitHub's 6 h"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_top_level_permissions_are_empty_and_every_job_names_its_own(path: Path) -> None:
+    workflow = load(path)
+    assert "permissions" in workflow and workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict) and job["permissions"], f"{name}: job-level permissions"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned(path: Path) -> None:
+    workflow = load(path)
+    used = [s["uses"] for s in steps(workflow) if "uses" in s]
+    assert used
+    for ref in used:
+        match = USES.match(ref)
+        assert match, f"{ref}: owner/name@ref"
+        pin = match["ref"]
+        assert SHA.match(pin) or EXACT_TAG.match(pin), f"{ref}: pin a full commit SHA or an exact vX.Y.Z"
+    # A SHA pin carries its version in a comment, for the humans who update it.
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.search(r"uses:\s*(\S+@([0-9a-f]{40}))(.*)$", line)
+        if m:
+            assert re.search(r"#\s*v\d+\.\d+\.\d+\s*$", m[3]), f"{m[1]}: add `# vX.Y.Z` after the SHA"
+
+
+def test_an_action_is_pinned_the_same_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for step in steps(load(path)):
+            if "uses" in step:
+                action, _, ref = step["uses"].partition("@")
+                pins.setdefault(action, set()).add(ref)
+    assert all(len(refs) == 1 for refs in pins.values()), pins
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_checkout_keeps_no_credentials(path: Path) -> None:
+    checkouts = uses_steps(load(path), "actions/checkout")
+    assert checkouts
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_runs_never_overlap(path: Path) -> None:
+    workflow = load(path)
+    groups = [workflow.get("concurrency")] + [job.get("concurrency") for job in workflow["jobs"].values()]
+    groups = [g for g in groups if g]
+    assert groups, "a concurrency group"
+    for group in groups:
+        name = group["group"] if isinstance(group, dict) else group
+        assert isinstance(name, str) and name.strip()
+        if isinstance(group, dict):
+            assert group.get("cancel-in-progress", False) is False, "a running job is never cancelled half-way"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_expression_is_pasted_into_a_script(path: Path) -> None:
+    # Inputs, tag names and variables reach scripts through env:, never as ${{ }} inside run: (script injection).
+    for script in run_scripts(load(path)):
+        assert "${{" not in script, script
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_nightcrew_is_installed_from_the_spec_variable(path: Path) -> None:
+    workflow = load(path)
+    installs = [s for s in steps(workflow) if "pip install" in s.get("run", "")]
+    assert len(installs) == 1
+    step = installs[0]
+    assert '"$NIGHTCREW_SPEC"' in step["run"]
+    assert step["env"]["NIGHTCREW_SPEC"] == "${{ vars.NIGHTCREW_SPEC || 'nightcrew' }}"
+    assert not re.search(r"pip install\s+(\.|nightcrew)(\s|$)", step["run"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_the_token_is_given_only_to_the_nightcrew_step(path: Path) -> None:
+    workflow = load(path)
+    assert "GITHUB_TOKEN" not in (workflow.get("env") or {})
+    for job in workflow["jobs"].values():
+        assert "GITHUB_TOKEN" not in (job.get("env") or {})
+    holders = [s for s in steps(workflow) if "GITHUB_TOKEN" in (s.get("env") or {})]
+    assert len(holders) == 1
+    assert holders[0]["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert invocations(holders[0]["run"]), "the token goes to the step that runs nightcrew"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_the_json_summary_is_uploaded_whatever_the_outcome(path: Path) -> None:
+    workflow = load(path)
+    uploads = uses_steps(workflow, "actions/upload-artifact")
+    assert len(uploads) == 1
+    upload = uploads[0]
+    assert "always()" in str(upload.get("if"))
+    assert ".json" in upload["with"]["path"]
+    calls = [line for script in run_scripts(workflow) for line in script.splitlines() if "nightcrew run" in line]
+    assert calls
+    for line in calls:
+        m = re.search(r"--format json\b[^>]*>\s*\"?([^\"\s]+)", line)
+        assert m, f"the JSON summary goes to a file: {line.strip()}"
+        assert Path(m[1]).name in upload["with"]["path"], "and that file is uploaded"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_nightcrew_call_parses_with_the_real_command_line(path: Path) -> None:
+    calls = [args for script in run_scripts(load(path)) for args in invocations(script)]
+    assert calls
+    for args in calls:
+        assert args[:1] == ["run"], f"one-shot `nightcrew run` only (no scheduler yet): {args}"
+        check_cli(args)
+
+
+# ------------------------------------------------------------------------------------------------ the nightly
+
+
+def test_nightly_runs_on_a_schedule_and_by_hand() -> None:
+    on = triggers(load(NIGHTLY))
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    schedule = on["schedule"]
+    assert isinstance(schedule, list) and len(schedule) == 1
+    expression = schedule[0]["cron"]
+    cron_ok(expression)
+    minute, hour = expression.split()[:2]
+    assert minute.isdigit() and int(minute) not in (0, 30), "off the hour: runs queued at :00 are delayed or dropped"
+    assert hour.isdigit(), "once a night"
+
+
+def test_nightly_permissions_are_exactly_push_and_pull_requests() -> None:
+    workflow = load(NIGHTLY)
+    assert [job["permissions"] for job in workflow["jobs"].values()] == [
+        {"contents": "write", "pull-requests": "write"}
+    ]
+
+
+def test_nightly_runs_dependency_updates_on_the_github_forge() -> None:
+    calls = [args for script in run_scripts(load(NIGHTLY)) for args in invocations(script)]
+    assert calls
+    for args in calls:
+        assert args[:2] == ["run", "dependency-updates"]
+        assert check_cli(args).name == "dependency-updates"
+        assert args[args.index("--forge") + 1] == "github"
+        assert args[args.index("--format") + 1] == "json"
+    assert any("--dry-run" in args for args in calls) and any("--dry-run" not in args for args in calls)
+
+
+# -------------------------------------------------------------------------------------------- release notes
+
+
+def test_release_notes_trigger_on_tags_and_by_hand_with_a_tag() -> None:
+    on = triggers(load(RELEASE))
+    assert set(on) == {"push", "workflow_dispatch"}
+    push = on["push"]
+    assert set(push) == {"tags"}, "tags only, no branch pushes"
+    assert "v*" in push["tags"]
+    tag_input = on["workflow_dispatch"]["inputs"]["tag"]
+    assert tag_input["required"] is True and tag_input["type"] == "string"
+
+
+def test_release_notes_may_write_contents_only() -> None:
+    workflow = load(RELEASE)
+    assert [job["permissions"] for job in workflow["jobs"].values()] == [{"contents": "write"}]
+    for scope in [workflow.get("permissions")] + [job.get("permissions") for job in workflow["jobs"].values()]:
+        assert "pull-requests" not in (scope or {})
+
+
+def test_release_notes_see_every_tag_and_the_whole_history() -> None:
+    for step in uses_steps(load(RELEASE), "actions/checkout"):
+        assert step["with"]["fetch-depth"] == 0
+
+
+def test_release_notes_draft_the_pushed_or_given_tag() -> None:
+    workflow = load(RELEASE)
+    (step,) = [s for s in steps(workflow) if invocations(s.get("run", ""))]
+    assert step["env"]["TAG"] == "${{ inputs.tag || github.ref_name }}"
+    assert 'nightcrew run release-notes --tag "$TAG" --forge github --format json' in step["run"]
+    (args,) = invocations(step["run"])
+    assert check_cli(args).name == "release-notes"
+
+
+# -------------------------------------------------------------------------------------------------- systemd
+
+
+def test_service_is_a_hardened_oneshot() -> None:
+    service = unit(SERVICE)
+    assert service.has_section("Unit") and service.has_section("Service")
+    s = service["Service"]
+    assert s["Type"] == "oneshot"
+    assert s.get("User") and s["User"] != "root"
+    assert s["WorkingDirectory"].startswith("/")
+    assert s["NoNewPrivileges"] == "yes"
+    assert s["ProtectSystem"] == "strict"
+    assert s["PrivateTmp"] == "yes"
+    assert s["WorkingDirectory"] in s["ReadWritePaths"].split(), "the repository is writable"
+    assert s["EnvironmentFile"].lstrip("-").startswith("/etc/")
+    assert s.get("TimeoutStartSec"), "a oneshot has no start timeout unless given one"
+    for key, value in s.items():
+        assert " #" not in value and " ;" not in value, f"{key}: systemd has no end-of-line comments"
+
+
+def test_service_runs_dependency_updates() -> None:
+    exec_start = unit(SERVICE)["Service"]["ExecStart"]
+    argv = shlex.split(exec_start)
+    assert argv[0].startswith("/") and Path(argv[0]).name == "nightcrew", "an absolute path"
+    (args,) = invocations(exec_start)
+    assert args[:2] == ["run", "dependency-updates"]
+    assert check_cli(args).name == "dependency-updates"
+
+
+def test_timer_runs_nightly_and_catches_up_once() -> None:
+    timer = unit(TIMER)
+    t = timer["Timer"]
+    assert re.fullmatch(r"\*-\*-\* \d{2}:\d{2}(:\d{2})?", t["OnCalendar"]), "every day at a fixed time"
+    assert t["Persistent"] == "true"
+    assert t.get("RandomizedDelaySec")
+    assert t.get("Unit", SERVICE.name) == SERVICE.name
+    assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+# -------------------------------------------------------------------------------------------------- crontab
+
+
+def test_crontab_runs_dependency_updates_nightly() -> None:
+    entries = crontab_entries()
+    assert len(entries) == 1
+    schedule, command = entries[0]
+    cron_ok(schedule)
+    minute, hour = schedule.split()[:2]
+    assert minute.isdigit() and hour.isdigit() and int(minute) != 0, "once a night, off the hour"
+    assert "%" not in command.replace("\\%", ""), "cron turns an unescaped % into a newline"
+    (args,) = invocations(command)
+    assert args[:2] == ["run", "dependency-updates"]
+    assert check_cli(args).name == "dependency-updates"
+    assert args[args.index("--format") + 1] == "json"
+    assert re.search(r"--format json >> \S+ 2>> \S+", command), "JSON appended to a log, errors to another"
+
+
+def test_crontab_explains_the_exit_codes() -> None:
+    text = CRONTAB.read_text(encoding="utf-8")
+    for code in ("0", "1", "2"):
+        assert re.search(rf"^#\s+{code}\s+\S", text, re.M), f"exit code {code} explained"
+    assert "partial failure" in text and "configuration" in text
+
+
+# ----------------------------------------------------------------------------------------------- cron/README
+
+
+def test_readme_says_plainly_the_scheduler_is_not_there_yet() -> None:
+    text = (CRON / "README.md").read_text(encoding="utf-8")
+    assert "not yet" in text.lower() and "issue 6" in text
+    assert "persist-credentials: false" in text
+    for name in ("crontab.example", "nightcrew.timer", "nightcrew-nightly.yml", "nightcrew-release-notes.yml"):
+        assert name in text
