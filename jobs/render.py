@@ -21,6 +21,24 @@ MAX_FAILING_LISTED = 50
 MAX_FLAGS_LISTED = 15  # per package: the rest is in the sections below
 
 
+_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _close_fences(text: str) -> str:
+    """``text`` with a fenced code block it leaves open closed again (a cut must not swallow what follows)."""
+    opened: str | None = None
+    for line in text.split("\n"):
+        found = _FENCE_LINE.match(line)
+        if not found:
+            continue
+        fence = found.group(1)
+        if opened is None:
+            opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not line.strip()[len(fence):].strip():
+            opened = None
+    return text + f"\n{opened}" if opened else text
+
+
 def neutralize_mentions(text: str) -> str:
     """Stop third-party text from pinging people: ``@name`` becomes ``@<!-- -->name`` (renders the same)."""
     return _MENTION.sub("@<!-- -->", text)
@@ -129,9 +147,7 @@ class Renderer:
                 context["changelog_truncated"] = True
                 return True
             longest = max(sections, key=lambda s: len(s["text"]))
-            text = longest["text"][: len(longest["text"]) // 2].rstrip()
-            if text.count("```") % 2:  # do not leave a fenced block open
-                text += "\n```"
+            text = _close_fences(longest["text"][: len(longest["text"]) // 2].rstrip())
             longest["text"] = text + "\n\n…"
             context["changelog_truncated"] = True
             return True

@@ -98,3 +98,10 @@ def test_hundreds_of_sections_and_flags_keep_tests_and_footer() -> None:
     assert "… and 585 more flagged items" in body
     assert "left out to fit: [full text](https://example.invalid/changes)" in body
     assert "<summary>1.600.0</summary>" in body  # the newest sections stay
+
+
+def test_cut_sections_never_leave_a_fence_open() -> None:
+    from jobs.render import _close_fences
+
+    assert _close_fences("a\n~~~~python\nx = 1") == "a\n~~~~python\nx = 1\n~~~~"
+    assert _close_fences("```\ncode\n```\nafter") == "```\ncode\n```\nafter"

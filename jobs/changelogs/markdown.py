@@ -299,7 +299,14 @@ def _escape_html(part: str, prose: Callable[[str], str], *, starts_line: bool, e
     kept: set[int] = set()
     open_tags: list[tuple[int, str]] = []
     pos = 0
-    while (start := part.find("<", pos)) != -1:
+    while (tag_start := _TAG_START.search(part, pos)) is not None:  # only "<" before a letter, / ! ? opens HTML
+        start = before = tag_start.start()
+        while before > pos and part[before - 1] == "\\":
+            before -= 1
+        if (start - before) % 2:  # "\<": a literal "<" already
+            pieces.append(prose(part[pos:start + 1]))
+            pos = start + 1
+            continue
         pieces.append(prose(part[pos:start]))
         link = _AUTOLINK.match(part, start)
         if link is not None:

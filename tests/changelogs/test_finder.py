@@ -10,12 +10,14 @@ import pytest
 from click.testing import CliRunner
 from packaging.version import Version
 
+from jobs.changelogs.base import SourceText
 from jobs.changelogs.finder import ChangelogFinder
 from jobs.changelogs.github import GitHubFileSource, GitHubReleasesSource
 from jobs.cli import cli
 from jobs.forges.github import GitHubReader
 from jobs.index.client import IndexClient
 from jobs.index.locate import IndexLocation
+from jobs.models import ChangelogOrigin
 from jobs.tools import Gate
 from tests.support.distbuild import build_sdist
 from tests.support.github_server import GitHubStandIn, seed_bare_repo
@@ -143,3 +145,28 @@ def test_an_enterprise_token_is_never_sent_to_public_github(tmp_path: Path, monk
     (tmp_path / "nightcrew.toml").write_text("")
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
     assert len(github_sources(config_module.load(repo=tmp_path), gate)) == 2
+
+
+def test_a_hostile_changelog_never_crashes_the_chain(static_index, tmp_path: Path) -> None:
+    hostile = CHANGELOG.replace("## 1.2.0 (2025-02-01)", "## 1." + "9" * 5000 + "\n\n## 1.2.0 (2025-02-01)")
+    publish(static_index, tmp_path, ["1.1.0", "1.2.0", "1.3.0"], hostile)
+
+    class Broken:
+        """A source whose candidate cannot be sliced (its text is bytes), and one that fails outright."""
+
+        def __init__(self, kind: str, fail: bool) -> None:
+            self.kind, self.fail = kind, fail
+
+        def fetch(self, request):  # type: ignore[no-untyped-def]
+            if self.fail:
+                raise ValueError("Exceeds the limit (4300 digits)\nfor integer string conversion")
+            return [SourceText(ChangelogOrigin(self.kind, url="https://example.org/c"), {"CHANGES.md": b"## 1.3.0"})]
+
+    chain, client, _ = finder(static_index.url, tmp_path, Broken("github-release", True), Broken("github-file", False))
+    with client:
+        found = chain.find("widget", Version("1.1.0"), Version("1.3.0"), client.project("widget"))
+    assert found.origin.kind == "sdist" and [s.version for s in found.sections] == ["1.3.0", "1.2.0"]
+    assert [p.message.split(":")[0] for p in chain.problems] == [
+        "widget changelog (github-release)", "widget changelog (github-file https"]
+    assert all("\n" not in p.message for p in chain.problems)
+    assert "ValueError: Exceeds the limit (4300 digits) for integer" in chain.problems[0].message

@@ -47,3 +47,37 @@ def test_items_under_a_flagging_subheading_are_flagged() -> None:
 
 def test_plain_sections_raise_no_flags() -> None:
     assert kinds(section("1.0.1", "- Fix a typo in the README.\n- Faster startup.\n")) == []
+
+
+def test_wrapped_items_are_one_flag_each_with_their_whole_text() -> None:
+    md = section("2.0.0", (
+        "- The `legacy` and `compat` modules, deprecated since 1.4,\n"
+        "  are removed.\n"
+        "- This is a breaking\n"
+        "  change to the configuration format.\n"
+        "- Fixed a bug in\n  the parser.\n"
+    ))
+    rst = ChangelogSection(version="3.0.0", heading="3.0.0", line=1, text=(
+        "3.0.0\n-----\n\n"
+        "-   Deprecate the ``__version__`` attribute. Use feature detection, or\n"
+        "    ``importlib.metadata.version(\"flask\")``, instead. :issue:`5230`\n"
+        "*   Lazy continuation\nof a removed option.\n"))
+    assert kinds(md, rst) == [
+        ("breaking", "2.0.0", "This is a breaking change to the configuration format."),
+        ("removal", "2.0.0", "The `legacy` and `compat` modules, deprecated since 1.4, are removed."),
+        ("removal", "3.0.0", "Lazy continuation of a removed option."),
+        ("deprecation", "3.0.0", "Deprecate the ``__version__`` attribute. Use feature detection, or "
+                                 "``importlib.metadata.version(\"flask\")``, instead. :issue:`5230`"),
+    ]
+
+
+def test_plain_paragraphs_are_items_and_code_is_not() -> None:
+    found = kinds(section("2.0.0", (
+        "Removed the legacy API\n\n"
+        "```python\nclient.fetch()  # deprecated, removed in 3.0\n```\n\n"
+        "    legacy = True  # removed\n\n"
+        "Use the new loader::\n\n    load(security=False)  # deprecated\n\n"
+        "- Faster startup.\n\n"
+        "Deprecations and Removals\n\n- `old()` is gone.\n"
+    )))
+    assert found == [("removal", "2.0.0", "Removed the legacy API"), ("removal", "2.0.0", "`old()` is gone.")]

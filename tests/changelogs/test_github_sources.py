@@ -286,3 +286,21 @@ def test_reader_reads_public_repositories_without_a_token(github: GitHubStandIn,
     assert anonymous.read_file(UPSTREAM, "CHANGELOG.md").data.decode() == MD  # type: ignore[union-attr]
     assert anonymous.read_file(UPSTREAM, "nope.md") is None and anonymous.list_dir(UPSTREAM, "nope") is None
     assert {r.login for r in github.requests} == {None} and anonymous.requests == 6
+
+
+def test_an_open_fence_in_release_notes_does_not_swallow_older_releases(github: GitHubStandIn, tmp_path: Path) -> None:
+    upstream(github, tmp_path)
+    seed_releases(github, ["v1.0.0", "v1.1.0"], body="- Feature of {tag}")
+    github.add_release("v1.2.0", "## Upgrading\r\n\r\n```python\r\nclient = Client()\r\n", repo=UPSTREAM)
+    github.add_release("v1.3.0", "<pre>\nnever closed\n", repo=UPSTREAM)
+    [found] = GitHubReleasesSource(reader(github)).fetch(request("1.0.0", "1.3.0"))
+    cut = slice_releases(found.texts, Version("1.0.0"), Version("1.3.0"))
+    assert [s.version for s in cut.sections] == ["1.3.0", "1.2.0", "1.1.0"]
+    assert cut.sections[1].text == "## 1.2.0\n\n#### Upgrading\n\n```python\nclient = Client()\n```"
+    assert cut.sections[0].text == "## 1.3.0\n\n<pre>\nnever closed\n</pre>"
+    assert cut.sections[2].text == "## 1.1.0\n\n- Feature of v1.1.0"
+
+
+def test_hostile_tags_are_no_versions() -> None:
+    assert tag_version("v1." + "9" * 5000) is None  # int() refuses 5000 digits: not a crash, not a version
+    assert tag_version("release-" + "1." * 40 + "0") is None  # longer than any real version

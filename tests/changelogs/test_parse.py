@@ -473,3 +473,10 @@ def test_parse_version_accepts_v_prefix_and_dates_and_refuses_junk() -> None:
     assert parse_version("4.12.0a1") == Version("4.12.0a1")
     assert parse_version("2024-05-01") == Version("2024.5.1")
     assert parse_version("1.2.x") is None
+
+
+def test_version_texts_too_long_or_too_big_to_convert_are_no_versions() -> None:
+    assert parse_version("1." + "9" * 5000) is None  # int() refuses more than 4300 digits
+    assert parse_version("v" + ".".join(["1"] * 40)) is None and parse_version("1.2.3") == Version("1.2.3")
+    text = doc("# Changes", "", "## 1." + "9" * 5000, "", "- x", "", "## 1.0.0", "", "- y")
+    assert [r.versions for r in find_releases(text, "CHANGES.md")] == [("1.0.0",)]

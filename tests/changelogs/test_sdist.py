@@ -296,3 +296,10 @@ def test_included_paths_resolve_from_the_stub_then_the_top() -> None:
     text = ".. include:: ../CHANGES.rst\n\n```{include} ../../HISTORY.md\n```\n--8<-- \"NEWS.md\"\n"
     # "../../HISTORY.md" would climb out of the sdist: dropped
     assert included_paths(text, "docs/changelog.rst") == ["CHANGES.rst", "docs/NEWS.md", "NEWS.md"]
+
+
+def test_terminal_escapes_and_control_characters_are_dropped_when_decoding(static_index, tmp_path) -> None:
+    hostile = CHANGELOG_MD.replace("- Added `frob()`.", "- Added\x1b[2J\x1b]0;owned\x07 `frob()`.\x00\x08\x9b\r")
+    publish(static_index, tmp_path / "d", {"1.1.0": {"CHANGELOG.md": hostile}})
+    [found] = fetch(static_index, None, "1.1.0")
+    assert found.texts == {"CHANGELOG.md": CHANGELOG_MD}

@@ -265,3 +265,21 @@ def test_missing_versions_counts_prereleases_when_the_target_is_one_and_reads_tw
     sections = [ChangelogSection("2.0.0a1 2.0.0a2", "# Release 2.0.0a1 and 2.0.0a2", "", 1)]
     index = ["1.9.0", "2.0.0a2", "2.0.0b1", "not a version"]
     assert missing_versions(index, sections, V("1.9.0"), V("2.0.0b1")) == ("2.0.0b1",)
+
+
+def test_post_and_dev_releases_are_missing_only_when_the_changelog_gives_them_sections() -> None:
+    text = doc("## 1.3.0", "", "- c", "", "## 1.2.3", "", "- b", "", "## 1.2.0", "", "- a")
+    index = ["1.2.0", "1.2.3", "1.2.3.post1", "1.2.4.dev1", "1.2.4", "1.3.0", "1.3.0.post1", "1.3.0.post2"]
+    cut = slice_releases({"CHANGELOG.md": text}, V("1.2.0"), V("1.3.0.post2"))
+    assert missing_versions(index, cut.sections, V("1.2.0"), V("1.3.0.post2")) == ("1.2.4",)
+    # a changelog that writes sections for post-releases: the one without a section is missing
+    posts = doc("## 1.3.0.post2", "", "- packaging", "", "## 1.3.0", "", "- c")
+    cut = slice_releases({"CHANGELOG.md": posts}, V("1.2.4"), V("1.3.0.post2"))
+    assert missing_versions(index, cut.sections, V("1.2.4"), V("1.3.0.post2")) == ("1.3.0.post1",)
+
+
+def test_a_hostile_heading_is_not_a_release_and_crashes_nothing() -> None:
+    text = doc("## 1." + "9" * 5000, "", "- x", "", "## 1.1.0", "", "- y", "", "## 1.0.0", "", "- z")
+    cut = slice_releases({"CHANGELOG.md": text}, V("1.0.0"), V("2.0.0"))
+    assert [s.version for s in cut.sections] == ["1.1.0"]
+    assert missing_versions(["1." + "9" * 5000, "1.1.0", "1." * 40 + "1"], cut.sections, V("1.0.0"), V("2.0.0")) == ()

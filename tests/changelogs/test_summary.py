@@ -217,3 +217,16 @@ def test_render_markdown_neutralizes_model_text() -> None:
     first = render_markdown(summary).splitlines()[0]
     assert "@octocat" not in first and "<img" not in first and "](" not in first
     assert "`https://e.test/x`" in first and first.endswith("(`2.0.0`)")
+
+
+def test_references_in_model_text_point_upstream_never_at_our_repository(server: OpenAIStandIn, llm: LLM) -> None:
+    changelog = Changelog(package="widgetlib", old="1.8.0", new="2.0.0", sections=SLICE.sections,
+                          origin=SLICE.origin, repository="https://github.com/acme/widgetlib")  # fmt: skip
+    server.reply(points(("`Client.fetch` is removed (#123, GH-45); see `#7`.", ["2.0.0"])))
+    summary = summarize(changelog, llm)
+    assert summary is not None and summary.repository == "https://github.com/acme/widgetlib"
+    first = render_markdown(summary).splitlines()[0]
+    assert first == ("- `Client.fetch` is removed ([#123](https://github.com/acme/widgetlib/issues/123), "
+                     "[GH-45](https://github.com/acme/widgetlib/issues/45)); see `#7`. (`2.0.0`)")
+    unknown = render_markdown(Summary(summary.points, "m")).splitlines()[0]
+    assert "#&#8203;123" in unknown and "(#123" not in unknown and "](" not in unknown
