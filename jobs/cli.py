@@ -30,6 +30,16 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> None:
     sys.exit(code)
 
 
+def _run_job(job):  # type: ignore[no-untyped-def]
+    """Run a job; a configuration error exits 2, any other nightcrew error (nothing could be done) exits 1."""
+    try:
+        return job()
+    except ConfigError as exc:
+        _fail(str(exc))
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_PARTIAL)
+
+
 def _load_config(repo: Path, config_path: Path | None):  # type: ignore[no-untyped-def]
     """The repository's validated configuration; a usage error (exit 2) when either is wrong."""
     from jobs import config as config_module
@@ -131,13 +141,8 @@ def changelog(package: str, old: str, new: str, repo: Path, config_path: Path | 
     from jobs.formats.changelog import to_json, to_text
 
     config = _load_config(repo, config_path)
-    try:
-        audit = (repo / config.forge.state_file).parent / "audit.jsonl" if (repo / ".git").exists() else None
-        report = changelog_job.run(package, old, new, config, audit_path=audit)
-    except ConfigError as exc:
-        _fail(str(exc))
-    except NightcrewError as exc:
-        _fail(str(exc), EXIT_PARTIAL)
+    audit = (repo / config.forge.state_file).parent / "audit.jsonl" if (repo / ".git").exists() else None
+    report = _run_job(lambda: changelog_job.run(package, old, new, config, audit_path=audit))
     for problem in report.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     output_format = output_format or ("text" if sys.stdout.isatty() else "json")
@@ -178,13 +183,9 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
         _fail(str(exc))
     err = Console(stderr=True)
     progress = (lambda branch: err.print(f"[dim]working on {branch}[/dim]")) if _is_interactive(sys.stderr) else None
-    try:
-        result = DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
-                                   only=tuple(canonicalize_name(p) for p in only), progress=progress).run()
-    except ConfigError as exc:
-        _fail(str(exc))
-    except NightcrewError as exc:
-        _fail(str(exc), EXIT_PARTIAL)
+    result = _run_job(lambda: DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
+                                                only=tuple(canonicalize_name(p) for p in only),
+                                                progress=progress).run())
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     for change in result.changes:
@@ -216,12 +217,8 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
     from jobs.formats.release_notes import to_json
 
     config = _load_config(repo, config_path)
-    try:
-        result = job.run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind, dry_run=dry_run)
-    except ConfigError as exc:
-        _fail(str(exc))
-    except NightcrewError as exc:
-        _fail(str(exc), EXIT_PARTIAL)
+    result = _run_job(lambda: job.run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
+                                      dry_run=dry_run))
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     for notice in result.notices:
