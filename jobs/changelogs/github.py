@@ -226,6 +226,11 @@ MAX_RELEASE_PAGES = 10  # 1000 releases at 100 a page: far past any upgrade's ra
 RELEASES_TEXT_PATH = "releases.md"
 
 
+def _upstream(reader: GitHubReader, request: ChangelogRequest) -> Upstream | None:
+    """The upstream repository to ask, or None: without a token (rate limits) or a GitHub URL, no request at all."""
+    return upstream_repository(request.project_urls) if reader.has_token else None
+
+
 class GitHubReleasesSource:
     """The upstream repository's GitHub releases between the two versions, as one Markdown changelog.
 
@@ -240,9 +245,7 @@ class GitHubReleasesSource:
         self.max_pages = max_pages
 
     def fetch(self, request: ChangelogRequest) -> list[SourceText]:
-        if not self.reader.has_token:
-            return []
-        upstream = upstream_repository(request.project_urls)
+        upstream = _upstream(self.reader, request)
         if upstream is None:
             return []
         aliases = tag_aliases(request.package, upstream.repository)
@@ -324,9 +327,7 @@ class GitHubFileSource:
         self.max_release_files = max_release_files
 
     def fetch(self, request: ChangelogRequest) -> list[SourceText]:
-        if not self.reader.has_token:
-            return []
-        upstream = upstream_repository(request.project_urls)
+        upstream = _upstream(self.reader, request)
         if upstream is None:
             return []
         found = _Search(self, upstream, request).run()
