@@ -19,6 +19,7 @@ EXIT_OUTDATED = 1  # only with --fail-on-outdated
 EXIT_CONFIG = 2  # configuration or usage error (click uses 2 for usage errors too)
 EXIT_UNCHECKED = 3  # scan --fail-on-outdated: nothing outdated found, but some dependencies could not be checked
 EXIT_PARTIAL = 1  # run: some change failed or some input could not be read; the rest was done
+EXIT_LOCKED = 75  # run: another run of the same job on the same repository holds the lock (EX_TEMPFAIL)
 
 
 def _is_interactive(stream: object) -> bool:
@@ -31,11 +32,20 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> None:
 
 
 def _run_job(job):  # type: ignore[no-untyped-def]
-    """Run a job; a configuration error exits 2, any other nightcrew error (nothing could be done) exits 1."""
+    """Run a job; a configuration error exits 2, a held run lock 75, any other nightcrew error (nothing could be
+    done) exits 1. A stop by the kill switch is not an error: it is reported and exits 0."""
+    from jobs.state.store import Locked
+    from jobs.tools import Stopped
+
     try:
         return job()
     except ConfigError as exc:
         _fail(str(exc))
+    except Locked as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except Stopped as exc:
+        click.echo(f"nightcrew: {exc}", err=True)
+        sys.exit(EXIT_OK)
     except NightcrewError as exc:
         _fail(str(exc), EXIT_PARTIAL)
 
@@ -55,6 +65,10 @@ def _load_config(repo: Path, config_path: Path | None):  # type: ignore[no-untyp
 repo_option = click.option(
     "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
     help="The repository to work on.",
+)
+mode_option = click.option(
+    "--mode", type=click.Choice(["advisory", "propose", "autonomous"]), default=None,
+    help="What the bot may do (default: [policy] mode): report only, propose PRs, or also merge what policy allows.",
 )
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -164,28 +178,24 @@ def run() -> None:
               help="Where pull requests go (default: [forge] kind).")
 @click.option("--dry-run", is_flag=True, help="Change nothing anywhere; print what would be done.")
 @click.option("--only", multiple=True, metavar="PKG", help="Only these packages (repeatable).")
+@mode_option
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default=None,
               help="Output format (default: table on a terminal, json otherwise).")
 def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | None, dry_run: bool,
-                       only: tuple[str, ...], output_format: str | None) -> None:
+                       only: tuple[str, ...], mode: str | None, output_format: str | None) -> None:
     """Propose version-bump pull requests, each with the repository's own test results."""
-    from packaging.utils import canonicalize_name
-
-    from jobs.dependency_updates import DependencyUpdates, make_forge
+    from jobs.dependency_updates import run_job
     from jobs.formats.updates import render_table, to_json
-    from jobs.vcs import Git
 
     config = _load_config(repo, config_path)
-    try:
-        git = Git(repo)
-        forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run)
-    except NightcrewError as exc:
-        _fail(str(exc))
     err = Console(stderr=True)
     progress = (lambda branch: err.print(f"[dim]working on {branch}[/dim]")) if _is_interactive(sys.stderr) else None
-    result = _run_job(lambda: DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
-                                                only=tuple(canonicalize_name(p) for p in only),
-                                                progress=progress).run())
+    result = _run_job(lambda: run_job(repo, config, forge_kind=forge_kind, dry_run=dry_run, only=only, mode=mode,
+                                      progress=progress))
+    if result.stopped:
+        click.echo(f"nightcrew: {result.stopped}", err=True)
+    for record in result.denials:
+        click.echo(f"nightcrew: denied: {record.action} {record.target} ({record.rule})", err=True)
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     for change in result.changes:
@@ -217,8 +227,8 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
     from jobs.formats.release_notes import to_json
 
     config = _load_config(repo, config_path)
-    result = _run_job(lambda: job.run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
-                                      dry_run=dry_run))
+    result = _run_job(lambda: job.run_job(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
+                                          dry_run=dry_run))
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     for notice in result.notices:
@@ -262,21 +272,24 @@ def notes_score(tag: str | None, draft_file: Path | None, final_file: Path | Non
     elif tag:
         from jobs.release_notes import final_text
         from jobs.state.drafts import DraftLog
+        from jobs.state.store import Store, repository_id
 
         config = _load_config(repo, config_path)
-        log = DraftLog(repo / config.forge.state_file)
-        stored = log.last(tag, written=True)
-        log.close()
-        if stored is None:
-            _fail(f"no generated draft stored for {tag}")
-        try:
-            final = final_text(repo, config, tag, stored.location, forge_kind=forge_kind)
-        except NightcrewError as exc:
-            _fail(str(exc), EXIT_PARTIAL)
-        generated = stored.generated
+        with Store.for_repo(config, repo) as store:
+            log = DraftLog(store, repository_id(config, repo))
+            stored = log.last(tag, written=True)
+            if stored is None:
+                _fail(f"no generated draft stored for {tag}")
+            try:
+                final = final_text(repo, config, tag, stored.location, forge_kind=forge_kind)
+            except NightcrewError as exc:
+                _fail(str(exc), EXIT_PARTIAL)
+            result = score(stored.generated, final)
+            log.set_final(stored, final, result.distance)  # the report's edit distance per release
     else:
         _fail("give --tag TAG, or --draft FILE and --final FILE")
-    result = score(generated, final)
+    if draft_file and final_file:
+        result = score(generated, final)
     if (output_format or ("text" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(asdict(result), indent=2))
     else:
@@ -329,6 +342,22 @@ def prs(repo: Path, config_path: Path | None, action: str, number: int | None, o
     else:
         for p in pulls:
             click.echo(f"#{p.number:<4} {p.state:<7}{' draft' if p.draft else '      '} {p.branch:<40} {p.title}")
+
+
+def _add_commands() -> None:
+    """Commands kept in modules of their own under ``jobs.commands``."""
+    import importlib
+    import pkgutil
+
+    import jobs.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"jobs.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            (run if getattr(command, "nightcrew_run_job", False) else cli).add_command(command)
+
+
+_add_commands()
 
 
 def main() -> None:

@@ -205,6 +205,141 @@ class ReleaseNoteSettings(_Section):
         return value
 
 
+Verdict = Literal["allow", "deny", "needs-approval"]
+_CRON_FIELDS = 5
+
+
+def _valid_cron(value: str) -> str:
+    if value:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if len(value.split()) != _CRON_FIELDS:
+            raise ValueError(f"not a 5-field cron expression: {value!r}")
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression: {value!r} ({exc})") from None
+    return value
+
+
+def _valid_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+class StateSettings(_Section):
+    url: str
+    path: str
+    audit_log: str
+    stale_lock_minutes: float = Field(gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError("not a SQLAlchemy database URL") from None
+        return value
+
+
+class PolicyRule(_Section):
+    name: str = Field(min_length=1)
+    actions: Strings
+    verdict: Verdict
+    packages: Strings = ()
+    kinds: Kinds = ()
+    repositories: Strings = ()
+
+
+class AutomergeRule(_Section):
+    packages: Strings
+    kinds: Kinds = ("patch",)
+    repositories: Strings = ()
+    min_age_hours: float = Field(ge=0, default=24)
+
+
+class PolicySettings(_Section):
+    mode: Literal["advisory", "propose", "autonomous"]
+    timezone: str
+    quiet_hours: Strings
+    max_prs_per_run: int = Field(ge=0)
+    max_pushes_per_run: int = Field(ge=0)
+    max_merges_per_day: int = Field(ge=0)
+    pause_file: str
+    pause_env: str
+    approval_label: str
+    hold_labels: Strings
+    rules: Annotated[tuple[PolicyRule, ...], Strict(False)]
+    automerge: Annotated[tuple[AutomergeRule, ...], Strict(False)]
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _valid_timezone(value)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _windows(cls, value: Strings) -> Strings:
+        for window in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", window):
+                raise ValueError(f"not a HH:MM-HH:MM window: {window!r}")
+        return value
+
+
+class ScheduleSettings(_Section):
+    timezone: str
+    dependency_updates: str
+    release_watch: str
+    report: str
+    misfire_grace_minutes: float = Field(gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _valid_timezone(value)
+
+    @field_validator("dependency_updates", "release_watch", "report")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _valid_cron(value)
+
+
+class ReportSettings(_Section):
+    since_days: int = Field(ge=1)
+    failures_in_a_row: int = Field(ge=2)
+    folder: str
+
+
+class DashboardSettings(_Section):
+    enabled: bool
+    title: str = Field(min_length=1)
+    file: str
+
+
+FleetJob = Literal["dependency-updates", "release-notes", "report"]
+
+
+class FleetRepository(_Section):
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    jobs: Annotated[tuple[FleetJob, ...], Strict(False)] = ("dependency-updates",)
+    config: str = ""
+    mode: Literal["advisory", "propose", "autonomous", ""] = ""
+
+
+class FleetSettings(_Section):
+    repositories: Annotated[tuple[FleetRepository, ...], Strict(False)]
+
+
 class Config(_Section):
     """The whole validated configuration, and the file it came from (None: defaults only)."""
 
@@ -216,6 +351,12 @@ class Config(_Section):
     llm: LLMSettings
     changelogs: ChangelogSettings
     release_notes: ReleaseNoteSettings
+    state: StateSettings
+    policy: PolicySettings
+    schedule: ScheduleSettings
+    report: ReportSettings
+    dashboard: DashboardSettings
+    fleet: FleetSettings
     source: str | None = None
 
 

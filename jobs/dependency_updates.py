@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from packaging.version import Version
 
@@ -28,9 +29,12 @@ from jobs.models import Problem, ProposedChange, TestReport
 from jobs.render import Renderer, read_marker, with_marker
 from jobs.scan import ScanReport, scan
 from jobs.testing.runner import RunSpec, run_tests
-from jobs.tools import Denied, Gate
+from jobs.tools import Denied, Gate, Stopped
 from jobs.tools.redact import redact, secrets_from_environment
 from jobs.vcs import Author, Git
+
+if TYPE_CHECKING:
+    from jobs.state.record import Recorder
 
 ACTIONS = ("opened", "updated", "unchanged", "superseded", "skipped", "failed")
 
@@ -60,6 +64,12 @@ class UpdateRun:
     seconds: float
     test_seconds: float
     audit: tuple = field(default=(), repr=False)
+    stopped: str | None = None  # the kill switch or a shutdown stopped the run before it was done
+    mode: str = "propose"
+
+    @property
+    def denials(self) -> tuple:
+        return tuple(r for r in self.audit if r.outcome in ("denied", "needs-approval"))
 
     @property
     def failed(self) -> bool:
@@ -158,14 +168,20 @@ class DependencyUpdates:
 
     def __init__(self, repo: Path, config: Config, *, forge: Forge, dry_run: bool = False, only: tuple[str, ...] = (),
                  mode: str = "propose", renderer: Renderer | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, gate: Gate | None = None,
+                 recorder: "Recorder | None" = None) -> None:
         self.repo, self.config, self.forge, self.dry_run, self.only = repo, config, forge, dry_run, only
-        self.run_id = uuid.uuid4().hex[:12]
         self.secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(forge.secrets)
         self.git = Git(repo, env=forge.git_env(), secrets=self.secrets)
-        audit = None if dry_run else (repo / config.forge.state_file).parent / "audit.jsonl"
-        self.gate = Gate(run_id=self.run_id, job="dependency-updates", mode=mode, dry_run=dry_run,
-                         audit_path=audit, secrets=self.secrets)
+        if gate is None:
+            audit = None if dry_run else (repo / config.forge.state_file).parent / "audit.jsonl"
+            gate = Gate(run_id=uuid.uuid4().hex[:12], job="dependency-updates", mode=mode, dry_run=dry_run,
+                        audit_path=audit, secrets=self.secrets)
+        else:
+            gate.secrets = tuple(dict.fromkeys(gate.secrets + self.secrets))  # the forge's token too
+        self.gate = gate
+        self.run_id = gate.run_id
+        self.recorder = recorder
         self.renderer = renderer or Renderer(config_file=Path(config.source).name if config.source else "nightcrew.toml")
         self.author = Author(config.forge.author_name, config.forge.author_email)
         self.remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
@@ -176,6 +192,9 @@ class DependencyUpdates:
         self.open_count = 0
         self.problems: list[Problem] = []
         self._changelogs: _Changelogs | None = None
+        self._results: list[ChangeResult] = []
+        self._skipped: tuple[planner.Skip, ...] = ()
+        self._report: ScanReport | None = None
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -206,15 +225,41 @@ class DependencyUpdates:
                 continue
             for name, version in (marker.get("updates") or {}).items():
                 rejected.setdefault((name, version), pull.number)
+        if self.recorder is not None and not self.dry_run:
+            self.recorder.seen(open_bot, closed)
         return _Snapshot(open_bot, rejected)
 
     def run(self) -> UpdateRun:
+        """The whole run; a kill switch or shutdown stops it between steps with what was done so far."""
         started = time.perf_counter()
+        stopped = None
+        base = self.forge.default_base() if self.forge.kind == "local" else (self.config.forge.base or "")
+        try:
+            base = self._run()
+        except Stopped as exc:
+            stopped = str(exc)
+        finally:
+            if self._changelogs is not None:
+                self.problems += self._changelogs.close()
+                self._changelogs = None
+        if self.recorder is not None and not self.dry_run:
+            self.recorder.results(self._results)
+        report = self._report
+        problems = (tuple(report.problems) if report is not None else ()) + tuple(self.problems)
+        problems += tuple(Problem(None, None, p) for p in self.gate.problems)
+        return UpdateRun(
+            run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(self._results),
+            skipped=self._skipped, problems=problems, seconds=time.perf_counter() - started,
+            test_seconds=self.test_seconds, audit=tuple(self.gate.records), stopped=stopped, mode=self.gate.mode,
+        )
+
+    def _run(self) -> str:
         base, base_sha = self._base()
         with tempfile.TemporaryDirectory(prefix="nightcrew-base-") as folder:
             tree = Path(folder)
             self.git.export(base_sha, tree)  # scan what is committed on the base, not the working copy
             report = self.gate.run("index.fetch", "scan", lambda: scan(tree, self.config))
+            self._report = report
             names = {s.dependency.name for s in report.statuses}
             unknown = [name for name in self.only if name not in names]
             if unknown:
@@ -224,16 +269,29 @@ class DependencyUpdates:
                 report.statuses, report.pages, self.config.updates, python=Version(report.python or "3"),
                 prereleases=self.config.index.prereleases, only=self.only, rejected=snapshot.rejected,
             )
+            self._skipped = tuple(skipped)
             plans = planner.group(chosen, self.config.updates, self.prefix)
             self.open_count = len(snapshot.open)
             self._changelogs = _Changelogs(self.config, report, self.gate) if (
                 self.config.changelogs.enabled and not self.dry_run and plans) else None
             replaceable = snapshot.keys()
-            results: list[ChangeResult] = []
-            for plan in plans:
+            results = self._results
+            for number, plan in enumerate(plans):
                 self.progress(plan.change.branch)
                 try:
+                    self.gate.check_stop(plan.change.branch)
+                except Stopped:
+                    results += [ChangeResult(p.change.key, p.change.branch, "skipped", p.change,
+                                             "not handled: the run was stopped") for p in plans[number:]]
+                    raise
+                try:
                     results.append(self._one(plan, base, base_sha, tree, report, plan.change.key in replaceable))
+                except Stopped as exc:
+                    results.append(ChangeResult(plan.change.key, plan.change.branch, "skipped", plan.change,
+                                                f"not finished: {exc}"))
+                    results += [ChangeResult(p.change.key, p.change.branch, "skipped", p.change,
+                                             "not handled: the run was stopped") for p in plans[number + 1:]]
+                    raise
                 except Denied as exc:
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "skipped", plan.change, str(exc)))
                 except NightcrewError as exc:
@@ -242,13 +300,7 @@ class DependencyUpdates:
                     reason = redact(f"internal error: {type(exc).__name__}: {exc}", self.secrets).splitlines()[0]
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "failed", plan.change, reason))
             results += self._close_replaced(results, snapshot, report)
-            if self._changelogs is not None:
-                self.problems += self._changelogs.close()
-        return UpdateRun(
-            run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(results),
-            skipped=tuple(skipped), problems=tuple(report.problems) + tuple(self.problems),
-            seconds=time.perf_counter() - started, test_seconds=self.test_seconds, audit=tuple(self.gate.records),
-        )
+        return base
 
     def _one(self, plan: planner.Planned, base: str, base_sha: str, tree: Path, report: ScanReport,
              replaces_open: bool) -> ChangeResult:
@@ -279,6 +331,11 @@ class DependencyUpdates:
         tips = self._branch_tips(branch)
         others = sorted({email for _, tip in tips for email in self.git.foreign_commits(base_sha, tip, self.author.email)})
         if others:
+            if self.recorder is not None and not self.dry_run:
+                from jobs.state.record import change_kind
+
+                self.recorder.branch_pushed(open_pr, {u.dependency.name: str(u.new) for u in change.updates},
+                                            change_kind(u.kind for u in change.updates), ", ".join(others))
             if open_pr and not self.dry_run:
                 self._comment_once(open_pr.number, f"nightcrew did not update this branch: it has commits by "
                                    f"{', '.join(others)}. Close this pull request to let nightcrew start over.")
@@ -430,6 +487,8 @@ class DependencyUpdates:
         """A finishing touch on a PR that exists: a failure is reported and the PR is still reported as it is."""
         try:
             self.gate.run(action, f"#{number}", fn)
+        except Stopped:
+            raise
         except NightcrewError as exc:
             self.problems.append(Problem(None, None, f"#{number}: {exc}"))
 
@@ -469,6 +528,8 @@ class DependencyUpdates:
                 self.gate.run("forge.comment", f"#{pull.number}", lambda: self.forge.comment(pull.number, note))
                 done = self.gate.run("forge.close_pull", f"#{pull.number}", lambda: self.forge.close_pull(pull.number))
                 closed.append(ChangeResult(marker.get("key", ""), pull.branch, "superseded", None, note, done))
+            except Stopped:
+                raise
             except NightcrewError as exc:
                 closed.append(ChangeResult(marker.get("key", ""), pull.branch, "failed", None,
                                            f"closing #{pull.number}: {exc}"))
@@ -483,3 +544,30 @@ class DependencyUpdates:
             return all(name in current and min(current[name]) >= Version(version) for name, version in updates.items())
         except ValueError:
             return False
+
+
+def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_run: bool = False,
+            only: tuple[str, ...] = (), mode: str | None = None, progress: Callable[[str], None] | None = None,
+            shutdown: threading.Event | None = None) -> UpdateRun:
+    """One run as the command line and the scheduler start it: under the run lock, the policy and the kill switch,
+    recorded in the state store."""
+    from packaging.utils import canonicalize_name
+
+    from jobs.runs import JobRun
+    from jobs.state.record import Recorder
+
+    git = Git(repo)
+    forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run)
+    with JobRun(repo, config, "dependency-updates", mode=mode, dry_run=dry_run, secrets=(),
+                shutdown=shutdown) as job:
+        recorder = None if dry_run or job.store is None else Recorder(job.store, job.repository, job.run_id)
+        result = DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
+                                   only=tuple(canonicalize_name(p) for p in only), progress=progress,
+                                   gate=job.gate, recorder=recorder).run()
+        outcome = ("paused" if result.stopped and "paused" in result.stopped else "interrupted") if result.stopped \
+            else ("partial" if result.failed or result.problems else "ok")
+        counts: dict[str, int] = {}
+        for change in result.changes:
+            counts[change.action] = counts.get(change.action, 0) + 1
+        job.finish(outcome, {"changes": counts, "stopped": result.stopped, "problems": len(result.problems)})
+    return result

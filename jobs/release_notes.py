@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.config import Config
 from jobs.errors import ConfigError, NightcrewError
@@ -20,6 +22,9 @@ from jobs.releases.drafts import DraftResult, GitHubDrafts, LocalDrafts
 from jobs.state.drafts import DraftLog
 from jobs.tools import Gate
 from jobs.tools.redact import secrets_from_environment
+
+if TYPE_CHECKING:
+    from jobs.state.store import Store
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,10 @@ def _web_url(config: Config, repo: Path, forge: object | None) -> str | None:
 
 
 def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None, forge_kind: str | None = None,
-        dry_run: bool = False) -> ReleaseRun:
-    run_id = uuid.uuid4().hex[:12]
+        dry_run: bool = False, gate: Gate | None = None, store: "Store | None" = None) -> ReleaseRun:
+    """Draft the notes for ``tag``. ``gate`` and ``store`` come from the run (``jobs.runs.JobRun``); without
+    them the job makes its own gate and opens the repository's state store."""
+    run_id = gate.run_id if gate is not None else uuid.uuid4().hex[:12]
     kind = forge_kind or config.forge.kind
     forge = None
     if kind == "github":
@@ -156,8 +163,11 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
         notices.append(f"no token in {config.forge.token_env}: notes from git alone, draft written locally")
     secrets = secrets_from_environment(extra=config.tests.secret_env) + tuple(getattr(forge, "secrets", ()))
     state = repo / config.forge.state_file
-    gate = Gate(run_id=run_id, job="release-notes", dry_run=dry_run, secrets=secrets,
-                audit_path=None if dry_run else state.parent / "audit.jsonl")
+    if gate is None:
+        gate = Gate(run_id=run_id, job="release-notes", dry_run=dry_run, secrets=secrets,
+                    audit_path=None if dry_run else state.parent / "audit.jsonl")
+    else:
+        gate.secrets = tuple(dict.fromkeys(gate.secrets + secrets))
     settings = config.release_notes
     range_ = history.find_range(repo, tag, previous=previous_tag, pattern=settings.tag_pattern,
                                 include_prereleases=None if settings.skip_prereleases else True,
@@ -205,17 +215,22 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
         from jobs.vcs import Git
 
         Git(repo).keep_out(state.parent, repo / settings.folder)
-        store = GitHubDrafts(forge) if forge is not None else LocalDrafts(repo / settings.folder)
-        log = DraftLog(state)
+        drafts = GitHubDrafts(forge) if forge is not None else LocalDrafts(repo / settings.folder)
+        from jobs.state.store import Store, repository_id
+
+        own = store is None
+        state_store = Store.for_repo(config, repo) if own else store
+        log = DraftLog(state_store, repository_id(config, repo))
         try:
             last = log.last(tag)
             version = history.parse_tag(tag, settings.tag_pattern)
-            draft = gate.run("forge.draft_release", tag, lambda: store.publish_draft(
+            draft = gate.run("forge.draft_release", tag, lambda: drafts.publish_draft(
                 tag, note.text, last.text_hash if last else None,
                 prerelease=version.is_prerelease if version is not None else None))
             log.add(tag, note.text, draft.text_hash, draft.url_or_path, draft.action)
         finally:
-            log.close()
+            if own:
+                state_store.close()
         if forge is not None:
             requests = forge.requests
     changelog_pr = None
@@ -249,3 +264,17 @@ def final_text(repo: Path, config: Config, tag: str, location: str, *, forge_kin
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise NightcrewError(f"cannot read the final text ({exc.strerror})", str(path)) from None
+
+
+def run_job(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None, forge_kind: str | None = None,
+            dry_run: bool = False, shutdown: threading.Event | None = None) -> ReleaseRun:
+    """One run as the command line, the release watch and the scheduler start it: under the run lock, the policy
+    and the kill switch, with the draft kept in the state store."""
+    from jobs.runs import JobRun
+
+    with JobRun(repo, config, "release-notes", dry_run=dry_run, shutdown=shutdown) as job:
+        result = run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind, dry_run=dry_run,
+                     gate=job.gate, store=job.store if not dry_run else None)
+        job.finish("partial" if result.problems else "ok", {"tag": tag, "problems": len(result.problems),
+                                                            "complete": result.complete})
+    return result

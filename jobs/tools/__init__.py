@@ -1,5 +1,6 @@
-"""The gate every external action passes: policy first, then the action, then an audit record."""
+"""The gate every external action passes: kill switch, policy, then the action, then an audit record."""
 
-from jobs.tools.gate import ACTIONS, Denied, Gate
+from jobs.tools.gate import ACTIONS, Denied, Gate, Stopped
+from jobs.tools.policy import Policy, Subject
 
-__all__ = ["ACTIONS", "Denied", "Gate"]
+__all__ = ["ACTIONS", "Denied", "Gate", "Policy", "Stopped", "Subject"]

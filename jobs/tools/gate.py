@@ -1,4 +1,4 @@
-"""One call site for every external action: check policy, run it, time it, write the audit record (redacted)."""
+"""One call site for every external action: kill switch, policy, run it, time it, write the audit record (redacted)."""
 
 from __future__ import annotations
 
@@ -12,33 +12,24 @@ from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 from jobs.errors import NightcrewError
+from jobs.tools.policy import ACTIONS, MODES, Counters, Decision, Policy, Subject
 from jobs.tools.redact import redact
 
 T = TypeVar("T")
 
-# Every action nightcrew may take, and whether it changes anything outside this process.
-ACTIONS: dict[str, bool] = {
-    "index.fetch": False,
-    "git.branch": True,  # a local branch or worktree in the user's repository
-    "git.fetch": False,
-    "git.push": True,
-    "forge.read": False,
-    "forge.create_pull": True,
-    "forge.update_pull": True,
-    "forge.close_pull": True,
-    "forge.comment": True,
-    "forge.label": True,
-    "forge.request_review": True,
-    "forge.merge": True,
-    "forge.draft_release": True,  # a draft for people to edit: never published by the bot
-    "tests.run": True,  # runs freshly bumped third-party code
-    "llm.call": False,
-}
-MODES = ("advisory", "propose", "autonomous")
+__all__ = ["ACTIONS", "MODES", "AuditRecord", "Denied", "Gate", "Stopped", "Subject"]
 
 
 class Denied(NightcrewError):
-    """The policy said no; the caller records it and goes on."""
+    """The policy said no (or needs a person's approval); the caller records it and goes on."""
+
+    def __init__(self, message: str, where: str | None = None, *, decision: Decision | None = None) -> None:
+        super().__init__(message, where)
+        self.decision = decision
+
+
+class Stopped(NightcrewError):
+    """The kill switch is on, or a shutdown was asked for: the run stops before its next action."""
 
 
 @dataclass(frozen=True)
@@ -50,15 +41,21 @@ class AuditRecord:
     target: str
     verdict: str
     rule: str
-    outcome: str
+    outcome: str  # ok, error, denied, needs-approval, stopped, or a note such as "took-over"
     duration: float
     inputs_digest: str | None = None
     detail: str | None = None
     extra: dict | None = None  # e.g. for LLM calls: model and token counts
+    repository: str | None = None
 
 
 class Gate:
-    """The policy and audit layer. ``mode`` is advisory | propose | autonomous; ``dry_run`` denies every change."""
+    """The policy and audit layer every external action passes.
+
+    ``mode`` is advisory | propose | autonomous and ``dry_run`` denies every change, when no ``policy`` is
+    given; ``stop`` returns a reason to stop (the kill switch, a shutdown) or None, and is asked before
+    every action. Records go to ``audit_path`` (JSON Lines) and to ``store`` (the state store), redacted.
+    """
 
     def __init__(
         self,
@@ -69,47 +66,83 @@ class Gate:
         dry_run: bool = False,
         audit_path: Path | None = None,
         secrets: Iterable[str] = (),
+        policy: Policy | None = None,
+        stop: Callable[[], str | None] | None = None,
+        store: object | None = None,
+        repository: str = "",
     ) -> None:
-        if mode not in MODES:
+        if policy is None and mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
-        self.run_id, self.job, self.mode, self.dry_run = run_id, job, mode, dry_run
+        self.policy = policy or Policy(None, mode=mode, dry_run=dry_run)
+        self.run_id, self.job, self.dry_run = run_id, job, self.policy.dry_run
+        self.mode = self.policy.mode
         self.audit_path = audit_path
         self.secrets = tuple(secrets)
+        self.stop = stop
+        self.store = store
+        self.repository = repository
+        self.counters = Counters()
         self.records: list[AuditRecord] = []
+        self.problems: list[str] = []  # audit sinks that failed (the record is still in the other one)
         self._lock = threading.Lock()
 
-    def verdict(self, action: str) -> tuple[str, str]:
-        """("allow" | "deny", rule) for ``action`` under the current mode."""
-        if action not in ACTIONS:
-            return "deny", "unknown-action"
-        mutating = ACTIONS[action]
-        if mutating and self.dry_run:
-            return "deny", "dry-run"
-        if mutating and self.mode == "advisory":
-            return "deny", "mode-advisory"
-        if action == "forge.merge" and self.mode != "autonomous":
-            return "deny", "merge-needs-autonomous"
-        return "allow", f"mode-{self.mode}"
+    @property
+    def denials(self) -> list[AuditRecord]:
+        return [r for r in self.records if r.outcome in ("denied", "needs-approval")]
+
+    def verdict(self, action: str, subject: Subject | None = None) -> tuple[str, str]:
+        """(verdict, rule) for ``action`` now."""
+        decision = self.policy.decide(action, self._subject(subject), self.counters)
+        return decision.verdict, decision.rule
+
+    def _subject(self, subject: Subject | None) -> Subject:
+        if subject is None:
+            return Subject(repository=self.repository)
+        if not subject.repository and self.repository:
+            from dataclasses import replace
+
+            return replace(subject, repository=self.repository)
+        return subject
+
+    def check_stop(self, where: str = "") -> None:
+        """Raise ``Stopped`` (and audit it) when the kill switch is on or a shutdown was asked for."""
+        reason = self.stop() if self.stop is not None else None
+        if reason:
+            self._record("run.stop", where or "run", "deny", reason.split(":")[0], "stopped", 0.0, None, reason)
+            raise Stopped(f"stopped before {where or 'the next step'}: {reason}")
 
     def run(self, action: str, target: str, fn: Callable[[], T], *, inputs: object = None,
-            extra: Callable[[T], dict] | None = None) -> T:
-        """Run ``fn`` if policy allows ``action`` on ``target``; raise ``Denied`` otherwise. Always audited."""
-        verdict, rule = self.verdict(action)
+            extra: Callable[[T], dict] | None = None, subject: Subject | None = None) -> T:
+        """Run ``fn`` if policy allows ``action`` on ``target``; raise ``Denied`` or ``Stopped`` otherwise.
+
+        Always audited, whatever happens.
+        """
+        self.check_stop(f"{action} {target}")
+        decision = self.policy.decide(action, self._subject(subject), self.counters)
         digest = None
         if inputs is not None:
             digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        if verdict != "allow":
-            self._record(action, target, verdict, rule, "denied", 0.0, digest, None)
-            raise Denied(f"{action} denied by policy ({rule})", target)
+        if not decision.allowed:
+            outcome = "needs-approval" if decision.verdict == "needs-approval" else "denied"
+            self._record(action, target, decision.verdict, decision.rule, outcome, 0.0, digest, decision.reason)
+            what = "needs approval" if outcome == "needs-approval" else "denied by policy"
+            raise Denied(f"{action} {what} ({decision.rule}" + (f": {decision.reason})" if decision.reason else ")"),
+                         target, decision=decision)
         started = time.perf_counter()
         try:
             result = fn()
         except Exception as exc:
-            self._record(action, target, verdict, rule, "error", time.perf_counter() - started, digest, str(exc))
+            self._record(action, target, decision.verdict, decision.rule, "error", time.perf_counter() - started,
+                         digest, str(exc))
             raise
-        self._record(action, target, verdict, rule, "ok", time.perf_counter() - started, digest, None,
-                     extra(result) if extra else None)
+        self.counters.add(action)
+        self._record(action, target, decision.verdict, decision.rule, "ok", time.perf_counter() - started, digest,
+                     None, extra(result) if extra else None)
         return result
+
+    def note(self, action: str, target: str, outcome: str, detail: str, *, rule: str = "") -> None:
+        """An audit record for something nightcrew noticed or did on its own state (a lock taken over, a run stopped)."""
+        self._record(action, target, "allow", rule or outcome, outcome, 0.0, None, detail)
 
     def _record(self, action: str, target: str, verdict: str, rule: str, outcome: str, duration: float,
                 digest: str | None, detail: str | None, extra: dict | None = None) -> None:
@@ -119,10 +152,20 @@ class Gate:
             verdict=verdict, rule=rule, outcome=outcome, duration=round(duration, 4), inputs_digest=digest,
             detail=redact(detail, self.secrets)[:500] if detail else None,
             extra=json.loads(redact(json.dumps(extra, default=str), self.secrets)) if extra else None,
+            repository=self.repository or None,
         )
         with self._lock:
             self.records.append(record)
             if self.audit_path is not None:
-                self.audit_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.audit_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+                try:
+                    self.audit_path.parent.mkdir(parents=True, exist_ok=True)
+                    with self.audit_path.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+                except OSError as exc:
+                    self.problems.append(f"{self.audit_path}: audit log not written: {exc.strerror}")
+            if self.store is not None:
+                try:
+                    self.store.add_audit(asdict(record), repository=self.repository or None,  # type: ignore[attr-defined]
+                                         lock=(self.repository, self.job))
+                except NightcrewError as exc:
+                    self.problems.append(f"audit record not stored: {exc}")
