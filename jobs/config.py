@@ -326,7 +326,7 @@ class DashboardSettings(_Section):
     file: str
 
 
-FleetJob = Literal["dependency-updates", "release-notes", "report"]
+FleetJob = Literal["dependency-updates", "release-watch", "report"]
 
 
 class FleetRepository(_Section):
