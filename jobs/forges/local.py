@@ -41,6 +41,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _has_pulls_table(state_file: Path) -> bool:
+    db = sqlite3.connect(f"{state_file.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pulls'").fetchone() is not None
+    finally:
+        db.close()
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -68,13 +76,15 @@ class LocalForge:
         self.remote = remote
         self._refreshed = False
         if read_only:  # a dry run: look at the records if there are any, create nothing
-            uri = f"{state_file.resolve().as_uri()}?mode=ro" if state_file.exists() else "file::memory:"
+            has_pulls = state_file.exists() and _has_pulls_table(state_file)
+            uri = f"{state_file.resolve().as_uri()}?mode=ro" if has_pulls else "file::memory:"
             self.db = sqlite3.connect(uri, uri=True, timeout=30)
         else:
+            has_pulls = False
             state_file.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(state_file, timeout=30)
         self.db.row_factory = sqlite3.Row
-        if not read_only or not state_file.exists():
+        if not has_pulls:  # in a dry run over a file without PR records (the state store's alone): an empty forge
             with self.db:
                 self.db.executescript(SCHEMA)
 

@@ -57,6 +57,10 @@ class Recorder:
                     self.store.add_override(repository=self.repository, kind="edited", pull_number=pull.number,
                                             packages=packages, update_kind=tracked["kind"],
                                             detail="the pull request's text was changed by someone else", conn=conn)
+                    # this text is now the known one: the same edit is not counted again on the next run
+                    self.store.track_pull(repository=self.repository, number=pull.number, branch=pull.branch,
+                                          key=tracked["key"], packages=packages, kind=tracked["kind"], url=pull.url,
+                                          state="open", body=pull.body, conn=conn)
 
     def branch_pushed(self, pull: Any, packages: dict[str, str], kind: str | None, who: str) -> None:
         if pull is not None and self.store.has_override(self.repository, "branch-pushed", pull.number):
