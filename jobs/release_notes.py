@@ -272,7 +272,7 @@ def run_job(repo: Path, config: Config, *, tag: str, previous_tag: str | None = 
     and the kill switch, with the draft kept in the state store."""
     from jobs.runs import JobRun
 
-    with JobRun(repo, config, "release-notes", dry_run=dry_run, shutdown=shutdown) as job:
+    with JobRun(repo, config, "release-notes", dry_run=dry_run, shutdown=shutdown, forge_kind=forge_kind) as job:
         result = run(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind, dry_run=dry_run,
                      gate=job.gate, store=job.store if not dry_run else None)
         job.finish("partial" if result.problems else "ok", {"tag": tag, "problems": len(result.problems),

@@ -2,8 +2,9 @@
 
 Workflows are read with PyYAML (YAML 1.1: a bare ``on`` key loads as ``True``), unit files with configparser,
 cron schedules with APScheduler's ``CronTrigger.from_crontab``. Every ``nightcrew`` invocation in the files
-is parsed by the real command line (click), so a renamed option or a command that does not exist yet
-(``nightcrew schedule``, ``nightcrew plan``) fails here rather than at 03:17.
+is parsed by the real command line (click), so a renamed option or a command that does not exist fails here
+rather than at 03:17. Shell variables in a workflow's scripts are replaced by a value of the kind they carry
+(``SAMPLES``) before parsing.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.cli import cli
+from jobs.fleet import JOBS
 
 CRON = Path(__file__).resolve().parents[2] / "cron"
 WORKFLOWS = sorted((CRON / "github").glob("*.yml"))
 NIGHTLY = CRON / "github" / "nightcrew-nightly.yml"
 RELEASE = CRON / "github" / "nightcrew-release-notes.yml"
+FLEET = CRON / "github" / "nightcrew-fleet.yml"
 SERVICE = CRON / "systemd" / "nightcrew.service"
 TIMER = CRON / "systemd" / "nightcrew.timer"
 CRONTAB = CRON / "crontab.example"
@@ -33,6 +36,13 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
 EXACT_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 USES = re.compile(r"^(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?)@(?P<ref>[^\s@]+)$")
 SHELL_STOP = {">", ">>", "<", "|", "||", "&&", ";", "&", "2>", "2>>"}
+# What a shell variable of a workflow script stands for when its nightcrew call is parsed: "$NAME" is one
+# argument, "${name[@]}" a bash array of options (as full as the script can make it).
+SAMPLES: dict[str, list[str]] = {
+    "$TAG": ["v1.2.0"], "$JOB": ["release-watch"], "$CHUNK": ["1"], "$CHUNKS": ["1"],
+    "${config[@]}": ["--config", ".github/nightcrew.toml"], "${mode[@]}": ["--mode", "advisory"],
+    "${dry_run[@]}": ["--dry-run"],
+}
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -90,6 +100,18 @@ def invocations(text: str) -> list[list[str]]:
     return found
 
 
+def expand(args: list[str]) -> list[str]:
+    """``args`` with every shell variable replaced by its sample; an unknown one is a test to extend."""
+    out: list[str] = []
+    for arg in args:
+        if "$" in arg:
+            assert arg in SAMPLES, f"no sample for {arg}: add one to SAMPLES"
+            out.extend(SAMPLES[arg])
+        else:
+            out.append(arg)
+    return out
+
+
 def _pending(ctx: click.Context) -> list[str]:
     """What a group's context left for its subcommand (click 8.2 renamed ``protected_args``)."""
     protected = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
@@ -142,7 +164,7 @@ def crontab_entries() -> list[tuple[str, str]]:
 
 
 def test_the_workflows_are_there() -> None:
-    assert {p.name for p in WORKFLOWS} == {NIGHTLY.name, RELEASE.name}
+    assert {p.name for p in WORKFLOWS} == {NIGHTLY.name, RELEASE.name, FLEET.name}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -224,15 +246,20 @@ def test_no_expression_is_pasted_into_a_script(path: Path) -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_nightcrew_is_installed_from_the_spec_variable(path: Path) -> None:
     workflow = load(path)
-    installs = [s for s in steps(workflow) if "pip install" in s.get("run", "")]
-    assert len(installs) == 1
-    step = installs[0]
-    assert '"$NIGHTCREW_SPEC"' in step["run"]
-    assert step["env"]["NIGHTCREW_SPEC"] == "${{ vars.NIGHTCREW_SPEC || 'nightcrew' }}"
-    assert not re.search(r"pip install\s+(\.|nightcrew)(\s|$)", step["run"])
+    for name, job in workflow["jobs"].items():
+        job_steps = job["steps"]
+        calls = [i for i, s in enumerate(job_steps) if invocations(s.get("run", ""))]
+        if not calls:
+            continue
+        installs = [i for i, s in enumerate(job_steps) if "pip install" in s.get("run", "")]
+        assert len(installs) == 1 and installs[0] < calls[0], f"{name}: installed once, before it runs"
+        step = job_steps[installs[0]]
+        assert '"$NIGHTCREW_SPEC"' in step["run"]
+        assert step["env"]["NIGHTCREW_SPEC"] == "${{ vars.NIGHTCREW_SPEC || 'nightcrew' }}"
+        assert not re.search(r"pip install\s+(\.|nightcrew)(\s|$)", step["run"])
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [NIGHTLY, RELEASE], ids=lambda p: p.name)
 def test_the_token_is_given_only_to_the_nightcrew_step(path: Path) -> None:
     workflow = load(path)
     assert "GITHUB_TOKEN" not in (workflow.get("env") or {})
@@ -262,11 +289,22 @@ def test_the_json_summary_is_uploaded_whatever_the_outcome(path: Path) -> None:
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_every_nightcrew_call_parses_with_the_real_command_line(path: Path) -> None:
-    calls = [args for script in run_scripts(load(path)) for args in invocations(script)]
+    calls = [expand(args) for script in run_scripts(load(path)) for args in invocations(script)]
     assert calls
+    allowed = {"run"} if path != FLEET else {"run", "plan", "report"}
     for args in calls:
-        assert args[:1] == ["run"], f"one-shot `nightcrew run` only (no scheduler yet): {args}"
+        assert args[:1] and args[0] in allowed, f"{path.name}: {args}"
         check_cli(args)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_secret_is_pasted_into_a_script(path: Path) -> None:
+    for step in steps(load(path)):
+        assert "secrets." not in step.get("run", ""), step.get("name")
+        for value in (step.get("env") or {}).values():
+            # A secret travels only as a whole env value, never spliced into a longer string.
+            if "secrets." in str(value):
+                assert re.fullmatch(r"\$\{\{[^}]*\}\}", str(value).strip()), value
 
 
 # ------------------------------------------------------------------------------------------------ the nightly
@@ -403,9 +441,162 @@ def test_crontab_explains_the_exit_codes() -> None:
 # ----------------------------------------------------------------------------------------------- cron/README
 
 
-def test_readme_says_plainly_the_scheduler_is_not_there_yet() -> None:
+def test_readme_names_every_file_and_links_only_files_that_exist() -> None:
     text = (CRON / "README.md").read_text(encoding="utf-8")
-    assert "not yet" in text.lower() and "issue 6" in text
-    assert "persist-credentials: false" in text
-    for name in ("crontab.example", "nightcrew.timer", "nightcrew-nightly.yml", "nightcrew-release-notes.yml"):
+    for name in ("crontab.example", "nightcrew.timer", "nightcrew-nightly.yml", "nightcrew-release-notes.yml",
+                 "nightcrew-fleet.yml", "nightcrew-scheduler.service"):
         assert name in text
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if "://" not in target:
+            assert (CRON / target).resolve().exists(), f"cron/README.md links {target}, which is not there"
+
+
+def test_readme_describes_the_scheduler_the_kill_switch_and_exit_75() -> None:
+    text = (CRON / "README.md").read_text(encoding="utf-8")
+    assert "not yet" not in text.lower(), "the scheduler and the fleet exist now"
+    assert "persist-credentials: false" in text
+    for words in ("nightcrew schedule", "nightcrew run release-watch", "nightcrew plan --format json",
+                  "nightcrew pause", "nightcrew resume", ".nightcrew-pause", "NIGHTCREW_PAUSE", "nightcrew audit",
+                  "nightcrew report", "SIGTERM", "caught up once"):
+        assert words in text, words
+    exit_codes = text[text.index("## Exit codes"):text.index("## Credentials")]
+    assert re.search(r"^\| 75 \| another run of this job on this repository holds the lock", exit_codes, re.M)
+
+
+def test_readme_commands_parse_with_the_real_command_line() -> None:
+    text = (CRON / "README.md").read_text(encoding="utf-8")
+    # "nightcrew @ git+https://..." is a pip requirement, not a command.
+    spans = [span for span in re.findall(r"`(nightcrew [^`]+)`", text) if not span.startswith("nightcrew @")]
+    assert len(spans) > 10
+    placeholders = {"JOB": "report", "TAG": "v1.2.0"}
+    for span in spans:
+        # A usage line shows a shape: its optional parts are checked too, with the first choice and a value
+        # for each upper-case placeholder.
+        concrete = span.replace("[", " ").replace("]", " ")
+        args = [arg.split("|")[0] for arg in shlex.split(concrete)[1:]]
+        args = [placeholders.get(arg, "1") if arg.isupper() else arg for arg in args]
+        check_cli(args)
+
+
+# ---------------------------------------------------------------------------------------------------- fleet
+
+
+def fleet_jobs() -> tuple[dict[str, Any], dict[str, Any]]:
+    jobs = load(FLEET)["jobs"]
+    assert set(jobs) == {"plan", "run"}
+    return jobs["plan"], jobs["run"]
+
+
+def test_fleet_runs_on_a_schedule_and_by_hand_with_a_job_choice() -> None:
+    on = triggers(load(FLEET))
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    for entry in on["schedule"]:
+        minute = entry["cron"].split()[0]
+        cron_ok(entry["cron"])
+        assert minute.isdigit() and int(minute) not in (0, 30), "off the hour"
+    choice = on["workflow_dispatch"]["inputs"]["job"]
+    assert choice["type"] == "choice" and set(choice["options"]) == {"", *JOBS}
+
+
+def test_fleet_plan_job_may_only_read_and_publishes_the_matrix() -> None:
+    plan, _ = fleet_jobs()
+    assert plan["permissions"] == {"contents": "read"}
+    assert plan["outputs"] == {"matrix": "${{ steps.plan.outputs.matrix }}"}
+    (step,) = [s for s in plan["steps"] if s.get("id") == "plan"]
+    calls = [expand(args) for args in invocations(step["run"])]
+    assert calls and all(args[:3] == ["plan", "--format", "json"] for args in calls)
+    assert any("--job" in args for args in calls) and any("--job" not in args for args in calls)
+    assert step["env"]["CHUNK"] == "1" and step["env"]["CHUNKS"] == "1"
+    # The plan lands in a file first, so a failing `nightcrew plan` fails the step (set -e), then one line.
+    assert re.search(r'^echo "matrix=\$\(cat "\$RUNNER_TEMP/plan.json"\)" >> "\$GITHUB_OUTPUT"$', step["run"], re.M)
+
+
+def test_fleet_run_job_fans_out_the_plan_matrix() -> None:
+    _, run = fleet_jobs()
+    assert run["needs"] == "plan"
+    strategy = run["strategy"]
+    assert strategy["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert strategy["fail-fast"] is False
+    assert isinstance(strategy["max-parallel"], int) and 1 <= strategy["max-parallel"] <= 32
+    assert run["concurrency"] == {"group": "${{ matrix.concurrency_key }}", "cancel-in-progress": False}
+    assert "needs.plan.outputs.matrix" in run["if"], "an empty plan runs nothing instead of failing"
+
+
+def test_fleet_permissions_are_never_blanket() -> None:
+    workflow = load(FLEET)
+    assert workflow["permissions"] == {}
+    plan, run = fleet_jobs()
+    assert set(run["permissions"].items()) <= {("contents", "write"), ("pull-requests", "write")}
+    assert "write-all" not in FLEET.read_text(encoding="utf-8") and "read-all" not in FLEET.read_text(encoding="utf-8")
+
+
+def test_fleet_other_repositories_get_an_app_token_scoped_to_one_repository() -> None:
+    _, run = fleet_jobs()
+    (app,) = uses_steps({"jobs": {"run": run}}, "actions/create-github-app-token")
+    assert SHA.match(app["uses"].split("@")[1])
+    assert app["with"]["repositories"] == "${{ matrix.repository }}"
+    assert app["with"]["private-key"] == "${{ secrets.NIGHTCREW_APP_PRIVATE_KEY }}"
+    assert "matrix.repository != github.repository" in app["if"]
+    assert "skip-token-revoke" not in app["with"], "the token is revoked when the job ends"
+    (checkout,) = uses_steps({"jobs": {"run": run}}, "actions/checkout")
+    assert checkout["with"]["repository"] == "${{ matrix.repository }}"
+    assert checkout["with"]["token"] == "${{ steps.app-token.outputs.token || github.token }}"
+    assert checkout["with"]["persist-credentials"] is False
+
+
+def test_fleet_token_goes_only_to_the_nightcrew_step_as_the_target_repository() -> None:
+    _, run = fleet_jobs()
+    holders = [s for s in run["steps"] if "GITHUB_TOKEN" in (s.get("env") or {})]
+    assert len(holders) == 1
+    (step,) = holders
+    assert step["env"]["GITHUB_TOKEN"] == "${{ steps.app-token.outputs.token || secrets.GITHUB_TOKEN }}"
+    assert step["env"]["TARGET_REPOSITORY"] == "${{ matrix.repository }}"
+    assert step["env"]["NIGHTCREW_PAUSE"] == "${{ vars.NIGHTCREW_PAUSE }}", "the fleet-wide kill switch"
+    script = step["run"]
+    # Actions sets GITHUB_REPOSITORY to the fleet's repository; nightcrew must work on the entry's.
+    first_call = min(script.index(f"nightcrew {word}") for word in ("run", "report"))
+    assert script.index('export GITHUB_REPOSITORY="$TARGET_REPOSITORY"') < first_call
+
+
+def test_fleet_runs_the_right_command_for_every_job_of_the_plan() -> None:
+    _, run = fleet_jobs()
+    (step,) = [s for s in run["steps"] if invocations(s.get("run", ""))]
+    script = step["run"]
+    labels = re.findall(r"^\s*([a-z-]+)\)\s*$", script, re.M)
+    assert set(labels) == set(JOBS)
+    expected = {"dependency-updates": ["run", "dependency-updates"], "release-watch": ["run", "release-watch"],
+                "report": ["report"]}
+    blocks = re.split(r"^\s*([a-z-]+|\*)\)\s*$", script, flags=re.M)
+    for label, body in zip(blocks[1::2], blocks[2::2]):
+        if label == "*":
+            assert re.search(r"exit 2", body), "a job the workflow does not know is an error"
+            continue
+        (args,) = [expand(a) for a in invocations(body)]
+        assert args[:len(expected[label])] == expected[label]
+        assert args[args.index("--format") + 1] == "json"
+        assert check_cli(args).name == expected[label][-1]
+        (line,) = [line for line in body.splitlines() if invocations(line)]
+        assert re.search(r'> "\$RUNNER_TEMP/nightcrew/summary.json"$', line.strip()), "the summary that is uploaded"
+
+
+def test_fleet_uploads_the_summary_and_the_audit_log_whatever_the_outcome() -> None:
+    _, run = fleet_jobs()
+    (upload,) = uses_steps({"jobs": {"run": run}}, "actions/upload-artifact")
+    assert "always()" in upload["if"]
+    paths = upload["with"]["path"].splitlines()
+    assert "${{ runner.temp }}/nightcrew/summary.json" in paths and ".nightcrew/audit.jsonl" in paths
+    assert upload["with"]["include-hidden-files"] is True
+    assert "matrix." in upload["with"]["name"], "one artifact per entry"
+
+
+def test_fleet_keeps_the_state_store_between_runs_per_repository_and_job() -> None:
+    _, run = fleet_jobs()
+    (restore,) = uses_steps({"jobs": {"run": run}}, "actions/cache/restore")
+    (save,) = uses_steps({"jobs": {"run": run}}, "actions/cache/save")
+    assert restore["with"]["path"] == save["with"]["path"] == ".nightcrew/state.sqlite*"
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert restore["with"]["restore-keys"] == "${{ steps.state.outputs.prefix }}"
+    assert "always()" in save["if"] and "report" in save["if"], "saved even after a failure; the report only reads"
+    names = [s.get("name") for s in run["steps"]]
+    runner = next(i for i, s in enumerate(run["steps"]) if invocations(s.get("run", "")))
+    assert names.index(restore["name"]) < runner < names.index(save["name"])
