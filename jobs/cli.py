@@ -76,7 +76,20 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A group that adds the commands of ``jobs.commands`` when it is first asked for one: by then every module is
+    fully imported, whichever of them was imported first."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        _add_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _add_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nightcrew")
 def cli() -> None:
     """nightcrew: dependency updates and release-note drafts, done on a schedule by an automation people can trust."""
@@ -166,7 +179,7 @@ def changelog(package: str, old: str, new: str, repo: Path, config_path: Path | 
         click.echo(to_text(report.changelog), nl=False)
 
 
-@cli.group()
+@cli.group(cls=_Group)
 def run() -> None:
     """Run one job once (what the scheduler and the nightly CI cron call)."""
 
@@ -344,8 +357,15 @@ def prs(repo: Path, config_path: Path | None, action: str, number: int | None, o
             click.echo(f"#{p.number:<4} {p.state:<7}{' draft' if p.draft else '      '} {p.branch:<40} {p.title}")
 
 
+_commands_added = False
+
+
 def _add_commands() -> None:
-    """Commands kept in modules of their own under ``jobs.commands``."""
+    """Commands kept in modules of their own under ``jobs.commands`` (each lists its commands in ``COMMANDS``)."""
+    global _commands_added
+    if _commands_added:
+        return
+    _commands_added = True
     import importlib
     import pkgutil
 
@@ -355,9 +375,6 @@ def _add_commands() -> None:
         module = importlib.import_module(f"jobs.commands.{info.name}")
         for command in getattr(module, "COMMANDS", ()):
             (run if getattr(command, "nightcrew_run_job", False) else cli).add_command(command)
-
-
-_add_commands()
 
 
 def main() -> None:

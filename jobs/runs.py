@@ -31,10 +31,10 @@ class JobRun:
 
     def __init__(self, repo: Path, config: Config, job: str, *, mode: str | None = None, dry_run: bool = False,
                  secrets: Iterable[str] = (), shutdown: threading.Event | None = None, store: Store | None = None,
-                 clock: Any = None) -> None:
+                 clock: Any = None, forge_kind: str | None = None) -> None:
         self.repo, self.config, self.job, self.dry_run = repo, config, job, dry_run
         self.run_id = uuid.uuid4().hex[:12]
-        self.repository = repository_id(config, repo)
+        self.repository = repository_id(config, repo, forge_kind)
         self.secrets = tuple(secrets) or secrets_from_environment(extra=config.tests.secret_env)
         self._own_store = store is None
         self.store = store

@@ -187,3 +187,13 @@ MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (2, _v2_state_store),
 )
 LATEST = MIGRATIONS[-1][0]
+
+
+def _v3_tag_attempts(conn: Connection) -> None:
+    """Version 3: how many times the release watch tried to draft each tag (it gives up after a few)."""
+    if "attempts" not in _columns(conn, "seen_tags"):
+        conn.execute(text("ALTER TABLE seen_tags ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"))
+
+
+MIGRATIONS = (*MIGRATIONS, (3, _v3_tag_attempts))
+LATEST = MIGRATIONS[-1][0]

@@ -57,11 +57,11 @@ def url_for(config: Any, repo: Path) -> str:
     return f"sqlite:///{path if path.is_absolute() else (repo / path).resolve()}"
 
 
-def repository_id(config: Any, repo: Path) -> str:
+def repository_id(config: Any, repo: Path, forge_kind: str | None = None) -> str:
     """How the store names a repository: "owner/name" when known, else its folder's absolute path."""
     if config.forge.repository:
         return config.forge.repository
-    if config.forge.kind == "github" and os.environ.get("GITHUB_REPOSITORY"):
+    if (forge_kind or config.forge.kind) == "github" and os.environ.get("GITHUB_REPOSITORY"):
         return os.environ["GITHUB_REPOSITORY"]
     return str(repo.resolve())
 
@@ -368,6 +368,26 @@ class Store:
         r = rows[0]
         return LockHolder(r["run_id"], r["pid"], r["host"], r["acquired_at"], r["heartbeat_at"])
 
+    def locks(self, repository: str | None = None) -> list[dict]:
+        """Every run lock held now (for ``nightcrew status``), optionally of one repository."""
+        query = select(schema.locks).order_by(schema.locks.c.repository, schema.locks.c.job)
+        if repository:
+            query = query.where(schema.locks.c.repository == repository)
+        return self._rows(query)
+
+    def last_runs(self, repository: str) -> dict[str, dict]:
+        """The latest run of each job on ``repository``, by job name."""
+        table = schema.runs
+        latest = (select(table.c.job, func.max(table.c.started_at).label("started_at"))
+                  .where(table.c.repository == repository).group_by(table.c.job).subquery())
+        query = select(table).join(latest, (table.c.job == latest.c.job)
+                                   & (table.c.started_at == latest.c.started_at)).where(
+            table.c.repository == repository).order_by(table.c.job)
+        rows = self._rows(query)
+        for row in rows:
+            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
+        return {row["job"]: row for row in rows}
+
     # -- controls (the pause switch) -------------------------------------------------------------
 
     def set_control(self, repository: str, name: str, value: str, by: str | None = None) -> None:
@@ -382,6 +402,11 @@ class Store:
         with self.transaction() as conn:
             return bool(conn.execute(delete(table).where(table.c.repository == repository,
                                                          table.c.name == name)).rowcount)
+
+    def controls(self, name: str) -> list[dict]:
+        """Every switch called ``name``, whatever repository it was set for."""
+        table = schema.controls
+        return self._rows(select(table).where(table.c.name == name).order_by(table.c.repository))
 
     def control(self, repository: str, name: str) -> dict | None:
         """The switch set for ``repository``, else the one set for every repository ("*")."""

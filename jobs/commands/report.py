@@ -1,0 +1,119 @@
+"""``nightcrew report``: the figures of a period from the state store, as a table, JSON or one HTML page."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+_SPAN = re.compile(r"(\d+)\s*([hdw])")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``30d``, ``2w``, ``48h`` before ``now``, or an ISO date or time (UTC unless it names its offset).
+
+    Raises ValueError with a message that says what is accepted.
+    """
+    value = text.strip()
+    span = _SPAN.fullmatch(value.lower())
+    if span:
+        amount = int(span.group(1))
+        if amount <= 0:
+            raise ValueError(f"{text!r} is an empty period")
+        try:
+            return now - timedelta(**{_UNITS[span.group(2)]: amount})
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches back too far") from None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a period (30d, 2w, 48h) or an ISO date (2026-11-01)") from None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when > now:
+        raise ValueError(f"{text!r} is in the future")
+    return when
+
+
+def _open_store(config, repo: Path):  # type: ignore[no-untyped-def]
+    """The repository's store; an empty one in memory when there is none yet (a report creates nothing)."""
+    from jobs.state.store import Store
+
+    if config.state.url:
+        return Store(config.state.url)
+    path = Path(config.state.path)
+    path = path if path.is_absolute() else repo / path
+    return Store(f"sqlite:///{path.resolve()}" if path.is_file() else "sqlite://")
+
+
+@click.command()
+# the same options as jobs.cli's; importing that module here would register the commands before this one exists
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="The repository to report on.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Configuration file (default: nightcrew.toml in the repository, else the built-in defaults).")
+@click.option("--since", "since_text", default=None, metavar="PERIOD",
+              help="The period: 30d, 2w, 48h, or an ISO date (default: [report] since_days).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "html"]), default=None,
+              help="Output format (default: table on a terminal, json otherwise).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (replaced atomically) instead of standard output.")
+def report(repo: Path, config_path: Path | None, since_text: str | None, output_format: str | None,
+           output: Path | None) -> None:
+    """Figures that show whether the bot earns its keep: PRs proposed, merged and closed by people, overrides,
+    test pass rate, release-note edits, policy denials, and alerts for bad autonomy patterns."""
+    import json
+
+    from rich.console import Console
+
+    from jobs.cli import _fail, _load_config
+    from jobs.errors import NightcrewError
+    from jobs.formats.report import render_table, to_html, to_json
+    from jobs.report import compute, write_atomic
+    from jobs.state.store import now, repository_id
+
+    until = now()
+    since = until - timedelta(days=30)
+    if since_text is not None:
+        try:
+            since = parse_since(since_text, until)
+        except ValueError as exc:
+            _fail(f"--since: {exc}")
+    config = _load_config(repo, config_path)
+    if since_text is None:
+        since = until - timedelta(days=config.report.since_days)
+    output_format = output_format or ("table" if output is None and sys.stdout.isatty() else "json")
+    try:
+        store = _open_store(config, repo)
+        try:
+            figures = compute(store, since=since, repository=repository_id(config, repo), now=until,
+                              failures_in_a_row=config.report.failures_in_a_row)
+        finally:
+            store.close()
+    except NightcrewError as exc:
+        _fail(str(exc), 1)
+    if output_format == "json":
+        text = json.dumps(to_json(figures), indent=2) + "\n"
+    elif output_format == "html":
+        text = to_html(figures)
+    else:
+        console = Console(width=120, record=True, file=io.StringIO()) if output else (
+            Console() if sys.stdout.isatty() else Console(width=200))
+        render_table(figures, console)
+        if output is None:
+            return
+        text = console.export_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror}", 1)
+
+
+COMMANDS = [report]

@@ -1,0 +1,89 @@
+"""`nightcrew schedule` (the long-running scheduler) and `nightcrew run release-watch` (one watch for new tags)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from jobs.cli import config_option, repo_option
+from jobs.scheduler import JOBS
+
+WATCH_SCHEMA = "nightcrew.release-watch/1"
+
+
+@click.command("schedule")
+@repo_option
+@config_option
+@click.option("--run-now", "run_now", multiple=True, type=click.Choice(list(JOBS)), metavar="JOB",
+              help=f"Also run JOB as soon as the scheduler starts (repeatable; one of {', '.join(JOBS)}).")
+@click.option("--list", "list_only", is_flag=True, help="Print the jobs and their next run times, then exit.")
+def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], list_only: bool) -> None:
+    """Run the jobs of [schedule] on their cron schedules until SIGTERM or SIGINT.
+
+    Jobs are kept in the state store: a run missed while the scheduler was down is caught up once when it
+    starts again (if at most [schedule] misfire_grace_minutes late). Log: JSON lines on standard error.
+    """
+    from jobs.cli import EXIT_CONFIG, _fail, _load_config
+    from jobs.errors import NightcrewError
+    from jobs import scheduler as scheduling
+
+    config = _load_config(repo, config_path)
+    try:
+        scheduler = scheduling.build_scheduler(repo, config, config_path, run_now=run_now)
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if list_only:
+        rows = scheduling.planned(scheduler, config)
+        if sys.stdout.isatty():
+            for row in rows:
+                when = row["next_run"] or "off"
+                late = "  (missed: catch-up at start)" if row["catch_up"] else ""
+                click.echo(f"{row['job']:<20} {row['cron'] or '-':<16} {when}{late}")
+            click.echo(f"time zone: {config.schedule.timezone}")
+        else:
+            click.echo(json.dumps(rows, indent=2))
+        return
+    scheduling.configure_logging()
+    scheduling.serve(scheduler, config)
+
+
+@click.command("release-watch")
+@repo_option
+@config_option
+@click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), default=None,
+              help="Where drafts go (default: [forge] kind).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default=None,
+              help="Output format (default: table on a terminal, json otherwise).")
+def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, output_format: str | None) -> None:
+    """Draft release notes for each release tag that appeared since the last watch (the first watch only
+    records the tags already there)."""
+    from jobs import release_watch as job
+    from jobs.cli import EXIT_PARTIAL, _load_config, _run_job
+
+    config = _load_config(repo, config_path)
+    result = _run_job(lambda: job.run_job(repo, config, forge_kind=forge_kind))
+    if result.stopped:
+        click.echo(f"nightcrew: {result.stopped}", err=True)
+    for problem in result.problems:
+        click.echo(f"nightcrew: error: {problem}", err=True)
+    if (output_format or ("table" if sys.stdout.isatty() else "json")) == "json":
+        click.echo(json.dumps({"schema": WATCH_SCHEMA, **asdict(result)}, indent=2))
+    else:
+        for label, tags in (("baseline (recorded, not drafted)", result.baseline), ("drafted", result.drafted),
+                            ("failed (tried again next time)", result.failed), ("gave up", result.gave_up),
+                            ("waiting (lock held)", result.waiting)):
+            if tags:
+                click.echo(f"{label}: {', '.join(tags)}")
+        if not (result.baseline or result.drafted or result.failed or result.gave_up or result.waiting):
+            click.echo("no new release tags")
+    if result.failed or result.gave_up or result.problems:
+        sys.exit(EXIT_PARTIAL)
+
+
+release_watch.nightcrew_run_job = True  # type: ignore[attr-defined]
+
+COMMANDS = [schedule, release_watch]

@@ -1,0 +1,209 @@
+"""The release watch: notice new release tags (local git and the forge's remote) and draft notes once per tag.
+
+The first watch of a repository only records the tags already there ("baseline"): drafting the whole history
+would bury people in drafts nobody asked for. After that each new tag, oldest version first, gets one run of
+the release-notes job; a failed run is tried again on the next watches, ``MAX_ATTEMPTS`` times in all.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+from sqlalchemy import delete, insert, text
+
+from jobs.config import Config
+from jobs.errors import ConfigError, NightcrewError
+from jobs.releases.history import parse_tag
+from jobs.state import schema
+from jobs.state.store import Locked, Store, stamp
+from jobs.tools import Gate, Stopped
+from jobs.vcs import Git
+
+MAX_ATTEMPTS = 3  # drafting attempts per tag, the first included; then the tag is given up ("gave-up")
+DONE = ("baseline", "drafted", "gave-up")  # outcomes that are never tried again
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    sha: str  # the commit the tag names (annotated tags peeled)
+    version: Version
+    local: bool  # False: only the remote has it yet
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    run_id: str
+    baseline: tuple[str, ...] = ()  # found on the first watch, recorded, not drafted
+    drafted: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()  # this watch's attempt failed; tried again next time
+    gave_up: tuple[str, ...] = ()  # failed for the last allowed time
+    stopped: str | None = None  # the kill switch or a shutdown stopped the watch between tags
+    problems: tuple[str, ...] = ()  # one line each: a remote that could not be listed, a failed draft's error
+    waiting: tuple[str, ...] = ()  # new tags left for the next watch (a release-notes run held the lock)
+
+
+def _local_tags(git: Git) -> dict[str, str]:
+    out = git.run("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags")
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        name, sha, peeled = (line.split("\x00") + ["", ""])[:3]
+        if name:
+            found[name] = peeled or sha
+    return found
+
+
+def _remote_tags(git: Git, remote: str) -> dict[str, str]:
+    """The remote's tags as ``git ls-remote --tags`` lists them; an annotated tag's ``^{}`` line is its commit."""
+    found: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in git.run("ls-remote", "--tags", remote).splitlines():
+        sha, _, ref = line.partition("\t")
+        if not ref.startswith("refs/tags/"):
+            continue
+        name = ref[len("refs/tags/"):]
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        else:
+            found[name] = sha
+    return {name: peeled.get(name, sha) for name, sha in found.items()}
+
+
+def _git_for(repo: Path, config: Config, kind: str) -> Git:
+    """Git with the forge's credentials in its environment (GitHub: a credential helper, never a URL)."""
+    if kind == "github" and os.environ.get(config.forge.token_env):
+        from jobs.dependency_updates import make_forge
+
+        try:
+            forge = make_forge(config, repo, Git(repo), "github")
+        except NightcrewError:
+            return Git(repo)
+        return Git(repo, env=forge.git_env(), secrets=tuple(forge.secrets))
+    return Git(repo)
+
+
+def list_tags(repo: Path, config: Config, gate: Gate, git: Git) -> tuple[list[Tag], list[str]]:
+    """Release tags (matching ``[release_notes] tag_pattern``) here and on ``[forge] remote``, and problems."""
+    pattern = config.release_notes.tag_pattern
+    problems: list[str] = []
+    local = _local_tags(git)
+    remote_only: dict[str, str] = {}
+    remote = config.forge.remote
+    if remote and remote in git.run("remote").split():
+        try:
+            listed = gate.run("git.fetch", f"{remote} tags", lambda: _remote_tags(git, remote))
+        except Stopped:
+            raise
+        except NightcrewError as exc:  # the local tags can still be watched
+            problems.append(f"remote tags not listed: {exc}")
+        else:
+            remote_only = {name: sha for name, sha in listed.items() if name not in local}
+    tags = []
+    for names, is_local in ((local, True), (remote_only, False)):
+        for name, sha in names.items():
+            version = parse_tag(name, pattern)
+            if version is not None:
+                tags.append(Tag(name, sha, version, is_local))
+    tags.sort(key=lambda t: (t.version, t.name))
+    return tags, problems
+
+
+def _seen(store: Store, repository: str) -> dict[str, tuple[str, int]]:
+    """{tag: (outcome, attempts)} of what earlier watches recorded."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT tag, outcome, attempts FROM seen_tags WHERE repository = :r"),
+                            {"r": repository})
+        return {row.tag: (row.outcome, int(row.attempts or 0)) for row in rows}
+
+
+def _mark(store: Store, repository: str, tags: list[Tag], *, outcome: str, run_id: str, attempts: int) -> None:
+    """Record what became of ``tags`` (and how many attempts it took) in one transaction: a baseline is
+    written whole or not at all, so a crash cannot leave half the history to be drafted as new."""
+    table = schema.seen_tags
+    with store.transaction() as conn:
+        for tag in tags:
+            conn.execute(delete(table).where(table.c.repository == repository, table.c.tag == tag.name))
+            conn.execute(insert(table).values(repository=repository, tag=tag.name, sha=tag.sha, seen_at=stamp(),
+                                              run_id=run_id, outcome=outcome))
+            conn.execute(text("UPDATE seen_tags SET attempts = :n WHERE repository = :r AND tag = :t"),
+                         {"n": attempts, "r": repository, "t": tag.name})
+
+
+def _watched_before(store: Store, repository: str, run_id: str) -> bool:
+    """Whether an earlier watch of this repository recorded what was there, even if that was no tag at all."""
+    return any(r["id"] != run_id and r["outcome"] == "ok"
+               for r in store.runs(repository=repository, job="release-watch"))
+
+
+def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
+            shutdown: threading.Event | None = None) -> WatchResult:
+    """One watch, as ``nightcrew run release-watch`` and the scheduler start it: under the run lock, the policy
+    and the kill switch; each draft is its own release-notes run (its own lock, run record and audit)."""
+    from jobs import release_notes
+    from jobs.runs import JobRun
+
+    kind = forge_kind or config.forge.kind
+    git = _git_for(repo, config, kind)
+    if not git.is_repository():
+        raise ConfigError("not a git repository", str(repo))
+    baseline: list[str] = []
+    drafted: list[str] = []
+    failed: list[str] = []
+    gave_up: list[str] = []
+    waiting: list[str] = []
+    problems: list[str] = []
+    stopped: str | None = None
+    with JobRun(repo, config, "release-watch", shutdown=shutdown, forge_kind=forge_kind) as job:
+        store, repository, gate = job.store, job.repository, job.gate
+        assert store is not None  # not a dry run
+        gate.secrets = tuple(dict.fromkeys(gate.secrets + git.secrets))
+        try:
+            tags, problems = list_tags(repo, config, gate, git)
+            seen = _seen(store, repository)
+            if not seen and not _watched_before(store, repository, job.run_id):
+                if problems:  # a baseline without the remote's tags would let its whole history be drafted later
+                    problems.append("first watch: nothing recorded until the remote's tags can be listed")
+                else:
+                    _mark(store, repository, tags, outcome="baseline", run_id=job.run_id, attempts=0)
+                    baseline = [t.name for t in tags]
+                tags = []
+            for tag in tags:
+                outcome, attempts = seen.get(tag.name, ("", 0))
+                if outcome in DONE or (outcome == "failed" and attempts >= MAX_ATTEMPTS):
+                    continue
+                gate.check_stop(f"release notes for {tag.name}")
+                attempts += 1
+                try:
+                    if not tag.local:
+                        remote = config.forge.remote
+                        gate.run("git.fetch", f"{remote} tag {tag.name}",
+                                 lambda: git.run("fetch", "--quiet", "--no-tags", remote, "tag", tag.name))
+                    release_notes.run_job(repo, config, tag=tag.name, forge_kind=forge_kind, shutdown=shutdown)
+                except Stopped:
+                    raise
+                except Locked as exc:  # a release-notes run by hand holds the lock: not this tag's failure
+                    waiting.append(tag.name)
+                    problems.append(f"{tag.name}: left for the next watch: {exc}")
+                    continue
+                except NightcrewError as exc:
+                    last = attempts >= MAX_ATTEMPTS
+                    _mark(store, repository, [tag], outcome="gave-up" if last else "failed", run_id=job.run_id,
+                          attempts=attempts)
+                    (gave_up if last else failed).append(tag.name)
+                    gave = f" (attempt {attempts} of {MAX_ATTEMPTS}" + (", giving up)" if last else ")")
+                    problems.append(f"{tag.name}: release notes failed{gave}: {exc}")
+                    continue
+                _mark(store, repository, [tag], outcome="drafted", run_id=job.run_id, attempts=attempts)
+                drafted.append(tag.name)
+        except Stopped as exc:
+            stopped = str(exc)
+        outcome = (("paused" if "paused" in stopped else "interrupted") if stopped
+                   else "partial" if failed or gave_up or problems else "ok")
+        job.finish(outcome, {"baseline": len(baseline), "drafted": drafted, "failed": failed, "gave_up": gave_up,
+                             "stopped": stopped, "problems": len(problems)})
+    return WatchResult(job.run_id, tuple(baseline), tuple(drafted), tuple(failed), tuple(gave_up), stopped,
+                       tuple(problems), tuple(waiting))

@@ -1,0 +1,374 @@
+"""The report job: figures from the state store that show whether the bot earns its keep, and alerts when it misbehaves.
+
+``compute`` reads the store and returns a ``Report`` (frozen records); ``jobs.formats.report`` renders it as a
+table, JSON or one HTML page; ``run_job`` is the scheduled entry that writes report.json and report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from jobs.config import Config
+from jobs.state import schema
+from jobs.state.store import Store, now as store_now, parse_stamp, stamp
+
+# Runs that stopped before doing their work neither continue nor break a run of failures.
+_FINISHED = ("ok", "partial", "failed")
+# The same action on the same target erroring this often within one run is a retry loop, whatever N is.
+RETRIES_IN_ONE_RUN = 5
+
+
+@dataclass(frozen=True)
+class Count:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Pulls:
+    proposed: int  # opened in the period
+    merged: int  # merged in the period
+    closed_by_human: int  # closed without merging by a person in the period
+    closed_by_nightcrew: int  # superseded or no longer needed, in the period
+    open: int  # open at the end of the period
+
+
+@dataclass(frozen=True)
+class Overrides:
+    count: int
+    frequency: float | None  # overrides per PR proposed; None when nothing was proposed
+    by_package: tuple[Count, ...]
+    by_update_kind: tuple[Count, ...]
+    by_kind: tuple[Count, ...]  # closed-unmerged, edited, branch-pushed, reopened
+
+
+@dataclass(frozen=True)
+class Tests:
+    passed: int
+    total: int
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class ReleaseEdit:
+    tag: str
+    distance: float  # 0 = published as drafted, 1 = nothing of the draft left
+    final_at: str | None
+
+
+@dataclass(frozen=True)
+class Denials:
+    count: int
+    by_rule: tuple[Count, ...]
+    by_action: tuple[Count, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # repeated-failure | retry-loop | reopened-closed
+    subject: str  # the action, the change key, "action target", or "#number"
+    count: int  # runs in a row, errors in the run, or times reopened
+    runs: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Week:
+    week: str  # ISO week, "2026-W48"
+    start: str  # its Monday, "2026-11-23"
+    opened: int
+    merged: int
+    closed_by_human: int
+    tests_passed: int
+    tests_total: int
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.tests_passed / self.tests_total if self.tests_total else None
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    repository: str
+    number: int
+    url: str | None
+    key: str | None
+    packages: tuple[tuple[str, str], ...]  # (name, version)
+    kind: str | None
+    state: str
+    opened_at: str
+    merged_at: str | None
+    closed_at: str | None
+    closed_by: str | None
+    tests: str | None
+    reopened: int
+
+    @property
+    def hours_to_merge(self) -> float | None:
+        if not self.merged_at:
+            return None
+        return (parse_stamp(self.merged_at) - parse_stamp(self.opened_at)).total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class Report:
+    repository: str | None
+    since: datetime
+    until: datetime
+    pulls: Pulls
+    acceptance_rate: float | None  # merged / (merged + closed by a person); None when nothing was decided
+    median_hours_to_merge: float | None
+    overrides: Overrides
+    tests: Tests
+    releases: tuple[ReleaseEdit, ...]
+    denials: Denials
+    runs: tuple[Count, ...]  # by outcome
+    alerts: tuple[Alert, ...]
+    weeks: tuple[Week, ...]
+    pull_requests: tuple[PullRecord, ...]  # every PR opened, merged or closed in the period, or open at its end
+    failures_in_a_row: int
+
+    @property
+    def run_count(self) -> int:
+        return sum(c.count for c in self.runs)
+
+
+def _counts(counter: Counter) -> tuple[Count, ...]:
+    """Most first, then by name, so that equal counts always come out in the same order."""
+    return tuple(Count(str(name), n) for name, n in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _in(value: str | None, since: datetime, until: datetime) -> bool:
+    return bool(value) and since <= parse_stamp(value) <= until  # type: ignore[arg-type]
+
+
+def _week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _rows(store: Store, query: Any) -> list[dict]:
+    with store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _pull_record(row: dict) -> PullRecord:
+    packages = json.loads(row["packages"] or "{}")
+    return PullRecord(
+        repository=row["repository"], number=row["number"], url=row["url"], key=row["key"], packages=tuple(sorted(packages.items())),
+        kind=row["kind"], state=row["state"], opened_at=row["opened_at"], merged_at=row["merged_at"],
+        closed_at=row["closed_at"], closed_by=row["closed_by"], tests=row["tests"], reopened=row["reopened"] or 0)
+
+
+def _streaks(ordered: list[dict], hits: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """For each thing in ``hits`` (run id -> things that failed in it), its longest run of consecutive runs.
+
+    A finished run without the failure breaks the streak; a run that stopped early (paused, interrupted,
+    abandoned, still running) did not get the chance to fail, so it neither breaks nor extends it.
+    """
+    best: dict[str, tuple[str, ...]] = {}
+    current: dict[str, list[str]] = {}
+    for run in ordered:
+        present = hits.get(run["id"], set())
+        for thing in list(current):
+            if thing not in present and run["outcome"] in _FINISHED:
+                found = current.pop(thing)
+                if len(found) > len(best.get(thing, ())):
+                    best[thing] = tuple(found)
+        for thing in present:
+            current.setdefault(thing, []).append(run["id"])
+    for thing, found in current.items():
+        if len(found) > len(best.get(thing, ())):
+            best[thing] = tuple(found)
+    return best
+
+
+def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n: int) -> list[Alert]:
+    alerts: list[Alert] = []
+    by_job: dict[str, list[dict]] = {}
+    for run in runs:
+        by_job.setdefault(run["job"], []).append(run)
+    run_ids = {r["id"] for r in runs}
+    audit = schema.audit
+    errors = [r for r in _rows(store, select(audit.c.run_id, audit.c.action, audit.c.target).where(
+        audit.c.outcome == "error", audit.c.time >= stamp(since), audit.c.time <= stamp(until))
+        .order_by(audit.c.time, audit.c.id)) if r["run_id"] in run_ids]
+    failed_actions: dict[str, set[str]] = {}
+    per_target: Counter = Counter()
+    for row in errors:
+        failed_actions.setdefault(row["run_id"], set()).add(row["action"])
+        per_target[(row["run_id"], row["action"], row["target"])] += 1
+    changes = schema.changes
+    failed_keys: dict[str, set[str]] = {}
+    for row in _rows(store, select(changes.c.run_id, changes.c.key).where(
+            changes.c.action == "failed", changes.c.at >= stamp(since), changes.c.at <= stamp(until))):
+        if row["run_id"] in run_ids:
+            failed_keys.setdefault(row["run_id"], set()).add(row["key"])
+    for job, ordered in sorted(by_job.items()):
+        for action, streak in sorted(_streaks(ordered, failed_actions).items()):
+            if len(streak) >= n:
+                alerts.append(Alert("repeated-failure", action, len(streak), streak,
+                                    f"{action} failed in {len(streak)} {job} runs in a row"))
+        for key, streak in sorted(_streaks(ordered, failed_keys).items()):
+            if len(streak) >= n:
+                alerts.append(Alert("retry-loop", key, len(streak), streak,
+                                    f"change {key} failed in {len(streak)} {job} runs in a row"))
+    for (run_id, action, target), count in sorted(per_target.items()):
+        if count >= RETRIES_IN_ONE_RUN:
+            alerts.append(Alert("retry-loop", f"{action} {target}", count, (run_id,),
+                                f"{action} on {target} failed {count} times in run {run_id}"))
+    return alerts
+
+
+def compute(store: Store, *, since: datetime, repository: str | None = None, now: datetime | None = None,
+            failures_in_a_row: int = 3) -> Report:
+    """The figures for the period from ``since`` to ``now`` (default: the current time), for one repository
+    (None: every repository in the store)."""
+    until = now or store_now()
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ValueError("since and now must be aware datetimes")
+    since, until = since.astimezone(timezone.utc), until.astimezone(timezone.utc)
+
+    def mine(table: Any) -> Any:
+        return select(table) if repository is None else select(table).where(table.c.repository == repository)
+
+    # -- pull requests ---------------------------------------------------------------------------
+    pulls = [_pull_record(r) for r in _rows(store, mine(schema.pulls).order_by(schema.pulls.c.opened_at,
+                                                                                 schema.pulls.c.number))]
+    pulls = [p for p in pulls if parse_stamp(p.opened_at) <= until]
+    proposed = [p for p in pulls if _in(p.opened_at, since, until)]
+    merged = [p for p in pulls if p.state == "merged" and _in(p.merged_at, since, until)]
+    human = [p for p in pulls if p.state == "closed" and p.closed_by == "human" and _in(p.closed_at, since, until)]
+    by_bot = [p for p in pulls if p.state == "closed" and p.closed_by != "human" and _in(p.closed_at, since, until)]
+    still_open = [p for p in pulls if p.state == "open"]
+    decided = len(merged) + len(human)
+    hours = [p.hours_to_merge for p in merged if p.hours_to_merge is not None]
+    relevant = {(p.repository, p.number): p for p in (*proposed, *merged, *human, *by_bot, *still_open)}
+
+    # -- overrides -------------------------------------------------------------------------------
+    overrides = [r for r in _rows(store, mine(schema.overrides).order_by(schema.overrides.c.at))
+                 if _in(r["at"], since, until)]
+    by_package: Counter = Counter()
+    for row in overrides:
+        by_package.update(json.loads(row["packages"] or "{}").keys())
+
+    # -- tests on bump branches ------------------------------------------------------------------
+    changes = [r for r in _rows(store, mine(schema.changes).where(schema.changes.c.tests.is_not(None)))
+               if _in(r["at"], since, until)]
+
+    # -- release notes ---------------------------------------------------------------------------
+    drafts = schema.release_drafts
+    query = select(drafts).where(drafts.c.distance.is_not(None)).order_by(drafts.c.id)
+    if repository is not None:
+        query = query.where((drafts.c.repository == repository) | drafts.c.repository.is_(None))
+    finals: dict[str, ReleaseEdit] = {}
+    for row in _rows(store, query):
+        when = row["final_at"] or row["created_at"]
+        if _in(when, since, until):
+            finals.pop(row["tag"], None)  # the newest final text of a tag counts, in the order it came
+            finals[row["tag"]] = ReleaseEdit(row["tag"], float(row["distance"]), row["final_at"])
+
+    # -- policy, runs, alerts --------------------------------------------------------------------
+    audit = schema.audit
+    query = select(audit.c.action, audit.c.rule).where(
+        audit.c.outcome.in_(("denied", "needs-approval")), audit.c.time >= stamp(since), audit.c.time <= stamp(until))
+    if repository is not None:
+        query = query.where(audit.c.repository == repository)
+    denied = _rows(store, query)
+    runs = [r for r in _rows(store, mine(schema.runs).order_by(schema.runs.c.started_at, schema.runs.c.id))
+            if _in(r["started_at"], since, until)]
+
+    # -- by week, for the charts -----------------------------------------------------------------
+    weeks: dict[str, dict[str, Any]] = {}
+    monday = since.date() - timedelta(days=since.date().weekday())
+    while monday <= until.date():
+        weeks[_week_of(monday)] = {"start": monday.isoformat(), "opened": 0, "merged": 0, "closed_by_human": 0,
+                                   "tests_passed": 0, "tests_total": 0}
+        monday += timedelta(days=7)
+
+    def bump(when: str | None, field: str, by: int = 1) -> None:
+        if when:
+            weeks[_week_of(parse_stamp(when).date())][field] += by
+
+    for p in proposed:
+        bump(p.opened_at, "opened")
+    for p in merged:
+        bump(p.merged_at, "merged")
+    for p in human:
+        bump(p.closed_at, "closed_by_human")
+    for row in changes:
+        bump(row["at"], "tests_total")
+        bump(row["at"], "tests_passed", int(row["tests"] == "passed"))
+
+    reopened_closed = [
+        Alert("reopened-closed", f"#{p.number}", p.reopened, (),
+              f"#{p.number} ({p.key or ', '.join(n for n, _ in p.packages)}) was reopened and closed again")
+        for p in pulls if p.reopened > 0 and p.state == "closed" and _in(p.closed_at, since, until)]
+
+    return Report(
+        repository=repository, since=since, until=until,
+        pulls=Pulls(len(proposed), len(merged), len(human), len(by_bot), len(still_open)),
+        acceptance_rate=len(merged) / decided if decided else None,
+        median_hours_to_merge=statistics.median(hours) if hours else None,
+        overrides=Overrides(
+            count=len(overrides), frequency=len(overrides) / len(proposed) if proposed else None,
+            by_package=_counts(by_package),
+            by_update_kind=_counts(Counter(r["update_kind"] or "unknown" for r in overrides)),
+            by_kind=_counts(Counter(r["kind"] for r in overrides))),
+        tests=Tests(sum(1 for r in changes if r["tests"] == "passed"), len(changes)),
+        releases=tuple(finals.values()),
+        denials=Denials(len(denied), _counts(Counter(r["rule"] for r in denied)),
+                        _counts(Counter(r["action"] for r in denied))),
+        runs=_counts(Counter(r["outcome"] for r in runs)),
+        alerts=tuple(_alerts(store, runs, since, until, failures_in_a_row) + reopened_closed),
+        weeks=tuple(Week(week, **values) for week, values in weeks.items()),
+        pull_requests=tuple(sorted(relevant.values(), key=lambda p: (p.number, p.repository))),
+        failures_in_a_row=failures_in_a_row,
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Readers (a web server, a CI artifact upload) see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def run_job(repo: Path, config: Config, *, shutdown: threading.Event | None = None) -> Path:
+    """The scheduled report: report.json and report.html for the last ``[report] since_days`` days, written into
+    ``[report] folder``; returns that folder."""
+    from jobs.formats.report import to_html, to_json
+    from jobs.runs import JobRun
+
+    folder = Path(config.report.folder)
+    folder = folder if folder.is_absolute() else repo / folder
+    with JobRun(repo, config, "report", shutdown=shutdown) as job:
+        job.gate.check_stop("report")
+        assert job.store is not None  # not a dry run: JobRun opened the store
+        until = store_now()
+        report = compute(job.store, since=until - timedelta(days=config.report.since_days),
+                         repository=job.repository, now=until, failures_in_a_row=config.report.failures_in_a_row)
+        write_atomic(folder / "report.json", json.dumps(to_json(report), indent=2) + "\n")
+        write_atomic(folder / "report.html", to_html(report))
+        job.finish("ok", {"alerts": len(report.alerts), "pulls": report.pulls.proposed})
+    return folder
