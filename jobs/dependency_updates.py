@@ -15,6 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -29,14 +30,14 @@ from jobs.models import Problem, ProposedChange, TestReport
 from jobs.render import Renderer, read_marker, with_marker
 from jobs.scan import ScanReport, scan
 from jobs.testing.runner import RunSpec, run_tests
-from jobs.tools import Denied, Gate, Stopped
+from jobs.tools import Denied, Gate, Stopped, Subject
 from jobs.tools.redact import redact, secrets_from_environment
 from jobs.vcs import Author, Git
 
 if TYPE_CHECKING:
     from jobs.state.record import Recorder
 
-ACTIONS = ("opened", "updated", "unchanged", "superseded", "skipped", "failed")
+ACTIONS = ("opened", "updated", "unchanged", "superseded", "merged", "skipped", "failed")
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,7 @@ class DependencyUpdates:
                     reason = redact(f"internal error: {type(exc).__name__}: {exc}", self.secrets).splitlines()[0]
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "failed", plan.change, reason))
             results += self._close_replaced(results, snapshot, report)
+            results += self._merge_ready(results, snapshot, base_sha)
         return base
 
     def _one(self, plan: planner.Planned, base: str, base_sha: str, tree: Path, report: ScanReport,
@@ -535,6 +537,91 @@ class DependencyUpdates:
                                            f"closing #{pull.number}: {exc}"))
         return closed
 
+    # -- autonomous mode -------------------------------------------------------------------------
+
+    def _merge_ready(self, results: list[ChangeResult], snapshot: _Snapshot, base_sha: str) -> list[ChangeResult]:
+        """Autonomous mode: merge each of the bot's open PRs that the policy allows; the rest stay proposals.
+
+        A denial (too young, no automerge rule, a hold label, a limit) is audited by the gate and shown in the
+        run summary; the PR is left as it is. A merge is reported only once the forge confirms it.
+        """
+        if self.gate.mode != "autonomous" or self.dry_run:
+            return []
+        # what this run did to each PR: a skipped or failed branch (someone else's commits, an error) is not merged
+        handled: dict[str, ChangeResult] = {r.branch: r for r in results}
+        candidates: dict[int, PullRequest] = {p.number: p for p in snapshot.open}
+        for r in results:
+            if r.pull is not None and r.action in ("opened", "updated", "unchanged"):
+                candidates[r.pull.number] = r.pull
+        merged: list[ChangeResult] = []
+        for number, known in sorted(candidates.items()):
+            result = handled.get(known.branch)
+            if result is not None and result.action not in ("opened", "updated", "unchanged"):
+                continue
+            pull = self.gate.run("forge.read", f"#{number}", lambda: self.forge.get_pull(number))
+            if pull.state != "open" or not pull.head_sha:
+                continue
+            if result is None and self._foreign_commits(pull, base_sha):
+                continue  # tests recorded for the bot's commit say nothing about someone else's
+            change = result.change if result is not None else None
+            key = result.key if result is not None else (read_marker(pull.body) or {}).get("key", "")
+            subject = self._merge_subject(pull, result, tested_head=known.head_sha)
+            head = pull.head_sha
+            try:
+                self.gate.run("forge.merge", f"#{number}", lambda: self.forge.merge_pull(number, sha=head),
+                              subject=subject)
+                confirmed = self.gate.run("forge.read", f"#{number}", lambda: self.forge.get_pull(number))
+            except Denied:
+                continue
+            except Stopped:
+                raise
+            except NightcrewError as exc:
+                merged.append(ChangeResult(key, pull.branch, "failed", change, f"merging #{number}: {exc}", pull))
+                continue
+            if confirmed.state != "merged":
+                merged.append(ChangeResult(key, pull.branch, "failed", change,
+                                           f"the forge did not confirm #{number} merged", confirmed))
+                continue
+            reason = f"merged by policy ({subject.kind}, tests {subject.tests})"
+            merged.append(ChangeResult(key, pull.branch, "merged", change, reason, confirmed,
+                                       result.tests if result is not None else None))
+        return merged
+
+    def _foreign_commits(self, pull: PullRequest, base_sha: str) -> list[str]:
+        tips = self._branch_tips(pull.branch)
+        return sorted({e for _, tip in tips for e in self.git.foreign_commits(base_sha, tip, self.author.email)})
+
+    def _merge_subject(self, pull: PullRequest, result: ChangeResult | None, *, tested_head: str | None) -> Subject:
+        """What the policy needs to decide a merge, each fact from the most direct source there is."""
+        from jobs.state.record import change_kind
+
+        tracked = None
+        if self.recorder is not None:
+            tracked = self.recorder.store.tracked_pull(self.recorder.repository, pull.number)
+        change = result.change if result is not None else None
+        if change is not None:
+            packages = tuple(dict.fromkeys(u.dependency.name for u in change.updates))
+            kind = change_kind(u.kind for u in change.updates)
+        else:
+            packages = tuple(sorted(((read_marker(pull.body) or {}).get("updates") or {})))
+            kind = tracked["kind"] if tracked else None
+        # tests count only for the commit they ran on: a head that moved since makes them unknown
+        tests: str | None = None
+        if tested_head is not None and tested_head == pull.head_sha:
+            if result is not None and result.tests is not None:
+                tests = result.tests.outcome
+            elif tracked is not None and tracked.get("tests"):
+                tests = tracked["tests"]
+        if tests is None and self.config.updates.failing_label in pull.labels:
+            tests = "failed"
+        age = None
+        if pull.created_at:
+            created = datetime.fromisoformat(pull.created_at.replace("Z", "+00:00"))
+            created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+            age = max(0.0, (self.gate.policy.clock() - created).total_seconds() / 3600)
+        return Subject(packages=packages, kind=kind, labels=tuple(pull.labels), tests=tests, age_hours=age,
+                       draft=pull.draft)
+
     @staticmethod
     def _already_on_base(marker: dict, current: dict[str, list[Version]]) -> bool:
         updates = marker.get("updates") or {}
@@ -564,6 +651,14 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_ru
         result = DependencyUpdates(repo, config, forge=forge, dry_run=dry_run,
                                    only=tuple(canonicalize_name(p) for p in only), progress=progress,
                                    gate=job.gate, recorder=recorder).run()
+        # the dashboard shows the whole repository: a dry run, a stopped run or an --only run saw part of it
+        if config.dashboard.enabled and not dry_run and not result.stopped and not only:
+            from jobs import dashboard
+
+            _, problem = dashboard.update(repo, config, forge=forge, gate=job.gate, store=job.store,
+                                          repository=job.repository, result=result)
+            result = replace(result, audit=tuple(job.gate.records),
+                             problems=result.problems + ((problem,) if problem else ()))
         outcome = ("paused" if result.stopped and "paused" in result.stopped else "interrupted") if result.stopped \
             else ("partial" if result.failed or result.problems else "ok")
         counts: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from jobs.errors import NightcrewError
@@ -29,6 +30,16 @@ class PullRequest:
     branch: str
     base: str
     labels: tuple[str, ...] = ()
+    created_at: str | None = None  # ISO 8601, UTC: how old the PR is (the automerge age rule)
+    head_sha: str | None = None  # the branch's commit as the forge saw it (a merge names it)
+
+
+@dataclass(frozen=True)
+class DashboardResult:
+    """Where the dependency dashboard is (an issue's URL, or the file's path) and what this write did to it."""
+
+    location: str
+    action: str  # created | updated | unchanged
 
 
 class Forge(Protocol):
@@ -80,6 +91,15 @@ class Forge(Protocol):
         ...
 
     def request_reviewers(self, number: int, reviewers: Sequence[str]) -> None: ...
+
+    def upsert_dashboard(self, *, title: str, body: str, marker: str, file: Path) -> DashboardResult:
+        """The dependency dashboard, created once and edited afterwards (left alone when nothing changed): the
+        bot's one open issue whose body starts with ``marker`` on a forge with issues, ``file`` on the local one."""
+        ...
+
+    def merge_pull(self, number: int, *, sha: str, method: str = "squash") -> PullRequest:
+        """Merge the pull request if its head is still ``sha``; returns it re-read (state merged), else ForgeError."""
+        ...
 
     def git_env(self) -> dict[str, str]:
         """Environment for ``git push`` to authenticate (never a token in a URL or an argument)."""

@@ -13,7 +13,7 @@ from github.GitRelease import GitRelease
 from github.GithubRetry import GithubRetry
 from github.PullRequest import PullRequest as GhPull
 
-from jobs.forges.base import DuplicatePull, ForgeError, PullRequest
+from jobs.forges.base import DashboardResult, DuplicatePull, ForgeError, PullRequest
 
 if TYPE_CHECKING:
     from jobs.tools.gate import Gate
@@ -81,6 +81,7 @@ class GitHubForge:
             number=pull.number, url=pull.html_url, state=state, draft=bool(pull.draft), title=pull.title,
             body=pull.body or "", branch=pull.head.ref, base=pull.base.ref,
             labels=tuple(label.name for label in pull.labels),
+            created_at=pull.created_at.isoformat() if pull.created_at else None, head_sha=pull.head.sha,
         )
 
     def default_base(self) -> str:
@@ -141,6 +142,18 @@ class GitHubForge:
         pull = self._call(f"GET /repos/{self.repository}/pulls/{number}", lambda: self._repo.get_pull(number))
         self._call(f"POST /repos/{self.repository}/pulls/{number}/requested_reviewers",
                    lambda: pull.create_review_request(reviewers=list(reviewers)))
+
+    def merge_pull(self, number: int, *, sha: str, method: str = "squash") -> PullRequest:
+        """Merge through GitHub, only while the head is ``sha`` (GitHub answers 409 otherwise), then re-read it."""
+        pull = self._call(f"GET /repos/{self.repository}/pulls/{number}", lambda: self._repo.get_pull(number))
+        status = self._call(f"PUT /repos/{self.repository}/pulls/{number}/merge",
+                            lambda: pull.merge(sha=sha, merge_method=method))
+        if not status.merged:
+            raise ForgeError(f"not merged: {status.message}", f"PUT /repos/{self.repository}/pulls/{number}/merge")
+        merged = self.get_pull(number)
+        if merged.state != "merged":  # verify after acting
+            raise ForgeError(f"#{number} is {merged.state} after the merge", f"GET /repos/{self.repository}/pulls/{number}")
+        return merged
 
     def closed_pulls(self, prefix: str, limit: int = 300) -> list[PullRequest]:
         path = f"GET /repos/{self.repository}/pulls?state=closed&sort=updated&direction=desc"
@@ -231,6 +244,41 @@ class GitHubForge:
         updated = self._call(f"PATCH {what}", lambda: current.update_release(
             name=name or current.tag_name, message=body, draft=True, prerelease=bool(current.prerelease)))
         return DraftRelease.from_github(updated)
+
+    # -- the dependency dashboard: one issue ------------------------------------------------------------
+
+    def _login(self) -> str | None:
+        """The token's own login, to look at the bot's issues only; None when the token cannot tell (GitHub
+        Actions' and Apps' installation tokens answer 403 to ``GET /user``)."""
+        if not hasattr(self, "_own_login"):
+            try:
+                self._own_login: str | None = self._call("GET /user", lambda: self.gh.get_user().login)
+            except ForgeError:
+                self._own_login = None
+        return self._own_login
+
+    def upsert_dashboard(self, *, title: str, body: str, marker: str, file: object = None) -> DashboardResult:
+        """Edit the open issue whose body starts with ``marker`` (created by this token's user, when GitHub says
+        who that is), or create it when there is none; never a second one. ``file`` is the local forge's."""
+        login = self._login()
+        query = "state=open" + (f"&creator={login}" if login else "")
+
+        def find():  # type: ignore[no-untyped-def]
+            listing = self._repo.get_issues(state="open", **({"creator": login} if login else {}))
+            for issue in listing:  # every page: PyGithub follows the Link header
+                if issue.pull_request is None and (issue.body or "").lstrip().startswith(marker):
+                    return issue
+            return None
+
+        found = self._call(f"GET /repos/{self.repository}/issues?{query}", find)
+        if found is None:
+            created = self._call(f"POST /repos/{self.repository}/issues",
+                                 lambda: self._repo.create_issue(title=title, body=body))
+            return DashboardResult(created.html_url, "created")
+        if found.title == title and (found.body or "") == body:
+            return DashboardResult(found.html_url, "unchanged")
+        self._call(f"PATCH /repos/{self.repository}/issues/{found.number}", lambda: found.edit(title=title, body=body))
+        return DashboardResult(found.html_url, "updated")
 
     def git_env(self) -> dict[str, str]:
         """A credential helper through git's environment config: the token is in no URL, argument or file.

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from jobs.forges.base import DuplicatePull, ForgeError, PullRequest
-from jobs.vcs import Git
+from jobs.forges.base import DashboardResult, DuplicatePull, ForgeError, PullRequest
+from jobs.vcs import Git, GitError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
@@ -100,7 +101,8 @@ class LocalForge:
         return PullRequest(
             number=row["number"], url=self.markdown_path(row["number"]).as_posix(), state=row["state"],
             draft=bool(row["draft"]), title=row["title"], body=row["body"], branch=row["branch"], base=row["base"],
-            labels=tuple(json.loads(row["labels"])),
+            labels=tuple(json.loads(row["labels"])), created_at=row["created_at"],
+            head_sha=self.git.sha(f"refs/heads/{row['branch']}"),
         )
 
     def _refresh(self) -> None:
@@ -223,8 +225,120 @@ class LocalForge:
             self.db.execute("UPDATE pulls SET reviewers = ? WHERE number = ?", (json.dumps(list(reviewers)), number))
         self._render(number)
 
+    def merge_pull(self, number: int, *, sha: str, method: str = "squash") -> PullRequest:
+        """Merge the PR's branch into its base, only if the branch is still at ``sha``; nobody's work is lost.
+
+        How: a fast-forward when the base has not moved since the branch started, else a merge commit made
+        with plumbing (``git merge-tree --write-tree``, ``git commit-tree``), so nothing is checked out to
+        merge. ``method`` is taken for the interface but never squashes: the branch's commit stays in the
+        base, so git itself (and ``_refresh``) sees the PR merged. Where the base moves:
+
+        - with a remote, the base lives there: its commit is fetched, the merge is pushed with a lease on
+          that commit (a push meanwhile makes the merge refuse) and the private remote ref follows; the
+          local base branch is left to the person's next ``git pull``;
+        - without one, the local base branch moves by compare-and-swap (``git update-ref <base> new old``);
+          when it is checked out in a worktree, that worktree must be clean and is fast-forwarded.
+
+        Refused (``ForgeError``, one line) on conflicts, a branch or base that moved, a dirty checkout.
+        """
+        where = f"merge #{number}"
+        pull = self.get_pull(number)
+        if pull.state != "open":
+            raise ForgeError(f"#{number} is {pull.state}: not mergeable", where)
+        if pull.draft:
+            raise ForgeError(f"#{number} is a draft: not mergeable", where)
+        head = self.git.sha(f"refs/heads/{pull.branch}")
+        if head is None:
+            raise ForgeError(f"branch {pull.branch} is gone", where)
+        if head != sha:
+            raise ForgeError(f"branch {pull.branch} is at {head[:12]}, not {sha[:12]}: review and merge again", where)
+        if self.remote:
+            there = self.git.remote_sha(self.remote, pull.branch)
+            if there is not None and there != head:
+                raise ForgeError(f"branch {pull.branch} on {self.remote} differs from the local one", where)
+            old = self.git.remote_sha(self.remote, pull.base)
+            if old is None:
+                raise ForgeError(f"base {pull.base} not found on {self.remote}", where)
+            self.git.fetch_branch(self.remote, pull.base)
+        else:
+            old = self.git.sha(f"refs/heads/{pull.base}")
+            if old is None:
+                raise ForgeError(f"base branch {pull.base} not found", where)
+        new = head if self.git.is_ancestor(old, head) else self._merge_commit(pull, old, head, where)
+        if self.remote:
+            try:
+                self.git.push(self.remote, pull.base, new, expected=old)
+            except GitError as exc:
+                raise ForgeError(f"{pull.base} on {self.remote} moved meanwhile or refused the push ({exc})",
+                                 where) from None
+            self.git.run("update-ref", f"refs/nightcrew/remotes/{self.remote}/{pull.base}", new)
+        else:
+            self._move_local_base(pull.base, old, new, where)
+        with self.db:
+            self.db.execute("UPDATE pulls SET state = 'merged', updated_at = ? WHERE number = ? AND state = 'open'",
+                            (_now(), number))
+        self._render(number)
+        merged = self.get_pull(number)
+        if merged.state != "merged":  # verify after acting
+            raise ForgeError(f"#{number} is {merged.state} after the merge", where)
+        return merged
+
+    def _merge_commit(self, pull: PullRequest, old: str, head: str, where: str) -> str:
+        found = self.git.run("merge-tree", "--write-tree", "--no-messages", old, head, check=False)
+        tree = found.splitlines()[0].strip() if found else ""
+        # a clean merge prints the tree alone; a conflict adds the conflicted files after it
+        if len(found.splitlines()) != 1 or not re.fullmatch(r"[0-9a-f]{40,64}", tree):
+            raise ForgeError(f"{pull.branch} conflicts with {pull.base}: a person has to merge it", where)
+        # the branch's own author (the bot's identity) signs the merge: no git identity needed on this host
+        name, email = self.git.run("log", "-1", "--format=%an%x00%ae", head).split("\x00", 1)
+        identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        message = f"Merge pull request #{pull.number} from {pull.branch}\n\n{pull.title}\n"
+        return self.git.run("commit-tree", tree, "-p", old, "-p", head, env=identity, stdin=message)
+
+    def _move_local_base(self, base: str, old: str, new: str, where: str) -> None:
+        listing = self.git.run("worktree", "list", "--porcelain")
+        checked_out = None
+        for block in listing.split("\n\n"):
+            lines = block.splitlines()
+            if f"branch refs/heads/{base}" in lines:
+                checked_out = Path(lines[0].removeprefix("worktree "))
+        if checked_out is None:
+            self.git.run("update-ref", f"refs/heads/{base}", new, old, check=False)  # compare-and-swap
+            if self.git.sha(f"refs/heads/{base}") != new:
+                raise ForgeError(f"{base} moved meanwhile: merge again", where)
+            return
+        if self.git.run("status", "--porcelain", "--untracked-files=no", cwd=checked_out):
+            raise ForgeError(f"{base} is checked out in {checked_out} with local changes: not merging into it", where)
+        if self.git.run("rev-parse", "HEAD", cwd=checked_out) != old:
+            raise ForgeError(f"{base} moved meanwhile: merge again", where)
+        # git refuses the fast-forward itself if it would overwrite anything in that worktree
+        try:
+            self.git.run("merge", "--ff-only", "--quiet", new, cwd=checked_out)
+        except GitError as exc:
+            raise ForgeError(f"{base} in {checked_out} could not be fast-forwarded ({exc})", where) from None
+
     def git_env(self) -> dict[str, str]:
         return {}
+
+    def upsert_dashboard(self, *, title: str, body: str, marker: str, file: Path) -> DashboardResult:
+        """The dashboard as one markdown file (``# title`` then the body), rewritten only when it changes."""
+        if self.read_only:
+            raise ForgeError("read-only (dry run): the dashboard is not written", str(file))
+        text = f"# {title}\n\n{body}"
+        try:
+            before = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            before = None
+        except OSError as exc:
+            raise ForgeError(f"cannot read the dashboard: {exc.strerror}", str(file)) from None
+        if before == text:
+            return DashboardResult(str(file), "unchanged")
+        try:
+            _write_atomic(file, text)
+        except OSError as exc:
+            raise ForgeError(f"cannot write the dashboard: {exc.strerror}", str(file)) from None
+        return DashboardResult(str(file), "created" if before is None else "updated")
 
     def _render(self, number: int) -> None:
         row = self.db.execute("SELECT * FROM pulls WHERE number = ?", (number,)).fetchone()

@@ -50,18 +50,27 @@ def change_json(result: ChangeResult) -> dict[str, Any]:
     }
 
 
+def denials_json(run: UpdateRun) -> list[dict[str, Any]]:
+    """What the policy refused in this run (each also in the audit log), in the order it happened."""
+    return [{"action": r.action, "target": r.target, "verdict": r.verdict, "rule": r.rule, "reason": r.detail}
+            for r in run.denials]
+
+
 def to_json(run: UpdateRun) -> dict[str, Any]:
     counts = {action: sum(1 for c in run.changes if c.action == action) for action in ACTIONS}
     return {
         "schema": SCHEMA,
         "run_id": run.run_id,
+        "mode": run.mode,
         "dry_run": run.dry_run,
+        "stopped": run.stopped,
         "forge": run.forge,
         "base": run.base,
         "changes": [change_json(c) for c in run.changes],
         "not_proposed": [{"name": s.name, "version": s.version, "reason": s.reason, "file": s.file, "line": s.line}
                          for s in run.skipped],
         "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in run.problems],
+        "denials": denials_json(run),
         "summary": counts,
         "seconds": round(run.seconds, 3),
         "test_seconds": round(run.test_seconds, 3),
@@ -89,7 +98,12 @@ def render_table(run: UpdateRun, console: Console) -> None:
             diff = _diff(c)
             if diff:
                 console.print(diff, highlight=False, markup=False, end="")
+    for d in denials_json(run):
+        console.print(f"denied: {d['action']} {d['target']} ({d['rule']}" + (f": {d['reason']})" if d["reason"] else ")"),
+                      highlight=False, markup=False)
+    if run.stopped:
+        console.print(f"stopped: {run.stopped}", highlight=False, markup=False)
     counts = to_json(run)["summary"]
-    console.print(", ".join(f"{n} {a}" for a, n in counts.items()) +
+    console.print(f"mode {run.mode}; " + ", ".join(f"{n} {a}" for a, n in counts.items()) +
                   f"; {len(run.problems)} errors; {run.seconds:.1f} s ({run.test_seconds:.1f} s in tests)",
                   highlight=False)

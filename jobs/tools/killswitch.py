@@ -10,7 +10,8 @@ from typing import Any, Mapping
 PAUSED = "paused"
 
 
-def _truthy(value: str | None) -> bool:
+def truthy(value: str | None) -> bool:
+    """Whether a switch variable is on: set to anything but "", "0", "false", "no" or "off"."""
     return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
@@ -31,7 +32,7 @@ class KillSwitch:
         if self.shutdown is not None and self.shutdown.is_set():
             return "shutdown: a stop was asked for (SIGTERM or SIGINT); the run stops between steps"
         name = self.settings.pause_env
-        if name and _truthy(self.environ.get(name)):
+        if name and truthy(self.environ.get(name)):
             return f"paused: the environment variable {name} is set"
         if self.repo is not None and self.settings.pause_file:
             path = self.repo / self.settings.pause_file

@@ -7,7 +7,8 @@ import re
 from typing import Iterable
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*)(?P<password>:[^/@\s]*)?@")
-_AUTH_HEADER = re.compile(r"(?i)(authorization\s*[:=]\s*)(\w+\s+)?[^\s'\",}]+")
+# "Authorization: Bearer x" as HTTP has it, and {'Authorization': 'token x'} as a dict or JSON prints it
+_AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(\w+\s+)?[^\s'\",}]+")
 # Variables whose values are secrets wherever they appear (the ecosystem's names, and the usual suffixes).
 SECRET_NAMES = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT", "OPENAI_API_KEY")
 SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_API_KEY")
