@@ -252,7 +252,8 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
     else:
         click.echo(result.note.text, nl=False)
         items = sum(len(items) for _, items in result.note.categories)
-        draft = f"draft {result.draft.action}: {result.draft.url_or_path}" if result.draft else "no draft (dry run)"
+        draft = (f"draft {result.draft.action}: {result.draft.url_or_path}" if result.draft
+                 else "no draft (denied by policy)" if result.denied else "no draft (dry run)")
         click.echo(f"\n{items} items, {len(result.note.excluded)} excluded, "
                    f"{'complete' if result.complete else 'INCOMPLETE'}; {result.api_requests} API requests; {draft}",
                    err=True)

@@ -20,7 +20,7 @@ from jobs.models import ReleaseNote, ReleaseRange
 from jobs.releases import categories, compose, enrich, history
 from jobs.releases.drafts import DraftResult, GitHubDrafts, LocalDrafts
 from jobs.state.drafts import DraftLog
-from jobs.tools import Gate
+from jobs.tools import Denied, Gate, Stopped
 from jobs.tools.redact import secrets_from_environment
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class ReleaseRun:
     changelog_pr: dict | None = None
     complete: bool = True
     notices: tuple[str, ...] = ()
+    denied: str | None = None  # the draft was not written because the policy said no (the notes are still here)
+    denials: tuple = ()  # the gate's audit records of denied actions
 
 
 def _block(tag: str, text: str) -> str:
@@ -197,7 +199,10 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
     if categories.find_release_yml(repo) is not None and (settings.exclude_labels or settings.exclude_authors):
         notices.append(".github/release.yml decides categories and exclusions; [release_notes] exclude_* were not used")
     synthesized = False
-    if config.llm.enabled and not dry_run:
+    denied: str | None = None
+    # no LLM call (data sent, money spent) for notes the policy would not let us write anyway
+    draft_allowed = dry_run or gate.verdict("forge.draft_release")[0] == "allow"
+    if config.llm.enabled and not dry_run and draft_allowed:
         from jobs.llm.client import LLMError, build_llm
         from jobs.releases.synthesis import apply_synthesis, synthesize
 
@@ -211,7 +216,13 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
                 note = apply_synthesis(note, synthesis, repo_url=web, neutralize_handles=settings.neutralize_handles)
                 synthesized = True
     draft = None
-    if not dry_run:
+    if not dry_run and not draft_allowed:
+        try:  # asked anyway, so that the gate records the denial with its rule
+            gate.run("forge.draft_release", tag, lambda: None)
+        except Denied as exc:
+            denied = str(exc)
+            notices.append(f"draft not written: {exc}")
+    elif not dry_run:
         from jobs.vcs import Git
 
         Git(repo).keep_out(state.parent, repo / settings.folder)
@@ -228,23 +239,31 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
                 tag, note.text, last.text_hash if last else None,
                 prerelease=version.is_prerelease if version is not None else None))
             log.add(tag, note.text, draft.text_hash, draft.url_or_path, draft.action)
+        except Denied as exc:  # the policy changed its mind between the check and the write (a limit, a clock edge)
+            denied = str(exc)
+            notices.append(f"draft not written: {exc}")
         finally:
             if own:
                 state_store.close()
         if forge is not None:
             requests = forge.requests
     changelog_pr = None
-    if settings.changelog_file and not dry_run:
+    if settings.changelog_file and not dry_run and denied is None:
         from jobs.dependency_updates import make_forge
         from jobs.vcs import Git
 
         pr_forge = forge if forge is not None else make_forge(config, repo, Git(repo), "local")
         try:
             changelog_pr = propose_changelog(repo, config, pr_forge, gate, tag, note.text)
+        except Denied as exc:
+            notices.append(f"changelog pull request not proposed: {exc}")
+        except Stopped:
+            raise
         except NightcrewError as exc:
             problems.append(f"changelog pull request: {exc}")
     return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized, changelog_pr,
-                      complete=not incomplete, notices=tuple(notices))
+                      complete=not incomplete, notices=tuple(notices), denied=denied,
+                      denials=tuple(r for r in gate.records if r.outcome in ("denied", "needs-approval")))
 
 
 def final_text(repo: Path, config: Config, tag: str, location: str, *, forge_kind: str | None = None) -> str:

@@ -52,6 +52,7 @@ class JobRun:
             audit_path=None if dry_run else (audit_log if audit_log.is_absolute() else repo / audit_log),
             store=None if dry_run else self.store, repository=self.repository,
         )
+        self.gate.switch = self.switch
         self.outcome: str | None = None
         self.summary: dict = {}
         self._locked = False
@@ -66,13 +67,26 @@ class JobRun:
     def __enter__(self) -> "JobRun":
         if self.dry_run or self.store is None:
             return self
-        acquired = self.store.acquire(self.repository, self.job, self.run_id,
-                                      stale_after=timedelta(minutes=self.config.state.stale_lock_minutes))
-        self._locked = True
-        self.store.start_run(self.run_id, self.repository, self.job, self.mode)
-        if acquired.took_over is not None:
-            self.gate.note("state.lock", f"{self.job} lock", "took-over",
-                           f"took over the lock of run {acquired.took_over.run_id}: {acquired.why}", rule="stale-lock")
+        try:
+            acquired = self.store.acquire(self.repository, self.job, self.run_id,
+                                          stale_after=timedelta(minutes=self.config.state.stale_lock_minutes))
+        except BaseException:
+            if self._own_store:
+                self.store.close()
+            raise
+        try:
+            self._locked = True
+            self.gate.holds_lock = True
+            self.store.start_run(self.run_id, self.repository, self.job, self.mode)
+            if acquired.took_over is not None:
+                self.gate.note("state.lock", f"{self.job} lock", "took-over",
+                               f"took over the lock of run {acquired.took_over.run_id}: {acquired.why}",
+                               rule="stale-lock")
+        except BaseException:  # never leave the lock held by a run that did not start
+            self.store.release(self.repository, self.job, self.run_id)
+            if self._own_store:
+                self.store.close()
+            raise
         return self
 
     def finish(self, outcome: str, summary: dict | None = None) -> None:

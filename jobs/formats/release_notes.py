@@ -35,6 +35,9 @@ def to_json(run: ReleaseRun) -> dict[str, Any]:
         "problems": list(run.problems),
         "llm_synthesis": run.synthesized,
         "draft": draft,
+        "denied": run.denied,
+        "denials": [{"action": r.action, "target": r.target, "verdict": r.verdict, "rule": r.rule, "reason": r.detail}
+                    for r in run.denials],
         "changelog_pr": run.changelog_pr,
         "text": note.text,
     }

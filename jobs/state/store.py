@@ -35,6 +35,11 @@ class Locked(StateError):
     """Another live run of this job holds the repository's lock."""
 
 
+# Runs of this process that hold a lock: a lock row with our pid but another run id was left by a process that
+# had our pid before (a restarted container is pid 1 again).
+_ACTIVE_RUNS: set[str] = set()
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -117,7 +122,10 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite starts transactions only before DML, so DDL (migrations) would commit piecemeal:
             # SQLAlchemy's documented recipe lets every transaction begin with a real BEGIN.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            # Writes begin IMMEDIATE: a deferred transaction that reads, then writes, fails at once with "database
+            # is locked" in WAL mode when another connection committed meanwhile; IMMEDIATE waits (busy_timeout).
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if conn.get_execution_options().get("nightcrew_write") else "BEGIN"))
         self.migrate()
 
     @classmethod
@@ -134,10 +142,18 @@ class Store:
         self.close()
 
     @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction (IMMEDIATE on SQLite), without error translation."""
+        with self.engine.connect() as conn:
+            conn.execution_options(nightcrew_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back (nothing written) if it raises."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 yield conn
         except (OperationalError, IntegrityError) as exc:
             raise StateError(f"state store write failed: {str(exc.orig).splitlines()[0]}", self.where) from None
@@ -157,7 +173,7 @@ class Store:
     def migrate(self) -> int:
         """Bring the schema to the latest version, one migration per transaction; returns the version."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 current = self._version(conn)
             if current > schema.LATEST:
                 raise StateError(f"the state store is at schema version {current}, newer than this nightcrew "
@@ -165,7 +181,7 @@ class Store:
             for version, migration in schema.MIGRATIONS:
                 if version <= current:
                     continue
-                with self.engine.begin() as conn:
+                with self._begin() as conn:
                     if self._version(conn) >= version:  # another process migrated meanwhile
                         continue
                     migration(conn)
@@ -273,17 +289,21 @@ class Store:
 
     # -- audit -----------------------------------------------------------------------------------
 
-    def add_audit(self, record: dict, *, repository: str | None = None, lock: tuple[str, str] | None = None) -> None:
-        """One audit record (already redacted by the gate); also renews the run's lock heartbeat."""
+    def add_audit(self, record: dict, *, repository: str | None = None, lock: tuple[str, str] | None = None) -> bool:
+        """One audit record (already redacted by the gate); also renews the run's lock heartbeat.
+
+        Returns False when ``lock`` is given and the run no longer holds it (another run took it over)."""
         values = {k: record.get(k) for k in ("time", "run_id", "job", "action", "target", "verdict", "rule",
                                               "outcome", "duration", "inputs_digest", "detail")}
         values["extra"] = json.dumps(record["extra"], sort_keys=True) if record.get("extra") else None
         with self.transaction() as conn:
             conn.execute(insert(schema.audit).values(repository=repository, **values))
             if lock is not None:
-                conn.execute(update(schema.locks).where(
+                held = conn.execute(update(schema.locks).where(
                     schema.locks.c.repository == lock[0], schema.locks.c.job == lock[1],
-                    schema.locks.c.run_id == record["run_id"]).values(heartbeat_at=stamp()))
+                    schema.locks.c.run_id == record["run_id"]).values(heartbeat_at=stamp())).rowcount
+                return bool(held)
+        return True
 
     def audit(self, *, run_id: str | None = None, action: str | None = None, since: datetime | None = None,
               repository: str | None = None, limit: int | None = None) -> list[dict]:
@@ -325,20 +345,27 @@ class Store:
                   heartbeat_at=stamp())
         table = schema.locks
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(insert(table).values(repository=repository, job=job, **me))
+            _ACTIVE_RUNS.add(run_id)
             return Acquired()
         except IntegrityError:
             pass
+        except OperationalError as exc:
+            raise StateError(f"cannot take the run lock: {str(exc.orig).splitlines()[0]}", self.where) from None
         with self.transaction() as conn:
             row = conn.execute(select(table).where(table.c.repository == repository, table.c.job == job)).first()
             if row is None:  # released in between
                 conn.execute(insert(table).values(repository=repository, job=job, **me))
+                _ACTIVE_RUNS.add(run_id)
                 return Acquired()
             holder = LockHolder(row.run_id, row.pid, row.host, row.acquired_at, row.heartbeat_at)
             silent = now() - parse_stamp(holder.heartbeat_at)
             if holder.host == me["host"] and not _process_alive(holder.pid):
                 why = f"process {holder.pid} on {holder.host} is gone"
+            elif holder.host == me["host"] and holder.pid == me["pid"] and holder.run_id not in _ACTIVE_RUNS:
+                # our own pid, but no run of ours: a restarted container (pid 1 again) or a reused pid
+                why = f"process {holder.pid} on {holder.host} is this process, which does not hold it (pid reused)"
             elif silent > stale_after:
                 why = f"no sign of life from process {holder.pid} on {holder.host} for {int(silent.total_seconds())} s"
             else:
@@ -349,12 +376,14 @@ class Store:
                                                      table.c.run_id == holder.run_id).values(**me)).rowcount
             if not taken:
                 raise Locked(f"{job}: another run took the lock first", repository)
+            _ACTIVE_RUNS.add(run_id)
             conn.execute(update(schema.runs).where(schema.runs.c.id == holder.run_id,
                                                    schema.runs.c.outcome == "running")
                          .values(outcome="abandoned", ended_at=stamp()))
             return Acquired(holder, why)
 
     def release(self, repository: str, job: str, run_id: str) -> None:
+        _ACTIVE_RUNS.discard(run_id)
         table = schema.locks
         with self.transaction() as conn:
             conn.execute(delete(table).where(table.c.repository == repository, table.c.job == job,
