@@ -3,6 +3,12 @@
 The first watch of a repository only records the tags already there ("baseline"): drafting the whole history
 would bury people in drafts nobody asked for. After that each new tag, oldest version first, gets one run of
 the release-notes job; a failed run is tried again on the next watches, ``MAX_ATTEMPTS`` times in all.
+
+A tag the policy keeps from being drafted (quiet hours, advisory mode, a rule) is "waiting": that is not a
+failed attempt, and the next watch tries it again, so a tag pushed during quiet hours is drafted after them.
+
+A tag is drafted once, by name: a tag that is moved to another commit, or deleted and created again, after
+its draft was written is not drafted again (``nightcrew run release-notes --tag TAG`` redrafts it by hand).
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import Version
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, exists, insert, select, text
 
 from jobs.config import Config
 from jobs.errors import ConfigError, NightcrewError
 from jobs.releases.history import parse_tag
 from jobs.state import schema
 from jobs.state.store import Locked, Store, stamp
-from jobs.tools import Gate, Stopped
+from jobs.tools import Denied, Gate, Stopped
 from jobs.vcs import Git
 
 MAX_ATTEMPTS = 3  # drafting attempts per tag, the first included; then the tag is given up ("gave-up")
@@ -44,7 +50,8 @@ class WatchResult:
     gave_up: tuple[str, ...] = ()  # failed for the last allowed time
     stopped: str | None = None  # the kill switch or a shutdown stopped the watch between tags
     problems: tuple[str, ...] = ()  # one line each: a remote that could not be listed, a failed draft's error
-    waiting: tuple[str, ...] = ()  # new tags left for the next watch (a release-notes run held the lock)
+    waiting: tuple[str, ...] = ()  # new tags left for the next watch: the policy said no, or the lock was held
+    notices: tuple[str, ...] = ()  # one line each: why a tag waits for the policy (not an error)
 
 
 def _local_tags(git: Git) -> dict[str, str]:
@@ -135,8 +142,12 @@ def _mark(store: Store, repository: str, tags: list[Tag], *, outcome: str, run_i
 
 def _watched_before(store: Store, repository: str, run_id: str) -> bool:
     """Whether an earlier watch of this repository recorded what was there, even if that was no tag at all."""
-    return any(r["id"] != run_id and r["outcome"] == "ok"
-               for r in store.runs(repository=repository, job="release-watch"))
+    runs = schema.runs
+    # EXISTS, not the run rows: a watch every few minutes piles up tens of thousands of them in a year
+    query = select(exists().where(runs.c.repository == repository, runs.c.job == "release-watch",
+                                  runs.c.outcome == "ok", runs.c.id != run_id))
+    with store.engine.connect() as conn:
+        return bool(conn.execute(query).scalar())
 
 
 def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
@@ -155,6 +166,7 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
     failed: list[str] = []
     gave_up: list[str] = []
     waiting: list[str] = []
+    notices: list[str] = []
     problems: list[str] = []
     stopped: str | None = None
     with JobRun(repo, config, "release-watch", shutdown=shutdown, forge_kind=forge_kind) as job:
@@ -182,9 +194,18 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
                         remote = config.forge.remote
                         gate.run("git.fetch", f"{remote} tag {tag.name}",
                                  lambda: git.run("fetch", "--quiet", "--no-tags", remote, "tag", tag.name))
-                    release_notes.run_job(repo, config, tag=tag.name, forge_kind=forge_kind, shutdown=shutdown)
+                    notes = release_notes.run_job(repo, config, tag=tag.name, forge_kind=forge_kind,
+                                                  shutdown=shutdown)
+                    # a release-notes job that reports the gate's no instead of raising it: the same as Denied
+                    denied = getattr(notes, "denied", None)
+                    if denied:
+                        raise Denied(denied)
                 except Stopped:
                     raise
+                except Denied as exc:  # quiet hours, advisory mode, a rule: the tag waits, no attempt is used up
+                    waiting.append(tag.name)
+                    notices.append(f"{tag.name}: waiting, the policy said no: {exc.message}")
+                    continue
                 except Locked as exc:  # a release-notes run by hand holds the lock: not this tag's failure
                     waiting.append(tag.name)
                     problems.append(f"{tag.name}: left for the next watch: {exc}")
@@ -204,6 +225,6 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
         outcome = (("paused" if "paused" in stopped else "interrupted") if stopped
                    else "partial" if failed or gave_up or problems else "ok")
         job.finish(outcome, {"baseline": len(baseline), "drafted": drafted, "failed": failed, "gave_up": gave_up,
-                             "stopped": stopped, "problems": len(problems)})
+                             "waiting": waiting, "stopped": stopped, "problems": len(problems)})
     return WatchResult(job.run_id, tuple(baseline), tuple(drafted), tuple(failed), tuple(gave_up), stopped,
-                       tuple(problems), tuple(waiting))
+                       tuple(problems), tuple(waiting), tuple(notices))

@@ -7,7 +7,13 @@ otherwise. At most one run of a job at a time (``max_instances=1``; the run lock
 ``nightcrew run`` started by hand). Every run goes through the same ``run_job`` functions as ``nightcrew run``.
 
 SIGTERM or SIGINT: no new runs start, the running job stops before its next step (its gate raises
-``Stopped``; the run is recorded as "interrupted"), then the scheduler exits 0.
+``Stopped``; the run is recorded as "interrupted"), then the scheduler exits 0. APScheduler moved that job's
+next run time on before it ran, so the catch-up above would not redo it: when the scheduler starts, a
+scheduled job whose last run ended "interrupted" or "abandoned" (its lock taken over) at most
+``misfire_grace_minutes`` ago runs once more at once.
+
+One scheduler per state store: it holds the lock row of job "scheduler" (``SchedulerLock``, the run locks'
+stale rules, its heartbeat renewed while it runs), so a second one exits without touching the job store.
 """
 
 from __future__ import annotations
@@ -15,14 +21,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import signal
+import sqlite3
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from threading import TIMEOUT_MAX
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -44,8 +55,11 @@ JOBS: dict[str, str] = {
     "report": "report",
 }
 TABLE = "apscheduler_jobs"
-ONE_OFF = "once"  # the in-memory job store of --run-now runs of jobs that have no schedule
+ONE_OFF = "once"  # the in-memory job store of one-off runs: --run-now without a schedule, retries
 POLL_SECONDS = 1.0  # how soon the main loop notices a stop that a signal asked for
+LOCK_JOB = "scheduler"  # the lock row that keeps a second scheduler off the same state store
+HEARTBEAT_SECONDS = 60.0  # how often a running scheduler renews its lock (stale after [state] stale_lock_minutes)
+RETRIED = ("interrupted", "abandoned")  # a last run that ended so is run again when the scheduler starts
 
 # Set by SIGTERM/SIGINT; every job gets it as ``shutdown=`` and its gate stops before the next step.
 SHUTDOWN = threading.Event()
@@ -176,10 +190,16 @@ class Scheduler(BlockingScheduler):
     run time on without running it: a missed run lost. This loop stops before that round.
     """
 
+    heartbeat: Callable[[], None] | None = None  # renews the scheduler's lock (``SchedulerLock.renew``)
+
     def _main_loop(self) -> None:
         due = time.monotonic()  # start() has set the wake-up event: the first round is at once
+        renewed = time.monotonic()
         while self.state != STATE_STOPPED:
             woke = self._event.wait(max(0.0, min(due - time.monotonic(), POLL_SECONDS)))
+            if self.heartbeat is not None and time.monotonic() - renewed >= HEARTBEAT_SECONDS:
+                self.heartbeat()
+                renewed = time.monotonic()
             if SHUTDOWN.is_set():
                 _log(logging.INFO, "scheduler", "stopping", "no new runs; a running job stops at its next step")
                 self.shutdown(wait=True)
@@ -189,6 +209,64 @@ class Scheduler(BlockingScheduler):
             self._event.clear()
             wait_seconds = self._process_jobs()
             due = time.monotonic() + (TIMEOUT_MAX if wait_seconds is None else wait_seconds)
+
+
+class SchedulerLock:
+    """``with SchedulerLock(config, repo) as lock:`` holds the one scheduler lock of the state store.
+
+    The lock row is the run locks' (``Store.acquire``, job "scheduler"), so the same stale rules apply: a
+    holder whose process is gone (same host) or that renewed nothing for ``[state] stale_lock_minutes`` is
+    taken over. It is held for the whole store, not one repository, because the job store (one table, jobs by
+    job name) is the whole store's. Raises ``Locked`` when a live scheduler holds it.
+    """
+
+    def __init__(self, config: Config, repo: Path) -> None:
+        from jobs.state.store import Store, url_for
+
+        self.store = Store(url_for(config, repo))
+        self.run_id = uuid.uuid4().hex[:12]
+        self.stale_after = timedelta(minutes=config.state.stale_lock_minutes)
+
+    def __enter__(self) -> "SchedulerLock":
+        from jobs.state.store import ANY_REPOSITORY, Locked
+
+        try:
+            acquired = self.store.acquire(ANY_REPOSITORY, LOCK_JOB, self.run_id, stale_after=self.stale_after)
+        except Locked as exc:
+            self.store.close()
+            raise Locked(f"{exc.message}; one scheduler per state store", self.store.where) from None
+        except BaseException:
+            self.store.close()
+            raise
+        if acquired.took_over is not None:
+            _log(logging.WARNING, "scheduler", "took-over",
+                 f"took over the scheduler lock of run {acquired.took_over.run_id}: {acquired.why}")
+        return self
+
+    def renew(self) -> None:
+        """Show the lock's holder is alive (a scheduler on another host is taken over only when this stops)."""
+        from sqlalchemy import update
+
+        from jobs.state import schema
+        from jobs.state.store import ANY_REPOSITORY, stamp
+
+        locks = schema.locks
+        try:
+            with self.store.transaction() as conn:
+                conn.execute(update(locks).where(locks.c.repository == ANY_REPOSITORY, locks.c.job == LOCK_JOB,
+                                                 locks.c.run_id == self.run_id).values(heartbeat_at=stamp()))
+        except Exception as exc:  # a busy or briefly unreachable store must not end the service: next beat
+            _log(logging.WARNING, "scheduler", "heartbeat", f"lock not renewed: {type(exc).__name__}: {exc}")
+
+    def __exit__(self, *_: object) -> None:
+        from jobs.state.store import ANY_REPOSITORY
+
+        try:
+            self.store.release(ANY_REPOSITORY, LOCK_JOB, self.run_id)
+        except NightcrewError as exc:  # a lock left behind is taken over once this process is gone
+            _log(logging.WARNING, "scheduler", "unlock", f"lock not released: {exc}")
+        finally:
+            self.store.close()
 
 
 def cron_trigger(expression: str, zone: str) -> CronTrigger:
@@ -228,6 +306,23 @@ def _on_event(event: JobEvent) -> None:
         _log(logging.ERROR, event.job_id, "error", f"{type(event.exception).__name__}: {event.exception}")
 
 
+def _next_run(name: str, trigger: CronTrigger, previous: tuple[Any, datetime | None] | None, now: datetime,
+              run_now: tuple[str, ...]) -> datetime:
+    """When a scheduled job runs next: now for --run-now; the stored time if its trigger did not change (so a run
+    that was due while nothing ran is still caught up); else the trigger's next time from now."""
+    if name in run_now:
+        return now
+    if previous is not None and previous[1] is not None and _same_trigger(previous[0], trigger):
+        return previous[1]
+    return trigger.get_next_fire_time(None, now)
+
+
+def _check_run_now(run_now: tuple[str, ...]) -> None:
+    unknown = [name for name in run_now if name not in JOBS]
+    if unknown:
+        raise NightcrewError(f"no such job: {', '.join(unknown)} (jobs: {', '.join(JOBS)})", "--run-now")
+
+
 def build_scheduler(repo: Path, config: Config, config_path: Path | None, *,
                     scheduler_class: type[BaseScheduler] = Scheduler, executors: dict | None = None,
                     run_now: Iterable[str] = ()) -> BaseScheduler:
@@ -236,17 +331,18 @@ def build_scheduler(repo: Path, config: Config, config_path: Path | None, *,
     The store follows the config now: a job whose cron expression is empty is removed from it. A job whose
     trigger did not change keeps its stored next run time, so a run that was due while nothing ran is still
     caught up (replacing the job would otherwise compute the next run from now, and lose it). ``run_now``
-    names jobs to run as soon as the scheduler starts (a job without a schedule runs once).
+    names jobs to run as soon as the scheduler starts (a job without a schedule runs once). A scheduled job
+    whose last run was cut short (``RETRIED``) within ``misfire_grace_minutes`` runs once more at once.
+    Call it holding ``SchedulerLock``: it rewrites the store's jobs.
     """
     from jobs.state.store import Store, url_for
 
     settings = config.schedule
     run_now = tuple(run_now)
-    unknown = [name for name in run_now if name not in JOBS]
-    if unknown:
-        raise NightcrewError(f"no such job: {', '.join(unknown)} (jobs: {', '.join(JOBS)})", "--run-now")
+    _check_run_now(run_now)
     url = url_for(config, repo)
-    Store(url).close()  # creates the file's folder and brings nightcrew's own tables up to date
+    with Store(url) as state:  # creates the file's folder and brings nightcrew's own tables up to date
+        last_runs = state.last_runs(_repository(config, repo))
     store, stored = _job_store(url)
     scheduler = scheduler_class(
         jobstores={"default": store, ONE_OFF: MemoryJobStore()},
@@ -267,41 +363,141 @@ def build_scheduler(repo: Path, config: Config, config_path: Path | None, *,
             continue
         trigger = cron_trigger(expression, settings.timezone)
         previous = stored.get(name)
-        if name in run_now:
-            next_run = now
-        elif previous is not None and previous.next_run_time and _same_trigger(previous.trigger, trigger):
-            next_run = previous.next_run_time
-        else:
-            next_run = trigger.get_next_fire_time(None, now)
+        next_run = _next_run(name, trigger, (previous.trigger, previous.next_run_time) if previous else None, now,
+                             run_now)
         scheduler.add_job(
             f"{__name__}:run_scheduled", trigger, args=[name, *args], id=name, name=name,
             misfire_grace_time=int(settings.misfire_grace_minutes * 60), coalesce=True, max_instances=1,
             replace_existing=True, next_run_time=next_run,
         )
+        # a due (or --run-now) job runs at once anyway: a retry on top would run it twice
+        if next_run > now and (retry := _retry_reason(last_runs.get(name), now, settings.misfire_grace_minutes)):
+            _log(logging.INFO, name, "retry", retry)
+            scheduler.add_job(f"{__name__}:run_scheduled", DateTrigger(now), args=[name, *args],
+                              id=f"{name}:retry", name=name, jobstore=ONE_OFF, misfire_grace_time=None)
     for other in set(stored) - set(JOBS):  # a job an older nightcrew kept: nothing would run it now
         store.remove_job(other)
     scheduler.nightcrew_run_now = run_now  # type: ignore[attr-defined]
     return scheduler
 
 
+def _repository(config: Config, repo: Path) -> str:
+    from jobs.state.store import repository_id
+
+    return repository_id(config, repo)
+
+
+def _retry_reason(last: dict | None, now: datetime, grace_minutes: float) -> str | None:
+    """Why the job's last run is run again at start (its log line), or None: it ended "interrupted" (SIGTERM)
+    or "abandoned" and started at most ``grace_minutes`` ago, the same grace a missed run gets."""
+    from jobs.state.store import parse_stamp
+
+    if last is None or last.get("outcome") not in RETRIED:
+        return None
+    started = parse_stamp(last["started_at"])
+    if now - started > timedelta(minutes=grace_minutes):
+        return None
+    return (f"the last run ({last['id']}, started {started.isoformat(timespec='seconds')}) ended "
+            f"{last['outcome']}: running it again now")
+
+
 def planned(scheduler: BaseScheduler, config: Config) -> list[dict]:
     """Each job: its cron expression (empty: off) and next run time (None: not scheduled)."""
     jobs = {job.id: job for job in scheduler.get_jobs()}
     run_now = getattr(scheduler, "nightcrew_run_now", ())
+    return _rows(config, {name: getattr(jobs.get(name), "next_run_time", None) for name in JOBS}, run_now)
+
+
+def _rows(config: Config, next_runs: dict[str, datetime | None], run_now: Iterable[str]) -> list[dict]:
     now = datetime.now(timezone.utc)
+    zone = ZoneInfo(config.schedule.timezone)
     rows = []
     for name, key in JOBS.items():
-        job = jobs.get(name)
-        when = getattr(job, "next_run_time", None) if job is not None else None
+        when = next_runs.get(name)
         rows.append({"job": name, "cron": getattr(config.schedule, key), "timezone": config.schedule.timezone,
-                     "next_run": when.isoformat(timespec="seconds") if when else None, "run_now": name in run_now,
-                     "catch_up": bool(when and when < now and name not in run_now)})
+                     "next_run": when.astimezone(zone).isoformat(timespec="seconds") if when else None,
+                     "run_now": name in run_now, "catch_up": bool(when and when < now and name not in run_now)})
     return rows
 
 
+def listed(repo: Path, config: Config, run_now: Iterable[str] = ()) -> list[dict]:
+    """What ``planned`` would show for a scheduler started now, worked out without changing anything: from the
+    config and, when the state store exists, the next run times its job store keeps (read, never written; a
+    missing store is not created)."""
+    run_now = tuple(run_now)
+    _check_run_now(run_now)
+    settings = config.schedule
+    stored = _stored_next_runs(config, repo)
+    now = datetime.now(timezone.utc)
+    next_runs: dict[str, datetime | None] = {}
+    for name, key in JOBS.items():
+        expression = getattr(settings, key)
+        if not expression:
+            next_runs[name] = now if name in run_now else None
+            continue
+        next_runs[name] = _next_run(name, cron_trigger(expression, settings.timezone), stored.get(name), now, run_now)
+    return _rows(config, next_runs, run_now)
+
+
+def _stored_next_runs(config: Config, repo: Path) -> dict[str, tuple[Any, datetime | None]]:
+    """{job id: (trigger or None, next run time)} from the job store's table, read-only; {} when there is none."""
+    from sqlalchemy import create_engine, inspect, select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    from jobs.state.store import StateError, url_for
+
+    url = url_for(config, repo)
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise StateError("not a SQLAlchemy database URL", redact(url)) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:" or not Path(database).is_file():
+            return {}
+        path = Path(database).resolve()
+        # rw, not ro: the last connection to close then tidies the WAL files away, which a ro one cannot
+        # do; "rw" never creates the file, and query_only refuses any write
+        mode = "rw" if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK) else "ro"
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?mode={mode}", uri=True, timeout=30)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    else:
+        try:
+            engine = create_engine(url, poolclass=NullPool)
+        except Exception as exc:  # a missing driver or a bad option
+            raise StateError(f"cannot open the state store: {exc}".splitlines()[0], redact(url)) from None
+    table = SQLAlchemyJobStore(engine=engine, tablename=TABLE).jobs_t  # the table's shape, nothing created
+    found: dict[str, tuple[Any, datetime | None]] = {}
+    try:
+        if not inspect(engine).has_table(TABLE):
+            return {}
+        with engine.connect() as conn:
+            for row in conn.execute(select(table.c.id, table.c.next_run_time, table.c.job_state)):
+                try:
+                    trigger = pickle.loads(row.job_state).get("trigger")
+                except Exception:  # written by another APScheduler: treated as a changed trigger
+                    trigger = None
+                when = (datetime.fromtimestamp(row.next_run_time, timezone.utc)
+                        if row.next_run_time is not None else None)
+                found[row.id] = (trigger, when)
+    except SQLAlchemyError as exc:
+        raise StateError(f"cannot read the scheduler's jobs: {str(exc).splitlines()[0]}", redact(url)) from None
+    finally:
+        engine.dispose()
+    return found
+
+
 def serve(scheduler: BaseScheduler, config: Config, *, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT),
-          ) -> None:
-    """Run ``scheduler`` in the foreground until SIGTERM or SIGINT (then stop as the module docstring says)."""
+          heartbeat: Callable[[], None] | None = None) -> None:
+    """Run ``scheduler`` in the foreground until SIGTERM or SIGINT (then stop as the module docstring says);
+    ``heartbeat`` (the scheduler lock's ``renew``) is called every ``HEARTBEAT_SECONDS`` meanwhile."""
     SHUTDOWN.clear()
     received: list[str] = []
 
@@ -309,6 +505,8 @@ def serve(scheduler: BaseScheduler, config: Config, *, signals: Iterable[int] = 
         received.append(signal.Signals(signum).name)
         SHUTDOWN.set()
 
+    if heartbeat is not None:
+        scheduler.heartbeat = heartbeat  # type: ignore[attr-defined]
     previous = {sig: signal.signal(sig, stop) for sig in signals}
     try:
         for row in planned(scheduler, config):

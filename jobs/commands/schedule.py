@@ -20,24 +20,27 @@ WATCH_SCHEMA = "nightcrew.release-watch/1"
 @config_option
 @click.option("--run-now", "run_now", multiple=True, type=click.Choice(list(JOBS)), metavar="JOB",
               help=f"Also run JOB as soon as the scheduler starts (repeatable; one of {', '.join(JOBS)}).")
-@click.option("--list", "list_only", is_flag=True, help="Print the jobs and their next run times, then exit.")
+@click.option("--list", "list_only", is_flag=True,
+              help="Print the jobs and their next run times, then exit (only reads the state store).")
 def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], list_only: bool) -> None:
     """Run the jobs of [schedule] on their cron schedules until SIGTERM or SIGINT.
 
     Jobs are kept in the state store: a run missed while the scheduler was down is caught up once when it
-    starts again (if at most [schedule] misfire_grace_minutes late). Log: JSON lines on standard error.
+    starts again (if at most [schedule] misfire_grace_minutes late), and so is a run that SIGTERM cut short.
+    One scheduler per state store: a second one exits 75. --list only reads. Log: JSON lines on standard
+    error.
     """
-    from jobs.cli import EXIT_CONFIG, _fail, _load_config
+    from jobs.cli import EXIT_CONFIG, EXIT_LOCKED, _fail, _load_config
     from jobs.errors import NightcrewError
+    from jobs.state.store import Locked
     from jobs import scheduler as scheduling
 
     config = _load_config(repo, config_path)
-    try:
-        scheduler = scheduling.build_scheduler(repo, config, config_path, run_now=run_now)
-    except NightcrewError as exc:
-        _fail(str(exc), EXIT_CONFIG)
     if list_only:
-        rows = scheduling.planned(scheduler, config)
+        try:
+            rows = scheduling.listed(repo, config, run_now)
+        except NightcrewError as exc:
+            _fail(str(exc), EXIT_CONFIG)
         if sys.stdout.isatty():
             for row in rows:
                 when = row["next_run"] or "off"
@@ -48,7 +51,15 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
             click.echo(json.dumps(rows, indent=2))
         return
     scheduling.configure_logging()
-    scheduling.serve(scheduler, config)
+    try:
+        # the lock first: a second scheduler must not rewrite the job store the first one runs from
+        with scheduling.SchedulerLock(config, repo) as lock:
+            scheduler = scheduling.build_scheduler(repo, config, config_path, run_now=run_now)
+            scheduling.serve(scheduler, config, heartbeat=lock.renew)
+    except Locked as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except NightcrewError as exc:
+        _fail(str(exc), EXIT_CONFIG)
 
 
 @click.command("release-watch")
@@ -60,7 +71,12 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
               help="Output format (default: table on a terminal, json otherwise).")
 def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, output_format: str | None) -> None:
     """Draft release notes for each release tag that appeared since the last watch (the first watch only
-    records the tags already there)."""
+    records the tags already there).
+
+    A tag the policy holds back (quiet hours, advisory mode, a rule) waits for a later watch; that is not a
+    failure. A tag is drafted once: a tag moved to another commit, or deleted and created again, after its
+    draft was written is not drafted again; run `nightcrew run release-notes --tag TAG` for that.
+    """
     from jobs import release_watch as job
     from jobs.cli import EXIT_PARTIAL, _load_config, _run_job
 
@@ -68,6 +84,8 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     result = _run_job(lambda: job.run_job(repo, config, forge_kind=forge_kind))
     if result.stopped:
         click.echo(f"nightcrew: {result.stopped}", err=True)
+    for notice in result.notices:
+        click.echo(f"nightcrew: {notice}", err=True)
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     if (output_format or ("table" if sys.stdout.isatty() else "json")) == "json":
@@ -75,7 +93,7 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     else:
         for label, tags in (("baseline (recorded, not drafted)", result.baseline), ("drafted", result.drafted),
                             ("failed (tried again next time)", result.failed), ("gave up", result.gave_up),
-                            ("waiting (lock held)", result.waiting)):
+                            ("waiting (tried again next watch)", result.waiting)):
             if tags:
                 click.echo(f"{label}: {', '.join(tags)}")
         if not (result.baseline or result.drafted or result.failed or result.gave_up or result.waiting):

@@ -1,16 +1,22 @@
 """The release watch on real repositories: the first look only records what is there, each new tag is drafted
 once, in version order, a failed draft is tried again (three attempts in all), a tag only the remote has is
-fetched first, and `nightcrew run release-watch` reports it all with the run commands' exit codes."""
+fetched first, a tag the policy holds back waits without using up attempts, a tag is drafted once by name, and
+`nightcrew run release-watch` reports it all with the run commands' exit codes."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from click.testing import CliRunner
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from jobs import config as config_module
 from jobs import release_watch
@@ -235,3 +241,100 @@ def test_a_first_watch_that_cannot_list_the_remote_records_nothing_so_no_old_tag
     assert offline.baseline == () and offline.drafted == ()
     assert "remote tags not listed" in offline.problems[0] and "nothing recorded" in offline.problems[1]
     assert online.baseline == ("v0.9.0", "v1.0.0", "v1.1.0") and online.drafted == ()
+
+
+QUIET_ALL_DAY = '[policy]\ntimezone = "Asia/Tokyo"\nquiet_hours = ["00:00-23:59"]\n'
+NOON_IN_TOKYO = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.mark.parametrize("policy", [QUIET_ALL_DAY, '[policy]\nmode = "advisory"\n'], ids=["quiet-hours", "advisory"])
+def test_a_tag_the_policy_holds_back_waits_without_using_attempts_then_is_drafted_once_allowed(tagged,
+                                                                                            policy) -> None:
+    tagged.config(policy)
+    held = load(tagged.work)
+    with time_machine.travel(NOON_IN_TOKYO, tick=True):  # inside the quiet hours where they are configured
+        release_watch.run_job(tagged.work, held)
+        tagged.commit("fix: the clock (#8)")
+        tagged.tag("v1.1.1")
+        waiting = [release_watch.run_job(tagged.work, held) for _ in range(4)]  # more than MAX_ATTEMPTS
+        assert "v1.1.1" not in seen(tagged.work)
+        tagged.config("")  # the quiet hours are over / the mode is "propose" again
+        allowed = load(tagged.work)
+        drafted = release_watch.run_job(tagged.work, allowed)
+        after = release_watch.run_job(tagged.work, allowed)
+
+    assert [r.waiting for r in waiting] == [("v1.1.1",)] * 4
+    assert all(r.failed == () and r.gave_up == () and r.drafted == () and r.problems == () for r in waiting)
+    assert "the policy said no" in waiting[0].notices[0] and "forge.draft_release denied" in waiting[0].notices[0]
+    assert drafted.drafted == ("v1.1.1",) and after.drafted == () and after.waiting == ()
+    assert seen(tagged.work)["v1.1.1"] == ("drafted", 1)
+    assert "- The clock in #8" in (tagged.work / DRAFTS / "v1.1.1.md").read_text(encoding="utf-8")
+    with Store.for_repo(allowed, tagged.work) as store:
+        assert [r["outcome"] for r in store.runs(job="release-watch")] == ["ok"] * 7  # waiting is not an error
+
+
+def test_run_release_watch_exits_0_while_the_policy_holds_a_tag_back(tagged) -> None:
+    tagged.config(QUIET_ALL_DAY)
+    runner = CliRunner()
+    with time_machine.travel(NOON_IN_TOKYO, tick=True):
+        runner.invoke(cli, ["run", "release-watch", "--repo", str(tagged.work)])
+        tagged.tag("v1.1.1")
+        quiet = runner.invoke(cli, ["run", "release-watch", "--repo", str(tagged.work), "--format", "table"])
+
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout.strip() == "waiting (tried again next watch): v1.1.1"
+    assert "nightcrew: v1.1.1: waiting, the policy said no" in quiet.stderr and "quiet-hours" in quiet.stderr
+
+
+def test_whether_a_repository_was_watched_before_is_one_row_not_every_watch_run(tmp_path: Path) -> None:
+    work = tmp_path / "untagged"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "a.txt").write_text("a\n")
+    git(work, "add", "a.txt")
+    git(work, "commit", "-qm", "feat: first (#1)")
+    config = config_module.load(None, repo=work)
+    release_watch.run_job(work, config)  # no tags: nothing recorded but the run itself
+    with Store.for_repo(config, work) as store:  # a year of watches every few minutes, in short
+        for n in range(50):
+            store.start_run(f"old-{n}", repository_id(config, work), "release-watch", "propose")
+            store.end_run(f"old-{n}", "ok")
+    git(work, "tag", "v0.1.0")
+    statements: list[str] = []
+
+    def seen_statement(_conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", seen_statement)
+    try:
+        result = release_watch.run_job(work, config)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen_statement)
+
+    assert result.drafted == ("v0.1.0",) and result.baseline == ()  # it knew it had watched before
+    reads = [s for s in statements if s.startswith("SELECT") and " FROM runs" in s]
+    assert reads, "the watch asks whether it watched before"
+    # every read of the runs table asks for one row (or one per job): none loads the watch's history
+    assert all("EXISTS" in s or "LIMIT" in s or "GROUP BY" in s for s in reads), reads
+
+
+def test_a_tag_moved_after_its_draft_was_written_is_not_drafted_again(tagged) -> None:
+    config = load(tagged.work)
+    release_watch.run_job(tagged.work, config)
+    tagged.tag("v1.1.1")
+    first = release_watch.run_job(tagged.work, config)
+    tagged.commit("fix: after the release (#9)")
+    git(tagged.work, "tag", "-f", "v1.1.1")  # moved to the new commit
+
+    moved = release_watch.run_job(tagged.work, config)
+
+    assert first.drafted == ("v1.1.1",) and moved.drafted == () and moved.waiting == ()
+    assert "#9" not in (tagged.work / DRAFTS / "v1.1.1.md").read_text(encoding="utf-8")
+
+
+def test_run_release_watch_help_says_a_tag_is_drafted_once_and_how_to_redraft_it() -> None:
+    result = CliRunner().invoke(cli, ["run", "release-watch", "--help"])
+
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert "A tag is drafted once" in text
+    assert "deleted and created again" in text and "nightcrew run release-notes --tag TAG" in text

@@ -183,3 +183,69 @@ def test_a_failing_run_is_one_log_line_and_the_scheduler_goes_on(tagged, manual_
     assert "nightcrew.toml:" in lines[0]["detail"] and "invalid TOML" in lines[0]["detail"]
     assert "already running (run by-hand" in lines[1]["detail"]
     assert watch_runs(tagged) == ["ok"]
+
+
+def seed_last_run(tagged, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    """A release-watch run record as a scheduled run that SIGTERM cut short (or a lock takeover) leaves it."""
+    config = config_module.load(tagged.work / "nightcrew.toml", repo=tagged.work)
+    with Store.for_repo(config, tagged.work) as store:
+        store.start_run("cut-short", repository_id(config, tagged.work), "release-watch", "propose")
+        store.end_run("cut-short", outcome, {"stopped": "stopped before git.fetch: SIGTERM"})
+
+
+@pytest.mark.parametrize("outcome", ["interrupted", "abandoned"])
+def test_a_run_cut_short_within_the_grace_time_is_run_again_once_when_the_scheduler_starts(
+        tagged, manual_scheduler, log_lines, outcome) -> None:
+    daily = schedule("0 3 * * *", grace_minutes=360)
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, 5, tzinfo=UTC), tick=False) as clock:
+        start(tagged, manual_scheduler, daily).shutdown()  # the stored job's next run is tomorrow 03:00
+        seed_last_run(tagged, outcome)  # the 03:00 run, cut short; APScheduler had moved it to tomorrow
+        clock.move_to(datetime(2026, 3, 2, 4, 30, tzinfo=UTC))
+
+        after = start(tagged, manual_scheduler, daily)
+        try:
+            after.tick()
+            after.tick()
+            assert after.get_job("release-watch").next_run_time == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
+        finally:
+            after.shutdown()
+
+    assert watch_runs(tagged) == [outcome, "ok"]
+    (retry,) = [r for r in log_lines.all() if r["event"] == "retry"]
+    assert retry["job"] == "release-watch" and f"ended {outcome}" in retry["detail"]
+    assert "cut-short" in retry["detail"]
+
+
+@pytest.mark.parametrize("outcome, minutes_later", [("interrupted", 400), ("paused", 30), ("ok", 30)])
+def test_a_last_run_that_is_too_old_or_was_not_cut_short_is_not_run_again(
+        tagged, manual_scheduler, log_lines, outcome, minutes_later) -> None:
+    daily = schedule("0 3 * * *", grace_minutes=360)
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, 5, tzinfo=UTC), tick=False) as clock:
+        start(tagged, manual_scheduler, daily).shutdown()
+        seed_last_run(tagged, outcome)
+        clock.move_to(datetime(2026, 3, 2, 3, 0, tzinfo=UTC) + timedelta(minutes=minutes_later))
+
+        after = start(tagged, manual_scheduler, daily)
+        try:
+            after.tick()
+        finally:
+            after.shutdown()
+
+    assert watch_runs(tagged) == [outcome]
+    assert "retry" not in log_lines.events()
+
+
+def test_an_interrupted_run_of_a_job_that_is_no_longer_scheduled_is_not_run_again(tagged, manual_scheduler,
+                                                                                  log_lines) -> None:
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False) as clock:
+        tagged.config(schedule(""))
+        seed_last_run(tagged, "interrupted")
+        clock.move_to(datetime(2026, 3, 2, 3, 10, tzinfo=UTC))
+        after = start(tagged, manual_scheduler, schedule(""))
+        try:
+            after.tick()
+        finally:
+            after.shutdown()
+
+    assert watch_runs(tagged) == ["interrupted"]
+    assert "retry" not in log_lines.events()
