@@ -17,6 +17,7 @@ from jobs.models import Problem
 from jobs.render import environment, neutralize_mentions, read_marker
 from jobs.state.record import change_kind
 from jobs.state.store import Store
+from jobs.tools.gate import Denied, Stopped
 from jobs.tools.redact import redact
 
 if TYPE_CHECKING:
@@ -42,10 +43,19 @@ class Item:
     pull_number: int | None = None
     pull_url: str | None = None
     tests: str | None = None
+    branch: str | None = None
 
     @property
     def versions(self) -> frozenset[tuple[str, str]]:
         return frozenset((name, new) for name, _, new in self.packages)
+
+    def same_update(self, other: "Item") -> bool:
+        """The same update seen twice: one pull request, one branch, or the same packages at the same versions."""
+        if self.pull_number is not None and self.pull_number == other.pull_number:
+            return True
+        if self.branch and self.branch == other.branch:
+            return True
+        return bool(self.versions) and self.versions == other.versions
 
 
 @dataclass(frozen=True)
@@ -69,13 +79,13 @@ def _change_item(result: "ChangeResult", *, reason: str | None = None, tests: st
         kind = None
     pull = result.pull
     return Item(result.key, packages, kind, reason if reason is not None else result.reason,
-                pull.number if pull else None, pull.url if pull else None, tests)
+                pull.number if pull else None, pull.url if pull else None, tests, result.branch or None)
 
 
 def _tracked_item(row: dict, reason: str | None = None) -> Item:
     packages = json.loads(row["packages"] or "{}")
     return Item(row["key"] or ", ".join(sorted(packages)), tuple((n, None, v) for n, v in sorted(packages.items())),
-                row["kind"], reason, row["number"], row["url"], row["tests"])
+                row["kind"], reason, row["number"], row["url"], row["tests"], row["branch"] or None)
 
 
 def _skip_item(skip: "Skip") -> Item:
@@ -94,7 +104,8 @@ def _rule(rule: object) -> str:
 def build(result: "UpdateRun", *, store: Store | None, repository: str, config: Config) -> Dashboard:
     """Sort the run's changes and skips, and the store's record of the bot's PRs, into the four sections.
 
-    Each update appears once: failing wins over open, open over pending.
+    Each update appears once (the same pull request, branch, or packages at the same versions): failing wins over
+    open, open over pending.
     """
     pending: list[Item] = []
     opened: list[Item] = []
@@ -135,6 +146,9 @@ def build(result: "UpdateRun", *, store: Store | None, repository: str, config: 
             failing.append(_tracked_item(row, f"tests {row['tests'].replace('_', ' ')}"))
         else:
             opened.append(_tracked_item(row))
+    # e.g. a change held back by a limit or the policy this run, whose PR from an earlier run is open
+    opened = [i for i in opened if not any(i.same_update(f) for f in failing)]
+    pending = [i for i in pending if not any(i.same_update(o) for o in (*failing, *opened))]
     closed = [row for row in tracked.values() if row["state"] == "closed" and row["closed_by"] == "human"]
     closed.sort(key=lambda row: row["closed_at"] or "", reverse=True)
     closed_items = [_tracked_item(row) for row in closed]
@@ -151,13 +165,21 @@ def build(result: "UpdateRun", *, store: Store | None, repository: str, config: 
 
 _ONE_LINE = re.compile(r"\s+")
 _MARKUP = re.compile(r"([\\`*_\[\]<>|])")
+# What GitHub turns into a link by itself: web addresses (scheme, www.), e-mail addresses, and references to
+# issues and pull requests ("#12", "owner/repo#12", "GH-12"), which also leave a "mentioned this" note on the
+# issue referred to. An empty HTML comment inside each breaks the match and renders as nothing, as for mentions.
+_AUTOLINK = re.compile(r"(?i)(?:https?|ftp)(?=://)|www(?=\.)|\bgh(?=-\d)|#(?=\d)|(?<=\w)@(?=\w)")
+
+
+def _break_autolink(found: re.Match) -> str:
+    return found.group(0) + "<!-- -->"
 
 
 def plain(text: object) -> str:
-    """Untrusted text (error messages, upstream names) as one line of markdown that renders as itself: no links,
-    no HTML, no mentions."""
+    """Untrusted text (error messages, upstream names) as one line of markdown that renders as itself: no links
+    (not even the ones GitHub makes of bare addresses and issue references), no HTML, no mentions."""
     line = _ONE_LINE.sub(" ", str(text)).strip()[:300]
-    return neutralize_mentions(_MARKUP.sub(r"\\\1", line))
+    return neutralize_mentions(_AUTOLINK.sub(_break_autolink, _MARKUP.sub(r"\\\1", line)))
 
 
 def render(dashboard: Dashboard, *, config: Config, links_from: Path | None = None) -> str:
@@ -191,7 +213,9 @@ def update(repo: Path, config: Config, *, forge: Forge, gate: "Gate", store: Sto
            result: "UpdateRun") -> tuple[DashboardResult | None, Problem | None]:
     """Build, render and write the dashboard through the gate (action ``forge.dashboard``).
 
-    Whatever goes wrong is returned as a problem for the run's summary: the dashboard never costs the run.
+    Whatever goes wrong is returned as a problem for the run's summary: the dashboard never costs the run. A policy
+    denial is no problem (advisory mode, quiet hours: the gate audited it and the run lists it with its denials);
+    ``Stopped`` (kill switch, shutdown) propagates, so that the caller records the run as stopped.
     """
     file = Path(config.dashboard.file)
     file = file if file.is_absolute() else repo / file
@@ -202,7 +226,11 @@ def update(repo: Path, config: Config, *, forge: Forge, gate: "Gate", store: Sto
         written = gate.run("forge.dashboard", target, lambda: forge.upsert_dashboard(
             title=config.dashboard.title, body=body, marker=MARKER, file=file))
         return written, None
-    except NightcrewError as exc:  # denied, stopped, the forge refused
+    except Stopped:
+        raise
+    except Denied:
+        return None, None
+    except NightcrewError as exc:  # the forge refused, the file could not be written
         return None, Problem(None, None, f"dependency dashboard not updated: {exc}")
     except Exception as exc:  # a surprise in the dashboard must not turn a finished run into a crash
         reason = redact(f"{type(exc).__name__}: {exc}", gate.secrets).splitlines()[0][:300]

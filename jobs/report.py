@@ -38,10 +38,12 @@ class Count:
 @dataclass(frozen=True)
 class Pulls:
     proposed: int  # opened in the period
-    merged: int  # merged in the period
+    merged: int  # merged in the period, by anyone
     closed_by_human: int  # closed without merging by a person in the period
     closed_by_nightcrew: int  # superseded or no longer needed, in the period
     open: int  # open at the end of the period
+    merged_by_human: int = 0  # of ``merged``: a person merged it
+    merged_by_nightcrew: int = 0  # of ``merged``: nightcrew merged it itself (autonomous mode)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,13 @@ class Overrides:
 
 @dataclass(frozen=True)
 class Tests:
+    """Test runs on bump branches. ``total`` counts the runs that ran tests: ``failed``, ``error`` and
+    ``timed_out`` did not pass; ``not_run`` (no tests collected, a repository without tests) is counted apart,
+    or such a repository would show a pass rate of 0%."""
+
     passed: int
-    total: int
+    total: int  # passed + not passed
+    not_run: int = 0
 
     @property
     def pass_rate(self) -> float | None:
@@ -116,6 +123,12 @@ class PullRecord:
     closed_by: str | None
     tests: str | None
     reopened: int
+    merged_by: str | None = None  # human | nightcrew, when merged
+
+    @property
+    def merged_by_nightcrew(self) -> bool:
+        # a merge recorded without a merger predates autonomous merges: a person's
+        return self.state == "merged" and self.merged_by == "nightcrew"
 
     @property
     def hours_to_merge(self) -> float | None:
@@ -130,8 +143,10 @@ class Report:
     since: datetime
     until: datetime
     pulls: Pulls
-    acceptance_rate: float | None  # merged / (merged + closed by a person); None when nothing was decided
-    median_hours_to_merge: float | None
+    # merged by a person / (merged by a person + closed by a person); None when people decided nothing. The bot's
+    # own merges are left out: they say what the policy allowed, not what people accepted.
+    acceptance_rate: float | None
+    median_hours_to_merge: float | None  # over every merge
     overrides: Overrides
     tests: Tests
     releases: tuple[ReleaseEdit, ...]
@@ -141,6 +156,8 @@ class Report:
     weeks: tuple[Week, ...]
     pull_requests: tuple[PullRecord, ...]  # every PR opened, merged or closed in the period, or open at its end
     failures_in_a_row: int
+    median_hours_to_merge_by_human: float | None = None
+    median_hours_to_merge_by_nightcrew: float | None = None
 
     @property
     def run_count(self) -> int:
@@ -171,7 +188,8 @@ def _pull_record(row: dict) -> PullRecord:
     return PullRecord(
         repository=row["repository"], number=row["number"], url=row["url"], key=row["key"], packages=tuple(sorted(packages.items())),
         kind=row["kind"], state=row["state"], opened_at=row["opened_at"], merged_at=row["merged_at"],
-        closed_at=row["closed_at"], closed_by=row["closed_by"], tests=row["tests"], reopened=row["reopened"] or 0)
+        closed_at=row["closed_at"], closed_by=row["closed_by"], tests=row["tests"], reopened=row["reopened"] or 0,
+        merged_by=row["merged_by"])
 
 
 def _streaks(ordered: list[dict], hits: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
@@ -197,11 +215,14 @@ def _streaks(ordered: list[dict], hits: dict[str, set[str]]) -> dict[str, tuple[
     return best
 
 
-def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n: int) -> list[Alert]:
+def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n: int, *,
+            every_repository: bool = False) -> list[Alert]:
     alerts: list[Alert] = []
-    by_job: dict[str, list[dict]] = {}
+    # A streak is consecutive runs of one job on one repository: another repository's runs neither break nor
+    # extend it, even in a report over every repository.
+    by_job: dict[tuple[str, str], list[dict]] = {}
     for run in runs:
-        by_job.setdefault(run["job"], []).append(run)
+        by_job.setdefault((run["repository"], run["job"]), []).append(run)
     run_ids = {r["id"] for r in runs}
     audit = schema.audit
     errors = [r for r in _rows(store, select(audit.c.run_id, audit.c.action, audit.c.target).where(
@@ -218,15 +239,16 @@ def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n:
             changes.c.action == "failed", changes.c.at >= stamp(since), changes.c.at <= stamp(until))):
         if row["run_id"] in run_ids:
             failed_keys.setdefault(row["run_id"], set()).add(row["key"])
-    for job, ordered in sorted(by_job.items()):
+    for (repository, job), ordered in sorted(by_job.items()):
+        where = f" on {repository}" if every_repository else ""
         for action, streak in sorted(_streaks(ordered, failed_actions).items()):
             if len(streak) >= n:
                 alerts.append(Alert("repeated-failure", action, len(streak), streak,
-                                    f"{action} failed in {len(streak)} {job} runs in a row"))
+                                    f"{action} failed in {len(streak)} {job} runs in a row{where}"))
         for key, streak in sorted(_streaks(ordered, failed_keys).items()):
             if len(streak) >= n:
                 alerts.append(Alert("retry-loop", key, len(streak), streak,
-                                    f"change {key} failed in {len(streak)} {job} runs in a row"))
+                                    f"change {key} failed in {len(streak)} {job} runs in a row{where}"))
     for (run_id, action, target), count in sorted(per_target.items()):
         if count >= RETRIES_IN_ONE_RUN:
             alerts.append(Alert("retry-loop", f"{action} {target}", count, (run_id,),
@@ -252,11 +274,16 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
     pulls = [p for p in pulls if parse_stamp(p.opened_at) <= until]
     proposed = [p for p in pulls if _in(p.opened_at, since, until)]
     merged = [p for p in pulls if p.state == "merged" and _in(p.merged_at, since, until)]
+    merged_by_bot = [p for p in merged if p.merged_by_nightcrew]
+    merged_by_human = [p for p in merged if not p.merged_by_nightcrew]
     human = [p for p in pulls if p.state == "closed" and p.closed_by == "human" and _in(p.closed_at, since, until)]
     by_bot = [p for p in pulls if p.state == "closed" and p.closed_by != "human" and _in(p.closed_at, since, until)]
     still_open = [p for p in pulls if p.state == "open"]
-    decided = len(merged) + len(human)
-    hours = [p.hours_to_merge for p in merged if p.hours_to_merge is not None]
+    decided = len(merged_by_human) + len(human)
+
+    def median_hours(merges: list[PullRecord]) -> float | None:
+        hours = [p.hours_to_merge for p in merges if p.hours_to_merge is not None]
+        return statistics.median(hours) if hours else None
     relevant = {(p.repository, p.number): p for p in (*proposed, *merged, *human, *by_bot, *still_open)}
 
     # -- overrides -------------------------------------------------------------------------------
@@ -269,6 +296,7 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
     # -- tests on bump branches ------------------------------------------------------------------
     changes = [r for r in _rows(store, mine(schema.changes).where(schema.changes.c.tests.is_not(None)))
                if _in(r["at"], since, until)]
+    ran = [r for r in changes if r["tests"] != "not_run"]
 
     # -- release notes ---------------------------------------------------------------------------
     drafts = schema.release_drafts
@@ -310,31 +338,36 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
         bump(p.merged_at, "merged")
     for p in human:
         bump(p.closed_at, "closed_by_human")
-    for row in changes:
+    for row in ran:
         bump(row["at"], "tests_total")
         bump(row["at"], "tests_passed", int(row["tests"] == "passed"))
 
     reopened_closed = [
         Alert("reopened-closed", f"#{p.number}", p.reopened, (),
-              f"#{p.number} ({p.key or ', '.join(n for n, _ in p.packages)}) was reopened and closed again")
+              f"#{p.number} ({p.key or ', '.join(n for n, _ in p.packages)})"
+              + (f" on {p.repository}" if repository is None else "") + " was reopened and closed again")
         for p in pulls if p.reopened > 0 and p.state == "closed" and _in(p.closed_at, since, until)]
 
     return Report(
         repository=repository, since=since, until=until,
-        pulls=Pulls(len(proposed), len(merged), len(human), len(by_bot), len(still_open)),
-        acceptance_rate=len(merged) / decided if decided else None,
-        median_hours_to_merge=statistics.median(hours) if hours else None,
+        pulls=Pulls(len(proposed), len(merged), len(human), len(by_bot), len(still_open),
+                    merged_by_human=len(merged_by_human), merged_by_nightcrew=len(merged_by_bot)),
+        acceptance_rate=len(merged_by_human) / decided if decided else None,
+        median_hours_to_merge=median_hours(merged),
+        median_hours_to_merge_by_human=median_hours(merged_by_human),
+        median_hours_to_merge_by_nightcrew=median_hours(merged_by_bot),
         overrides=Overrides(
             count=len(overrides), frequency=len(overrides) / len(proposed) if proposed else None,
             by_package=_counts(by_package),
             by_update_kind=_counts(Counter(r["update_kind"] or "unknown" for r in overrides)),
             by_kind=_counts(Counter(r["kind"] for r in overrides))),
-        tests=Tests(sum(1 for r in changes if r["tests"] == "passed"), len(changes)),
+        tests=Tests(sum(1 for r in ran if r["tests"] == "passed"), len(ran), len(changes) - len(ran)),
         releases=tuple(finals.values()),
         denials=Denials(len(denied), _counts(Counter(r["rule"] for r in denied)),
                         _counts(Counter(r["action"] for r in denied))),
         runs=_counts(Counter(r["outcome"] for r in runs)),
-        alerts=tuple(_alerts(store, runs, since, until, failures_in_a_row) + reopened_closed),
+        alerts=tuple(_alerts(store, runs, since, until, failures_in_a_row, every_repository=repository is None)
+                     + reopened_closed),
         weeks=tuple(Week(week, **values) for week, values in weeks.items()),
         pull_requests=tuple(sorted(relevant.values(), key=lambda p: (p.number, p.repository))),
         failures_in_a_row=failures_in_a_row,

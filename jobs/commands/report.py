@@ -62,8 +62,14 @@ def _open_store(config, repo: Path):  # type: ignore[no-untyped-def]
               help="Output format (default: table on a terminal, json otherwise).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (replaced atomically) instead of standard output.")
+@click.option("--forge", "forge_kind", type=click.Choice(["local", "github"]), default=None,
+              help="The forge the jobs ran with (default: [forge] kind): it decides the repository's name in the "
+                   "state store (with github, GITHUB_REPOSITORY when [forge] repository is not set).")
+@click.option("--repository", "repository", default=None, metavar="OWNER/NAME|PATH|all",
+              help="The repository as the state store names it, or \"all\" for every repository in the store "
+                   "(default: this one, as the jobs name it).")
 def report(repo: Path, config_path: Path | None, since_text: str | None, output_format: str | None,
-           output: Path | None) -> None:
+           output: Path | None, forge_kind: str | None, repository: str | None) -> None:
     """Figures that show whether the bot earns its keep: PRs proposed, merged and closed by people, overrides,
     test pass rate, release-note edits, policy denials, and alerts for bad autonomy patterns."""
     import json
@@ -83,6 +89,8 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
             since = parse_since(since_text, until)
         except ValueError as exc:
             _fail(f"--since: {exc}")
+    if repository is not None and not repository.strip():
+        _fail("--repository: empty; give OWNER/NAME, a path, or all")
     config = _load_config(repo, config_path)
     if since_text is None:
         since = until - timedelta(days=config.report.since_days)
@@ -90,7 +98,10 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
     try:
         store = _open_store(config, repo)
         try:
-            figures = compute(store, since=since, repository=repository_id(config, repo), now=until,
+            # the name the update job recorded: with --forge github that is GITHUB_REPOSITORY, not the folder
+            named = repository_id(config, repo, forge_kind) if repository is None else (
+                None if repository == "all" else repository)
+            figures = compute(store, since=since, repository=named, now=until,
                               failures_in_a_row=config.report.failures_in_a_row)
         finally:
             store.close()

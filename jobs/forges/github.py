@@ -258,15 +258,25 @@ class GitHubForge:
         return self._own_login
 
     def upsert_dashboard(self, *, title: str, body: str, marker: str, file: object = None) -> DashboardResult:
-        """Edit the open issue whose body starts with ``marker`` (created by this token's user, when GitHub says
-        who that is), or create it when there is none; never a second one. ``file`` is the local forge's."""
+        """Edit the open issue whose body starts with ``marker`` and that this token's user opened, or create it
+        when there is none; never a second one. ``file`` is the local forge's.
+
+        When GitHub does not say who the token is (``GET /user`` answers 403 to Actions' and Apps' installation
+        tokens), only an issue a bot opened can be the dashboard: those tokens act as a bot, and a person's issue
+        quoting the marker must never be taken over. The newest such issue wins (GitHub lists newest first).
+        """
         login = self._login()
         query = "state=open" + (f"&creator={login}" if login else "")
+
+        def by_a_bot(issue) -> bool:  # type: ignore[no-untyped-def]
+            user = issue.user
+            return user is not None and (user.type == "Bot" or (user.login or "").endswith("[bot]"))
 
         def find():  # type: ignore[no-untyped-def]
             listing = self._repo.get_issues(state="open", **({"creator": login} if login else {}))
             for issue in listing:  # every page: PyGithub follows the Link header
-                if issue.pull_request is None and (issue.body or "").lstrip().startswith(marker):
+                if issue.pull_request is None and (issue.body or "").lstrip().startswith(marker) and (
+                        login or by_a_bot(issue)):
                     return issue
             return None
 

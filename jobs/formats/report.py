@@ -6,12 +6,18 @@ JSON keys are only ever added within a schema version::
       "schema": "nightcrew.report/1",
       "repository": "acme/widgets",                 // null: every repository in the store
       "since": "2026-10-26T07:00:00.000+00:00", "until": "2026-11-25T07:00:00.000+00:00",
-      "pulls": {"proposed": 12, "merged": 8, "closed_by_human": 2, "closed_by_nightcrew": 1, "open": 3},
-      "acceptance_rate": 0.8,                       // merged / (merged + closed by a person); null: none decided
-      "median_hours_to_merge": 20.5,                // null: nothing merged
+      "pulls": {"proposed": 12, "merged": 8,        // merged: by anyone, = merged_by_human + merged_by_nightcrew
+                "merged_by_human": 6, "merged_by_nightcrew": 2,
+                "closed_by_human": 2, "closed_by_nightcrew": 1, "open": 3},
+      "acceptance_rate": 0.75,                      // merged_by_human / (merged_by_human + closed_by_human): what
+                                                    // people accepted; the bot's own merges are left out.
+                                                    // null: people decided nothing
+      "median_hours_to_merge": 20.5,                // over every merge; null: nothing merged
+      "median_hours_to_merge_by": {"human": 30.0, "nightcrew": 2.5},  // null where that one merged nothing
       "overrides": {"count": 3, "frequency": 0.25,  // per PR proposed; null: nothing proposed
                     "by_package": [{"name": "httpx", "count": 2}], "by_update_kind": [...], "by_kind": [...]},
-      "tests": {"passed": 9, "total": 10, "pass_rate": 0.9},
+      "tests": {"passed": 9, "total": 10,           // total: runs that ran tests (failed, error, timed_out: not
+                "pass_rate": 0.9, "not_run": 2},    // passed); not_run (no tests collected) is outside the rate
       "releases": [{"tag": "v1.2.0", "distance": 0.12, "final_at": "..."}],
       "denials": {"count": 4, "by_rule": [{"name": "quiet-hours", "count": 4}], "by_action": [...]},
       "runs": {"count": 30, "by_outcome": [{"name": "ok", "count": 28}, ...]},
@@ -22,7 +28,7 @@ JSON keys are only ever added within a schema version::
       "pull_requests": [{"repository": "acme/widgets", "number": 12, "url": "...", "key": "httpx", "packages": {"httpx": "0.28.1"},
                          "kind": "minor", "state": "merged", "opened_at": "...", "merged_at": "...",
                          "closed_at": null, "closed_by": null, "hours_to_merge": 20.5, "tests": "passed",
-                         "reopened": 0}]
+                         "reopened": 0, "merged_by": "human"}]     // merged_by: human | nightcrew | null
     }
 """
 
@@ -59,15 +65,19 @@ def to_json(report: Report) -> dict[str, Any]:
         "until": stamp(report.until),
         "pulls": {"proposed": report.pulls.proposed, "merged": report.pulls.merged,
                   "closed_by_human": report.pulls.closed_by_human,
-                  "closed_by_nightcrew": report.pulls.closed_by_nightcrew, "open": report.pulls.open},
+                  "closed_by_nightcrew": report.pulls.closed_by_nightcrew, "open": report.pulls.open,
+                  "merged_by_human": report.pulls.merged_by_human,
+                  "merged_by_nightcrew": report.pulls.merged_by_nightcrew},
         "acceptance_rate": _rate(report.acceptance_rate),
         "median_hours_to_merge": _rate(report.median_hours_to_merge),
+        "median_hours_to_merge_by": {"human": _rate(report.median_hours_to_merge_by_human),
+                                     "nightcrew": _rate(report.median_hours_to_merge_by_nightcrew)},
         "overrides": {"count": report.overrides.count, "frequency": _rate(report.overrides.frequency),
                       "by_package": _counts(report.overrides.by_package),
                       "by_update_kind": _counts(report.overrides.by_update_kind),
                       "by_kind": _counts(report.overrides.by_kind)},
         "tests": {"passed": report.tests.passed, "total": report.tests.total,
-                  "pass_rate": _rate(report.tests.pass_rate)},
+                  "pass_rate": _rate(report.tests.pass_rate), "not_run": report.tests.not_run},
         "releases": [{"tag": r.tag, "distance": round(r.distance, 4), "final_at": r.final_at}
                      for r in report.releases],
         "denials": {"count": report.denials.count, "by_rule": _counts(report.denials.by_rule),
@@ -81,7 +91,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "pull_requests": [{"repository": p.repository, "number": p.number, "url": p.url, "key": p.key, "packages": dict(p.packages),
                            "kind": p.kind, "state": p.state, "opened_at": p.opened_at, "merged_at": p.merged_at,
                            "closed_at": p.closed_at, "closed_by": p.closed_by,
-                           "hours_to_merge": _rate(p.hours_to_merge), "tests": p.tests, "reopened": p.reopened}
+                           "hours_to_merge": _rate(p.hours_to_merge), "tests": p.tests, "reopened": p.reopened,
+                           "merged_by": p.merged_by if p.state == "merged" else None}
                           for p in report.pull_requests],
     }
 
@@ -111,17 +122,21 @@ def render_table(report: Report, console: Console) -> None:
     p = report.pulls
     rows = [
         ("PRs proposed", str(p.proposed)),
-        ("merged", str(p.merged)),
+        ("merged by a person", str(p.merged_by_human)),
+        ("merged by nightcrew", str(p.merged_by_nightcrew)),
         ("closed by a person", str(p.closed_by_human)),
         ("closed by nightcrew", str(p.closed_by_nightcrew)),
         ("still open", str(p.open)),
-        ("acceptance rate", _percent(report.acceptance_rate)),
-        ("median time to merge", _number(report.median_hours_to_merge, " h")),
+        ("acceptance rate", f"{_percent(report.acceptance_rate)} (merged by a person, of those people decided)"),
+        ("median time to merge", f"{_number(report.median_hours_to_merge, ' h')} "
+                                 f"(by a person {_number(report.median_hours_to_merge_by_human, ' h')}, "
+                                 f"by nightcrew {_number(report.median_hours_to_merge_by_nightcrew, ' h')})"),
         ("overrides", f"{report.overrides.count} ({_number(report.overrides.frequency)} per PR proposed)"),
         ("  by package", _joined(report.overrides.by_package)),
         ("  by update kind", _joined(report.overrides.by_update_kind)),
         ("  by override", _joined(report.overrides.by_kind)),
-        ("test pass rate", f"{_percent(report.tests.pass_rate)} ({report.tests.passed} of {report.tests.total})"),
+        ("test pass rate", f"{_percent(report.tests.pass_rate)} ({report.tests.passed} of {report.tests.total}; "
+                           f"{report.tests.not_run} without tests to run)"),
         ("release-note edits", ", ".join(f"{r.tag} {r.distance:.2f}" for r in report.releases) or "none"),
         ("policy denials", f"{report.denials.count}"),
         ("  by rule", _joined(report.denials.by_rule)),
@@ -229,6 +244,8 @@ def html_context(report: Report) -> dict[str, Any]:
         "until": f"{report.until:%Y-%m-%d %H:%M}",
         "acceptance": _percent(report.acceptance_rate),
         "median": _number(report.median_hours_to_merge, " h"),
+        "median_by_human": _number(report.median_hours_to_merge_by_human, " h"),
+        "median_by_nightcrew": _number(report.median_hours_to_merge_by_nightcrew, " h"),
         "frequency": _number(report.overrides.frequency),
         "pass_rate": _percent(report.tests.pass_rate),
         "pulls_chart": bar_chart(weeks, [

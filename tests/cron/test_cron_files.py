@@ -322,11 +322,15 @@ def test_nightly_runs_on_a_schedule_and_by_hand() -> None:
     assert hour.isdigit(), "once a night"
 
 
-def test_nightly_permissions_are_exactly_push_and_pull_requests() -> None:
+def test_nightly_permissions_are_exactly_push_pull_requests_and_the_dashboard_issue() -> None:
     workflow = load(NIGHTLY)
     assert [job["permissions"] for job in workflow["jobs"].values()] == [
-        {"contents": "write", "pull-requests": "write"}
+        {"contents": "write", "pull-requests": "write", "issues": "write"}
     ]
+    # issues: write is there for the dependency dashboard alone, and the file says so where it asks for it
+    text = NIGHTLY.read_text(encoding="utf-8")
+    before = text[:text.index("      issues: write")].splitlines()[-2:]
+    assert any("[dashboard]" in line for line in before), before
 
 
 def test_nightly_runs_dependency_updates_on_the_github_forge() -> None:
@@ -526,7 +530,8 @@ def test_fleet_permissions_are_never_blanket() -> None:
     workflow = load(FLEET)
     assert workflow["permissions"] == {}
     plan, run = fleet_jobs()
-    assert set(run["permissions"].items()) <= {("contents", "write"), ("pull-requests", "write")}
+    assert set(run["permissions"].items()) <= {("contents", "write"), ("pull-requests", "write"),
+                                               ("issues", "write")}
     assert "write-all" not in FLEET.read_text(encoding="utf-8") and "read-all" not in FLEET.read_text(encoding="utf-8")
 
 
@@ -534,7 +539,9 @@ def test_fleet_other_repositories_get_an_app_token_scoped_to_one_repository() ->
     _, run = fleet_jobs()
     (app,) = uses_steps({"jobs": {"run": run}}, "actions/create-github-app-token")
     assert SHA.match(app["uses"].split("@")[1])
-    assert app["with"]["repositories"] == "${{ matrix.repository }}"
+    # create-github-app-token: with `owner` set, `repositories` takes names without the owner
+    assert app["with"]["owner"] == "${{ steps.target.outputs.owner }}"
+    assert app["with"]["repositories"] == "${{ steps.target.outputs.name }}"
     assert app["with"]["private-key"] == "${{ secrets.NIGHTCREW_APP_PRIVATE_KEY }}"
     assert "matrix.repository != github.repository" in app["if"]
     assert "skip-token-revoke" not in app["with"], "the token is revoked when the job ends"
@@ -574,6 +581,9 @@ def test_fleet_runs_the_right_command_for_every_job_of_the_plan() -> None:
         (args,) = [expand(a) for a in invocations(body)]
         assert args[:len(expected[label])] == expected[label]
         assert args[args.index("--format") + 1] == "json"
+        # every entry names the repository the same way, as GITHUB_REPOSITORY (which the step exports): the
+        # report then reads what the update entry recorded
+        assert args[args.index("--forge") + 1] == "github", label
         assert check_cli(args).name == expected[label][-1]
         (line,) = [line for line in body.splitlines() if invocations(line)]
         assert re.search(r'> "\$RUNNER_TEMP/nightcrew/summary.json"$', line.strip()), "the summary that is uploaded"
@@ -600,3 +610,38 @@ def test_fleet_keeps_the_state_store_between_runs_per_repository_and_job() -> No
     names = [s.get("name") for s in run["steps"]]
     runner = next(i for i, s in enumerate(run["steps"]) if invocations(s.get("run", "")))
     assert names.index(restore["name"]) < runner < names.index(save["name"])
+
+
+def test_fleet_chunk_copies_have_their_own_concurrency_group() -> None:
+    # Copies of the workflow (one per chunk) in one group would queue behind, and cancel, each other.
+    group = load(FLEET)["concurrency"]["group"]
+    assert "${{ github.workflow }}" in group and "${{ github.repository }}" in group
+
+
+def test_fleet_names_owner_and_repository_name_apart_for_the_app_token(tmp_path: Path) -> None:
+    import subprocess
+
+    _, run = fleet_jobs()
+    (step,) = [s for s in run["steps"] if s.get("id") == "target"]
+    output = tmp_path / "output"
+    subprocess.run(["bash", "-e", "-c", step["run"]], check=True, timeout=30,
+                   env={"TARGET_REPOSITORY": "acme/widgets.py", "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"})
+    assert dict(line.split("=", 1) for line in output.read_text().splitlines()) == {
+        "owner": "acme", "name": "widgets.py", "slug": "acme-widgets.py"}
+
+
+def test_fleet_asks_for_issues_write_only_for_dependency_updates_with_the_dashboard_variable() -> None:
+    _, run = fleet_jobs()
+    (app,) = uses_steps({"jobs": {"run": run}}, "actions/create-github-app-token")
+    issues = app["with"]["permission-issues"]
+    # A permission the installation lacks fails the token: only when NIGHTCREW_DASHBOARD says the App has it,
+    # and an empty value otherwise, which the action leaves out.
+    assert issues == ("${{ matrix.job == 'dependency-updates' && vars.NIGHTCREW_DASHBOARD == 'true' "
+                      "&& 'write' || '' }}")
+    assert "NIGHTCREW_DASHBOARD" in FLEET.read_text(encoding="utf-8").split("\nname:")[0], "explained up top"
+
+
+def test_fleet_says_what_its_state_cache_does_not_hold() -> None:
+    text = FLEET.read_text(encoding="utf-8")
+    assert "[state] path" in text, "a repository with another [state] path needs that path in the cache steps"
+    assert "no release-note" in text, "the report entry reads the dependency-update chain only"

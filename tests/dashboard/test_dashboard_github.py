@@ -4,6 +4,7 @@ edited, never duplicated."""
 from __future__ import annotations
 
 import json
+from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -18,9 +19,27 @@ REPO = "acme/widgets"
 TITLE = "Dependency Dashboard"
 
 
+FORBIDDEN = {"message": "Resource not accessible by integration",
+             "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"}
+
+
 @pytest.fixture
 def hub(project: Project, monkeypatch: pytest.MonkeyPatch):
-    server = GitHubStandIn(project.remote, full_name=REPO)
+    yield from serve(project, monkeypatch, None)
+
+
+@pytest.fixture
+def app_hub(project: Project, monkeypatch: pytest.MonkeyPatch):
+    """The token of a GitHub App installation (or Actions' GITHUB_TOKEN): it acts as a bot user, and GitHub
+    answers 403 to its ``GET /user``."""
+    for server in serve(project, monkeypatch, {"bot-token": "nightcrew-app[bot]", "human-token": "alice"}):
+        server.fail("GET", "/user", status=403, times=None, body=FORBIDDEN)
+        yield server
+
+
+def serve(project: Project, monkeypatch: pytest.MonkeyPatch,
+          tokens: dict[str, str] | None) -> Iterator[GitHubStandIn]:
+    server = GitHubStandIn(project.remote, full_name=REPO, tokens=tokens)
     server.start()
     config = project.work / "nightcrew.toml"
     config.write_text(config.read_text().replace(
@@ -31,8 +50,10 @@ def hub(project: Project, monkeypatch: pytest.MonkeyPatch):
     git(project.work, "commit", "-qam", "github forge, dashboard on")
     git(project.work, "push", "-q", "origin", "main")
     monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def client(hub: GitHubStandIn, token: str):  # type: ignore[no-untyped-def]
@@ -46,8 +67,9 @@ def run(project: Project) -> tuple[int, dict, str]:
     return result.exit_code, json.loads(result.stdout), result.stderr
 
 
-def issue_writes(hub: GitHubStandIn) -> list[tuple[str, int]]:
-    return [(r.method, r.status) for r in hub.requests
+def issue_writes(hub: GitHubStandIn, *, paths: bool = False) -> list[tuple[str, int | str]]:
+    """Issues created or edited: (method, status), or (method, path) with ``paths``."""
+    return [(r.method, r.path if paths else r.status) for r in hub.requests
             if (r.method == "POST" and r.path.endswith("/issues")) or
             (r.method == "PATCH" and "/issues/" in r.path and "/comments" not in r.path)]
 
@@ -105,16 +127,40 @@ def test_dashboard_on_a_later_page_of_open_issues_is_found(project: Project, hub
     assert [i.number for i in dashboards(hub) if i.user.login == "nightcrew-bot"] == [board.number]
 
 
-def test_token_that_cannot_read_its_user_still_finds_the_dashboard(project: Project, hub: GitHubStandIn) -> None:
-    # GitHub Actions' token: GET /user answers 403, so the bot looks through all open issues for its marker
-    hub.fail("GET", "/user", status=403, times=None,
-             body={"message": "Resource not accessible by integration",
-                   "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"})
+def test_token_that_cannot_read_its_user_still_finds_the_dashboard(project: Project, app_hub: GitHubStandIn) -> None:
+    # GET /user answers 403, so the bot looks through all open issues for its marker on an issue a bot opened
     run(project)
-    client(hub, "human-token").get_pull(1).edit(state="closed")
+    client(app_hub, "human-token").get_pull(1).edit(state="closed")
     run(project)
-    assert [m for m, _ in issue_writes(hub)] == ["POST", "PATCH"]
-    assert len(dashboards(hub)) == 1
+    assert [m for m, _ in issue_writes(app_hub)] == ["POST", "PATCH"]
+    [board] = dashboards(app_hub)
+    assert board.user.login == "nightcrew-app[bot]" and board.user.type == "Bot"
+
+
+def test_without_its_login_the_bot_edits_its_own_issue_never_a_persons_quoting_the_marker(
+        project: Project, app_hub: GitHubStandIn) -> None:
+    own = client(app_hub, "bot-token").create_issue(title=TITLE, body=MARKER + "\nthe last run's dashboard")
+    # a person's issue quoting the marker, newer than the bot's and so listed first
+    quoted = client(app_hub, "human-token").create_issue(title="Why is this here?", body=MARKER + "\nquoted")
+    app_hub.reset_log()
+    code, _, err = run(project)
+    assert code == 0, err
+    assert issue_writes(app_hub, paths=True) == [("PATCH", f"/repos/{REPO}/issues/{own.number}")]
+    assert "## Open" in client(app_hub, "bot-token").get_issue(own.number).body
+    untouched = client(app_hub, "human-token").get_issue(quoted.number)
+    assert untouched.body == MARKER + "\nquoted" and untouched.title == "Why is this here?"
+
+
+def test_without_its_login_and_without_a_bots_issue_the_bot_opens_its_own(project: Project,
+                                                                          app_hub: GitHubStandIn) -> None:
+    quoted = client(app_hub, "human-token").create_issue(title="Why is this here?", body=MARKER + "\nquoted")
+    app_hub.reset_log()
+    code, _, err = run(project)
+    assert code == 0, err
+    assert issue_writes(app_hub) == [("POST", 201)]
+    [board] = [i for i in dashboards(app_hub) if i.number != quoted.number]
+    assert board.user.type == "Bot" and board.title == TITLE
+    assert client(app_hub, "human-token").get_issue(quoted.number).body == MARKER + "\nquoted"
 
 
 def test_a_forge_error_on_the_dashboard_is_a_problem_and_the_prs_stand(project: Project, hub: GitHubStandIn) -> None:

@@ -96,3 +96,14 @@ def test_a_dashboard_that_cannot_be_written_is_a_problem_not_a_crash(project: Pr
     assert error.startswith("dependency dashboard not updated: ") and "blocked/dashboard.md" in error
     assert "nightcrew: error: dependency dashboard not updated: " in err
     assert [r["outcome"] for r in dashboard_audit(project)] == ["error"]
+
+
+def test_advisory_mode_with_the_dashboard_on_is_no_failure_and_lists_the_denial(project: Project) -> None:
+    project.write_config("\n[dashboard]\nenabled = true\n")
+    code, data, err = run(project, "--mode", "advisory")
+    assert code == 0, err
+    assert data["errors"] == [] and "dependency dashboard not updated" not in err
+    assert {"action": "forge.dashboard", "rule": "mode-advisory"}.items() <= next(
+        d for d in data["denials"] if d["action"] == "forge.dashboard").items()
+    assert not (project.work / DASHBOARD).exists()
+    assert [r["outcome"] for r in dashboard_audit(project)] == ["denied"]

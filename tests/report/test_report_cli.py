@@ -103,3 +103,44 @@ def test_scheduled_job_writes_json_and_html_atomically_and_records_its_run(repo:
     with Store.for_repo(config, repo) as store:
         [row] = store.runs(job="report")
     assert row["outcome"] == "ok" and row["ended_at"] is not None
+
+
+@pytest.fixture
+def ci_repo(tmp_path: Path) -> Path:
+    """A checkout whose store the update job filled on GitHub Actions (``--forge github``): its PRs are recorded
+    under GITHUB_REPOSITORY, not under the folder."""
+    folder = tmp_path / "widgets"
+    folder.mkdir()
+    store = Store.for_repo(config_module.load(repo=folder), folder)
+    pull(store, 1, "11-20 00:00", repository="acme/widgets")
+    close(store, 1, "11-21 00:00", merged=True, repository="acme/widgets")
+    pull(store, 2, "11-22 00:00", repository="acme/widgets")
+    pull(store, 7, "11-22 00:00", repository="acme/other")
+    store.close()
+    return folder
+
+
+def report_env(repo: Path, env: dict[str, str], *args: str) -> dict:
+    with clock(NOW):
+        result = CliRunner(env=env).invoke(cli, ["report", "--repo", str(repo), "--format", "json", *args])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_report_with_forge_github_reads_the_repository_the_update_job_recorded(ci_repo: Path) -> None:
+    data = report_env(ci_repo, {"GITHUB_REPOSITORY": "acme/widgets"}, "--forge", "github")
+    assert data["repository"] == "acme/widgets"
+    assert (data["pulls"]["proposed"], data["pulls"]["merged"], data["pulls"]["open"]) == (2, 1, 1)
+    # without --forge the local forge's name is the folder, where nothing was recorded
+    local = report_env(ci_repo, {"GITHUB_REPOSITORY": "acme/widgets"})
+    assert local["repository"] == str(ci_repo.resolve()) and local["pulls"]["proposed"] == 0
+
+
+def test_report_on_a_named_repository_or_all_of_them(ci_repo: Path) -> None:
+    other = report_env(ci_repo, {}, "--repository", "acme/other")
+    assert other["repository"] == "acme/other" and other["pulls"]["proposed"] == 1
+    every = report_env(ci_repo, {}, "--repository", "all")
+    assert every["repository"] is None and every["pulls"]["proposed"] == 3
+    with clock(NOW):
+        empty = CliRunner().invoke(cli, ["report", "--repo", str(ci_repo), "--repository", " "])
+    assert empty.exit_code == 2 and empty.stderr.startswith("nightcrew: error: --repository: ")

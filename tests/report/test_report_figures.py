@@ -230,3 +230,70 @@ def test_same_action_and_target_erroring_five_times_in_one_run_is_a_retry_loop(s
     for attempt in range(4):  # four times: a near miss
         audit(store, "r22", "forge.update_pull", "error", f"11-22 03:1{attempt}", target="#13")
     assert alerts(store) == [("retry-loop", "forge.update_pull #12", ("r21",))]
+
+
+def test_alerts_over_every_repository_count_runs_in_a_row_per_repository(store: Store) -> None:
+    # widgets fails on 11-21 and 11-23, the other repository in between: two in a row on neither, not three
+    run(store, "w21", "11-21 03:00")
+    run(store, "o22", "11-22 03:00", repository=OTHER)
+    run(store, "w23", "11-23 03:00")
+    for run_id, day, repository in (("w21", 21, REPO), ("o22", 22, OTHER), ("w23", 23, REPO)):
+        audit(store, run_id, "git.push", "error", f"11-{day} 03:05", repository=repository)
+    # and the other repository's clean run on 11-24 does not break widgets' streak of 11-23, 11-25, 11-26
+    run(store, "o24", "11-24 03:00", repository=OTHER)
+    for run_id, day in (("w25", 25), ("w26", 26)):
+        run(store, run_id, f"11-{day} 03:00")
+        audit(store, run_id, "forge.comment", "error", f"11-{day} 03:05")
+    audit(store, "w23", "forge.comment", "error", "11-23 03:06")
+    found = [(a.kind, a.subject, a.runs, a.message) for a in compute(store, since=SINCE, now=NOW).alerts]
+    assert found == [("repeated-failure", "forge.comment", ("w23", "w25", "w26"),
+                      f"forge.comment failed in 3 dependency-updates runs in a row on {REPO}")]
+
+
+# -- who merged, and tests that did not run --------------------------------------------------------------------
+
+
+def test_acceptance_counts_what_people_merged_and_the_bots_merges_are_shown_apart(store: Store) -> None:
+    pull(store, 1, "11-02 00:00")
+    close(store, 1, "11-02 10:00", merged=True)  # a person merged it after 10 h
+    pull(store, 2, "11-03 00:00")
+    close(store, 2, "11-03 02:00", merged=True, by="nightcrew")  # autonomous merge after 2 h
+    pull(store, 3, "11-04 00:00")
+    close(store, 3, "11-04 04:00", merged=True, by="nightcrew")  # 4 h
+    pull(store, 4, "11-05 00:00")
+    close(store, 4, "11-06 00:00", merged=False)  # a person closed it
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    p = report.pulls
+    assert (p.merged, p.merged_by_human, p.merged_by_nightcrew, p.closed_by_human) == (3, 1, 2, 1)
+    # one merged by a person of two that people decided; the bot's own two merges are no acceptance
+    assert report.acceptance_rate == pytest.approx(0.5)
+    # every merge: 10, 2, 4 -> 4; a person's: 10; nightcrew's: 2, 4 -> 3
+    assert report.median_hours_to_merge == pytest.approx(4.0)
+    assert report.median_hours_to_merge_by_human == pytest.approx(10.0)
+    assert report.median_hours_to_merge_by_nightcrew == pytest.approx(3.0)
+    assert [(r.number, r.merged_by) for r in report.pull_requests if r.state == "merged"] == [
+        (1, "human"), (2, "nightcrew"), (3, "nightcrew")]
+
+
+def test_only_the_bots_merges_leave_acceptance_unknown(store: Store) -> None:
+    pull(store, 1, "11-02 00:00")
+    close(store, 1, "11-02 01:00", merged=True, by="nightcrew")
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert report.acceptance_rate is None and report.median_hours_to_merge == pytest.approx(1.0)
+
+
+def test_a_repository_without_tests_has_no_pass_rate_rather_than_zero(store: Store) -> None:
+    change(store, "a", "pkg1", "opened", "11-02 01:00", tests="not_run")
+    change(store, "a", "pkg2", "opened", "11-02 01:00", tests="not_run")
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert (report.tests.passed, report.tests.total, report.tests.not_run) == (0, 0, 2)
+    assert report.tests.pass_rate is None
+    # with runs that did run: error and timed_out did not pass, not_run is outside the rate
+    change(store, "b", "pkg1", "updated", "11-03 01:00", tests="passed")
+    change(store, "b", "pkg2", "updated", "11-03 01:00", tests="error")
+    change(store, "b", "pkg3", "opened", "11-03 01:00", tests="timed_out")
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert (report.tests.passed, report.tests.total, report.tests.not_run) == (1, 3, 2)
+    assert report.tests.pass_rate == pytest.approx(1 / 3)
+    week = next(w for w in report.weeks if w.week == "2026-W45")
+    assert (week.tests_passed, week.tests_total) == (1, 3)

@@ -64,12 +64,15 @@ def test_json_has_the_schema_and_the_figures(report) -> None:
     data = json.loads(json.dumps(to_json(report)))
     assert data["schema"] == SCHEMA == "nightcrew.report/1"
     assert list(data) == ["schema", "repository", "since", "until", "pulls", "acceptance_rate",
-                          "median_hours_to_merge", "overrides", "tests", "releases", "denials", "runs", "alerts",
-                          "weeks", "pull_requests"]
-    # 1 merged, 2 closed by a person: 1 of 2 decided
-    assert data["pulls"] == {"proposed": 3, "merged": 1, "closed_by_human": 1, "closed_by_nightcrew": 0, "open": 1}
+                          "median_hours_to_merge", "median_hours_to_merge_by", "overrides", "tests", "releases",
+                          "denials", "runs", "alerts", "weeks", "pull_requests"]
+    # 1 merged by a person, 2 closed by a person: 1 of 2 decided
+    assert data["pulls"] == {"proposed": 3, "merged": 1, "closed_by_human": 1, "closed_by_nightcrew": 0, "open": 1,
+                             "merged_by_human": 1, "merged_by_nightcrew": 0}
     assert data["acceptance_rate"] == 0.5 and data["median_hours_to_merge"] == 24.0
-    assert data["tests"] == {"passed": 1, "total": 2, "pass_rate": 0.5}
+    assert data["median_hours_to_merge_by"] == {"human": 24.0, "nightcrew": None}
+    assert data["tests"] == {"passed": 1, "total": 2, "pass_rate": 0.5, "not_run": 0}
+    assert [p["merged_by"] for p in data["pull_requests"]] == ["human", None, None]
     assert data["overrides"]["by_package"] == [{"name": HOSTILE, "count": 1}]
     assert [a["kind"] for a in data["alerts"]] == ["reopened-closed"]
     assert data["since"] == "2026-10-31T12:00:00.000+00:00" and data["until"] == "2026-11-30T12:00:00.000+00:00"
