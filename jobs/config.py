@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -252,13 +252,39 @@ class StateSettings(_Section):
         return value
 
 
+# What a needs-approval rule may hold back: actions on a PR that exists, where a person can put the approval
+# label. Anything earlier (branch, tests, push, creating the PR, reads) has no PR to label, so it would wait forever.
+APPROVABLE_ACTIONS = ("forge.update_pull", "forge.close_pull", "forge.comment", "forge.label", "forge.request_review",
+                      "forge.merge")
+
+
 class PolicyRule(_Section):
     name: str = Field(min_length=1)
+    verdict: Verdict  # before actions: the actions are checked against it
     actions: Strings
-    verdict: Verdict
     packages: Strings = ()
     kinds: Kinds = ()
     repositories: Strings = ()
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, value: Strings, info: ValidationInfo) -> Strings:
+        from fnmatch import fnmatchcase
+
+        from jobs.tools.policy import ACTIONS
+
+        if not value:
+            raise ValueError("names no action")
+        for glob in value:
+            matched = [action for action in ACTIONS if fnmatchcase(action, glob)]
+            if not matched:
+                raise ValueError(f"{glob!r} matches no action (known: {', '.join(ACTIONS)})")
+            waiting = [action for action in matched if action not in APPROVABLE_ACTIONS]
+            if info.data.get("verdict") == "needs-approval" and waiting:
+                raise ValueError(f"needs-approval cannot apply to {', '.join(waiting)} ({glob!r}): the approval is a "
+                                 "label on an existing pull request; only " + ", ".join(APPROVABLE_ACTIONS)
+                                 + " can wait for one")
+        return value
 
 
 class AutomergeRule(_Section):

@@ -51,6 +51,7 @@ class ChangeResult:
     reason: str | None = None
     pull: PullRequest | None = None
     tests: TestReport | None = None
+    tested_sha: str | None = None  # the PR head the tests ran on (their outcome says nothing about another head)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,14 @@ class DependencyUpdates:
             raise ConfigError(f"base branch {base!r} not found", "forge.base")
         return base, sha
 
+    def _see_committed_pause(self, base_sha: str) -> None:
+        """Tell the kill switch whether the pause file is committed on the base: a host whose working tree is not
+        kept up to date (a server, a cache) must stop for a pause people pushed, not only for one on its disk."""
+        switch = getattr(self.gate, "switch", None)
+        name = self.config.policy.pause_file
+        if switch is not None and name:
+            switch.see_committed(self.git.file_at(base_sha, name))
+
     def _snapshot(self) -> _Snapshot:
         open_bot = self.gate.run("forge.read", f"open pulls {self.prefix}*", lambda: self.forge.open_pulls(self.prefix))
         closed = self.gate.run("forge.read", f"closed pulls {self.prefix}*",
@@ -256,6 +265,7 @@ class DependencyUpdates:
 
     def _run(self) -> str:
         base, base_sha = self._base()
+        self._see_committed_pause(base_sha)
         with tempfile.TemporaryDirectory(prefix="nightcrew-base-") as folder:
             tree = Path(folder)
             self.git.export(base_sha, tree)  # scan what is committed on the base, not the working copy
@@ -286,7 +296,8 @@ class DependencyUpdates:
                                              "not handled: the run was stopped") for p in plans[number:]]
                     raise
                 try:
-                    results.append(self._one(plan, base, base_sha, tree, report, plan.change.key in replaceable))
+                    with self.gate.about(self._change_subject(plan.change)):
+                        results.append(self._one(plan, base, base_sha, tree, report, plan.change.key in replaceable))
                 except Stopped as exc:
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "skipped", plan.change,
                                                 f"not finished: {exc}"))
@@ -304,6 +315,14 @@ class DependencyUpdates:
             results += self._merge_ready(results, snapshot, base_sha)
         return base
 
+    @staticmethod
+    def _change_subject(change: ProposedChange) -> Subject:
+        """What the policy sees of one change: its packages and its largest update kind."""
+        from jobs.state.record import change_kind
+
+        return Subject(packages=tuple(sorted({u.dependency.name for u in change.updates})),
+                       kind=change_kind(u.kind for u in change.updates))
+
     def _one(self, plan: planner.Planned, base: str, base_sha: str, tree: Path, report: ScanReport,
              replaces_open: bool) -> ChangeResult:
         change, branch = plan.change, plan.change.branch
@@ -313,6 +332,8 @@ class DependencyUpdates:
 
         existing = self.gate.run("forge.read", branch, lambda: self.forge.pulls_for_branch(branch))
         open_pr = next((p for p in existing if p.state == "open"), None)
+        if open_pr is not None:  # approval labels on the PR count for every action on this change from here on
+            self.gate.with_labels(open_pr.labels)
         merged = next((p for p in existing if p.state == "merged"), None)
         if merged and not open_pr:
             return result("skipped", f"already merged in #{merged.number}")
@@ -358,7 +379,7 @@ class DependencyUpdates:
             sha = self.gate.run("git.branch", branch, lambda: self.git.commit(
                 worktree, [e.file for e in edits], change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
-            if open_pr and same_tree and open_pr.title == title:
+            if open_pr and same_tree and open_pr.title == title and self._body_vouches_for(open_pr, remote_sha):
                 self._sync_labels(open_pr, failing=None)
                 return result("unchanged", None, pull=open_pr)
             tests = self._test(worktree, branch, report)
@@ -368,15 +389,34 @@ class DependencyUpdates:
                                      "(on_test_failure = \"skip\")", tests=tests)
         if not same_tree:
             self._publish(branch, sha, tips)
+        tested = sha if not same_tree else remote_sha  # the branch's head from now on: what the tests vouch for
+        if open_pr is not None and self.recorder is not None:
+            # at once: if updating the PR fails below, the store must not keep vouching for the previous head
+            self.recorder.tested(open_pr.number, tests.outcome, tested)
         entries = self._changelog_entries(change, report)
         body = self.renderer.body(change, plan.group, tests, changelog=entries)
-        pull, action = self._open_or_update(branch, base, title, body, failing, open_pr)
+        pull, action = self._open_or_update(branch, base, title, body, failing, open_pr, change,
+                                            (tests.outcome, tested))
         confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
         if confirmed.state != "open" or confirmed.branch != branch:
             return result("failed", f"the forge did not confirm #{pull.number} open on {branch}", tests=tests)
-        return result(action, None, pull=confirmed, tests=tests)
+        return result(action, None, pull=confirmed, tests=tests, tested_sha=tested)
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _body_vouches_for(self, pull: PullRequest, head: str | None) -> bool:
+        """Whether the PR's test results are those of its current head, as far as the state store knows (a run that
+        pushed a new commit and then failed to update the PR leaves results of the commit before)."""
+        if self.recorder is None or head is None:
+            return True
+        tracked = self.recorder.store.tracked_pull(self.recorder.repository, pull.number)
+        if tracked is None or not tracked.get("tests_sha"):
+            return True
+        if tracked["tests_sha"] != head:
+            return False
+        # the head's own results are known; the PR shows them only if its failing label agrees with them
+        shows_failing = self.config.updates.failing_label in pull.labels
+        return shows_failing == (tracked.get("tests") not in (None, "passed"))
 
     def _changelog_entries(self, change: ProposedChange, report: ScanReport) -> list[dict]:
         """The PR body's changelog part; whatever goes wrong there is reported and never costs the PR."""
@@ -384,6 +424,8 @@ class DependencyUpdates:
             return []
         try:
             return self._changelogs.entries(change, report)
+        except Stopped:  # the kill switch: the run stops here, it is not a changelog problem
+            raise
         except Exception as exc:  # upstream text is hostile input: a crash in reading it must not stop the PR
             reason = redact(f"{type(exc).__name__}: {exc}", self.secrets).splitlines()[0][:300]
             self.problems.append(Problem(None, None, f"{change.branch}: changelog left out ({reason})"))
@@ -442,7 +484,8 @@ class DependencyUpdates:
                           lambda: self.git.push(self.remote, branch, sha, expected=expected))
 
     def _open_or_update(self, branch: str, base: str, title: str, body: str, failing: bool,
-                        open_pr: PullRequest | None) -> tuple[PullRequest, str]:
+                        open_pr: PullRequest | None, change: ProposedChange,
+                        tested: tuple[str, str | None]) -> tuple[PullRequest, str]:
         draft = failing and self.config.updates.on_test_failure == "draft"
         if open_pr is None:
             try:
@@ -456,6 +499,7 @@ class DependencyUpdates:
             else:
                 self.opened += 1
                 self.open_count += 1
+                self._wrote_body(pull, change, tested)
                 self._sync_labels(pull, failing)
                 if self.config.updates.reviewers:
                     self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
@@ -465,6 +509,7 @@ class DependencyUpdates:
         if open_pr.title != title or open_pr.body != body:
             open_pr = self.gate.run("forge.update_pull", f"#{number}",
                                     lambda: self.forge.update_pull(number, title=title, body=body))
+            self._wrote_body(open_pr, change, tested)
             action = "updated"
         else:
             action = "unchanged"
@@ -473,6 +518,16 @@ class DependencyUpdates:
             self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
             action = "updated"
         return open_pr, action
+
+    def _wrote_body(self, pull: PullRequest, change: ProposedChange, tested: tuple[str, str | None]) -> None:
+        """Remember the body just written, and the test outcome it reports, before anything else can stop the run
+        (see ``Recorder.wrote_body``)."""
+        if self.recorder is None or self.dry_run:
+            return
+        from jobs.state.record import change_kind
+
+        self.recorder.wrote_body(pull, key=change.key, packages={u.dependency.name: str(u.new) for u in change.updates},
+                                 kind=change_kind(u.kind for u in change.updates), tested=tested)
 
     def _sync_labels(self, pull: PullRequest, failing: bool | None) -> None:
         """The configured labels, and the failing label exactly when the tests failed (None: leave it)."""
@@ -525,17 +580,45 @@ class DependencyUpdates:
                                            f"dry run: would close: {note}", pull))
                 continue
             try:
-                self.gate.run("forge.update_pull", f"#{pull.number}", lambda: self.forge.update_pull(
-                    pull.number, title=pull.title, body=with_marker(pull.body, closed_by="nightcrew")))
-                self.gate.run("forge.comment", f"#{pull.number}", lambda: self.forge.comment(pull.number, note))
-                done = self.gate.run("forge.close_pull", f"#{pull.number}", lambda: self.forge.close_pull(pull.number))
-                closed.append(ChangeResult(marker.get("key", ""), pull.branch, "superseded", None, note, done))
+                with self.gate.about(self._pull_subject(pull, marker)):
+                    closed.append(self._close_one(pull, marker, note))
             except Stopped:
                 raise
+            except Denied as exc:
+                closed.append(ChangeResult(marker.get("key", ""), pull.branch, "skipped", None,
+                                           f"not closed: {exc}", pull))
             except NightcrewError as exc:
                 closed.append(ChangeResult(marker.get("key", ""), pull.branch, "failed", None,
                                            f"closing #{pull.number}: {exc}"))
         return closed
+
+    def _pull_subject(self, pull: PullRequest, marker: dict) -> Subject:
+        """What the policy sees of one of the bot's PRs this run did not build: its packages, kind and labels."""
+        kind = marker.get("kind")
+        if self.recorder is not None:
+            tracked = self.recorder.store.tracked_pull(self.recorder.repository, pull.number)
+            kind = (tracked or {}).get("kind") or kind
+        return Subject(packages=tuple(sorted(marker.get("updates") or {})), kind=kind, labels=tuple(pull.labels))
+
+    def _close_one(self, pull: PullRequest, marker: dict, note: str) -> ChangeResult:
+        """Comment, close, and only then mark the PR closed by nightcrew.
+
+        In this order a failure anywhere is harmless: an open PR never carries the mark (which would make a
+        later close by a person look like the bot's), and a close without the mark only reads as a person
+        closing a version that is obsolete anyway.
+        """
+        number = pull.number
+        self._comment_once(number, note)
+        done = self.gate.run("forge.close_pull", f"#{number}", lambda: self.forge.close_pull(number))
+        try:
+            done = self.gate.run("forge.update_pull", f"#{number}", lambda: self.forge.update_pull(
+                number, title=pull.title, body=with_marker(pull.body, closed_by="nightcrew")))
+        except Stopped:
+            raise
+        except NightcrewError as exc:
+            self.problems.append(Problem(None, None, f"#{number} was closed but not marked as closed by nightcrew: "
+                                                     f"{exc}"))
+        return ChangeResult(marker.get("key", ""), pull.branch, "superseded", None, note, done)
 
     # -- autonomous mode -------------------------------------------------------------------------
 
@@ -565,7 +648,7 @@ class DependencyUpdates:
                 continue  # tests recorded for the bot's commit say nothing about someone else's
             change = result.change if result is not None else None
             key = result.key if result is not None else (read_marker(pull.body) or {}).get("key", "")
-            subject = self._merge_subject(pull, result, tested_head=known.head_sha)
+            subject = self._merge_subject(pull, result)
             head = pull.head_sha
             try:
                 self.gate.run("forge.merge", f"#{number}", lambda: self.forge.merge_pull(number, sha=head),
@@ -591,7 +674,7 @@ class DependencyUpdates:
         tips = self._branch_tips(pull.branch)
         return sorted({e for _, tip in tips for e in self.git.foreign_commits(base_sha, tip, self.author.email)})
 
-    def _merge_subject(self, pull: PullRequest, result: ChangeResult | None, *, tested_head: str | None) -> Subject:
+    def _merge_subject(self, pull: PullRequest, result: ChangeResult | None) -> Subject:
         """What the policy needs to decide a merge, each fact from the most direct source there is."""
         from jobs.state.record import change_kind
 
@@ -607,11 +690,10 @@ class DependencyUpdates:
             kind = tracked["kind"] if tracked else None
         # tests count only for the commit they ran on: a head that moved since makes them unknown
         tests: str | None = None
-        if tested_head is not None and tested_head == pull.head_sha:
-            if result is not None and result.tests is not None:
-                tests = result.tests.outcome
-            elif tracked is not None and tracked.get("tests"):
-                tests = tracked["tests"]
+        if result is not None and result.tests is not None and result.tested_sha == pull.head_sha:
+            tests = result.tests.outcome
+        elif tracked is not None and tracked.get("tests") and tracked.get("tests_sha") == pull.head_sha:
+            tests = tracked["tests"]
         if tests is None and self.config.updates.failing_label in pull.labels:
             tests = "failed"
         age = None
@@ -655,8 +737,11 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_ru
         if config.dashboard.enabled and not dry_run and not result.stopped and not only:
             from jobs import dashboard
 
-            _, problem = dashboard.update(repo, config, forge=forge, gate=job.gate, store=job.store,
-                                          repository=job.repository, result=result)
+            try:
+                _, problem = dashboard.update(repo, config, forge=forge, gate=job.gate, store=job.store,
+                                              repository=job.repository, result=result)
+            except Stopped as exc:  # the kill switch or a shutdown came after the changes: a stopped run
+                result, problem = replace(result, stopped=str(exc)), None
             result = replace(result, audit=tuple(job.gate.records),
                              problems=result.problems + ((problem,) if problem else ()))
         outcome = ("paused" if result.stopped and "paused" in result.stopped else "interrupted") if result.stopped \

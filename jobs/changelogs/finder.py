@@ -17,7 +17,7 @@ from jobs.changelogs.slicing import missing_versions, slice_releases
 from jobs.errors import NightcrewError, PackageIndexError
 from jobs.index.client import IndexClient
 from jobs.models import Changelog, ProjectPage, Problem
-from jobs.tools import Gate
+from jobs.tools import Gate, Stopped
 
 # Which gate action each source's requests are (the GitHub sources go through the forge layer).
 ACTION = {"github-release": "forge.read", "github-file": "forge.read", "sdist": "index.fetch",
@@ -76,6 +76,8 @@ class ChangelogFinder:
             try:
                 candidates = self.gate.run(ACTION.get(source.kind, "index.fetch"), f"{source.kind} {package}",
                                            lambda source=source: source.fetch(request))
+            except Stopped:  # the kill switch stops the run, it is not a source being down
+                raise
             except NightcrewError as exc:  # one source down is not the end: the next may answer
                 self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}): {exc}"))
                 continue

@@ -12,6 +12,7 @@ from jobs.llm.grounding import Item, render_data, system_prompt, validate
 from jobs.models import Changelog, ChangelogSection
 from jobs.changelogs.markdown import link_references
 from jobs.render import neutralize_mentions
+from jobs.tools import Stopped
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def summarize(changelog: Changelog, llm: LLM | None) -> Summary | None:
     try:
         reply = llm.complete(system_prompt(TASK, max_points=MAX_POINTS, id_name="version"),
                              render_data(items, context=context), purpose=purpose)  # fmt: skip
+    except Stopped:  # the kill switch stops the run: no summary is the least of it
+        raise
     except NightcrewError as exc:  # LLMError, or Denied by the policy
         log.warning("%s: no summary (%s)", purpose, exc)
         return None

@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable
 
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
 from jobs.render import read_marker
+from jobs.state import schema
 from jobs.state.store import Store
 
 # Smallest to largest: a change's kind is the largest kind among its updates.
@@ -62,6 +66,34 @@ class Recorder:
                                           key=tracked["key"], packages=packages, kind=tracked["kind"], url=pull.url,
                                           state="open", body=pull.body, conn=conn)
 
+    def tested(self, number: int, outcome: str, sha: str | None) -> None:
+        """Tests ran on ``sha``, the head of tracked PR ``number`` from now on, even if updating the PR then fails:
+        the stored outcome always names the commit it is for, so it never vouches for another head."""
+        with self.store.transaction() as conn:
+            self._tested(conn, number, outcome, sha)
+
+    def _tested(self, conn: Connection, number: int, outcome: str, sha: str | None) -> None:
+        table = schema.pulls
+        conn.execute(update(table).where(table.c.repository == self.repository, table.c.number == number)
+                     .values(tests=outcome, tests_sha=sha))
+
+    def wrote_body(self, pull: Any, *, key: str, packages: dict[str, str], kind: str | None,
+                   tested: tuple[str, str | None] | None = None) -> None:
+        """The bot just wrote this body (created or updated the PR): remember it at once, so that a run stopped
+        before it records its results does not take its own text for a person's edit next time, nor forget the
+        test outcome (and its commit, ``tested``) the body reports."""
+        table = schema.pulls
+        mine = (table.c.repository == self.repository, table.c.number == pull.number)
+        with self.store.transaction() as conn:
+            if conn.execute(select(table.c.number).where(*mine)).first() is None:
+                self.store.track_pull(repository=self.repository, number=pull.number, branch=pull.branch, key=key,
+                                      packages=packages, kind=kind, url=pull.url, state="open", body=pull.body,
+                                      conn=conn)
+            else:
+                conn.execute(update(table).where(*mine).values(body_hash=body_hash(pull.body)))
+            if tested is not None:
+                self._tested(conn, pull.number, *tested)
+
     def branch_pushed(self, pull: Any, packages: dict[str, str], kind: str | None, who: str) -> None:
         if pull is not None and self.store.has_override(self.repository, "branch-pushed", pull.number):
             return
@@ -91,6 +123,8 @@ class Recorder:
                     self.store.track_pull(repository=self.repository, number=pull.number, branch=pull.branch,
                                           key=result.key, packages=packages, kind=kind, url=pull.url, state="open",
                                           tests=tests, body=pull.body, conn=conn)
+                    if tests is not None:
+                        self._tested(conn, pull.number, tests, getattr(result, "tested_sha", None))
                 elif result.action == "superseded" and pull.state == "closed":
                     self.store.pull_closed(repository=self.repository, number=pull.number, merged=False,
                                            by="nightcrew", conn=conn)

@@ -68,6 +68,7 @@ pulls = Table(
     Column("closed_by", Text),  # human | nightcrew
     Column("merged_by", Text),  # human | nightcrew
     Column("tests", Text),  # the latest test outcome on its branch
+    Column("tests_sha", Text),  # the commit that outcome is for: it says nothing about any other head
     Column("body_hash", Text),  # of the body the bot last wrote: a different body means a person edited it
     Column("reopened", Integer, nullable=False, server_default="0"),
     Column("updated_at", Text, nullable=False),
@@ -196,4 +197,14 @@ def _v3_tag_attempts(conn: Connection) -> None:
 
 
 MIGRATIONS = (*MIGRATIONS, (3, _v3_tag_attempts))
+LATEST = MIGRATIONS[-1][0]
+
+
+def _v4_tested_commit(conn: Connection) -> None:
+    """Version 4: the commit a tracked PR's test outcome was measured on (version 2 creates it in new files)."""
+    if "tests_sha" not in _columns(conn, "tracked_pulls"):
+        conn.execute(text("ALTER TABLE tracked_pulls ADD COLUMN tests_sha TEXT"))
+
+
+MIGRATIONS = (*MIGRATIONS, (4, _v4_tested_commit))
 LATEST = MIGRATIONS[-1][0]

@@ -6,10 +6,11 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from jobs.errors import NightcrewError
 from jobs.tools.policy import ACTIONS, MODES, Counters, Decision, Policy, Subject
@@ -85,6 +86,10 @@ class Gate:
         self.records: list[AuditRecord] = []
         self.problems: list[str] = []  # audit sinks that failed (the record is still in the other one)
         self._lock = threading.Lock()
+        self._about: Subject | None = None
+        self.holds_lock = False  # set by JobRun once it holds the run lock: each record renews it
+        self.lock_lost = False
+        self.switch = None  # the KillSwitch, when JobRun made one (the job tells it about a committed pause file)
 
     @property
     def denials(self) -> list[AuditRecord]:
@@ -95,18 +100,36 @@ class Gate:
         decision = self.policy.decide(action, self._subject(subject), self.counters)
         return decision.verdict, decision.rule
 
+    @contextmanager
+    def about(self, subject: Subject) -> Iterator[None]:
+        """Within the block, actions called without ``subject=`` are about ``subject`` (one change's packages and
+        kind), so that rules naming packages or kinds apply to its branch, test run, push and PR alike."""
+        previous, self._about = self._about, subject
+        try:
+            yield
+        finally:
+            self._about = previous
+
+    def with_labels(self, labels: Iterable[str]) -> None:
+        """The PR of the current ``about`` subject is known now: its labels (an approval, a hold) count from here
+        to the end of the enclosing ``about`` block, which restores the subject before it."""
+        if self._about is None:
+            raise RuntimeError("Gate.with_labels() outside a Gate.about() block")
+        self._about = replace(self._about, labels=tuple(labels))
+
     def _subject(self, subject: Subject | None) -> Subject:
+        subject = subject or self._about
         if subject is None:
             return Subject(repository=self.repository)
         if not subject.repository and self.repository:
-            from dataclasses import replace
-
             return replace(subject, repository=self.repository)
         return subject
 
     def check_stop(self, where: str = "") -> None:
         """Raise ``Stopped`` (and audit it) when the kill switch is on or a shutdown was asked for."""
         reason = self.stop() if self.stop is not None else None
+        if not reason and self.lock_lost:
+            reason = "lost-lock: another run took over this run's lock (it looked stale); stopping to avoid two runs"
         if reason:
             self._record("run.stop", where or "run", "deny", reason.split(":")[0], "stopped", 0.0, None, reason)
             raise Stopped(f"stopped before {where or 'the next step'}: {reason}")
@@ -165,7 +188,10 @@ class Gate:
                     self.problems.append(f"{self.audit_path}: audit log not written: {exc.strerror}")
             if self.store is not None:
                 try:
-                    self.store.add_audit(asdict(record), repository=self.repository or None,  # type: ignore[attr-defined]
-                                         lock=(self.repository, self.job))
+                    held = self.store.add_audit(  # type: ignore[attr-defined]
+                        asdict(record), repository=self.repository or None,
+                        lock=(self.repository, self.job) if self.holds_lock else None)
+                    if self.holds_lock and held is False:
+                        self.lock_lost = True
                 except NightcrewError as exc:
                     self.problems.append(f"audit record not stored: {exc}")

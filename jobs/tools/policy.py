@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from fnmatch import fnmatchcase
@@ -83,9 +84,14 @@ def _matches(patterns: tuple[str, ...], value: str) -> bool:
     return any(fnmatchcase(value, p) for p in patterns)
 
 
+def normalize_pattern(pattern: str) -> str:
+    """A package glob normalised as PEP 503 normalises names (lower case, each run of "-", "_", "." one "-"), so
+    that ``zope.*`` matches zope.interface and ``types_*`` types-requests; bracket expressions are kept as written."""
+    return re.sub(r"(\[[^\]]*\])|[-_.]+", lambda m: m.group(1) or "-", pattern.lower())
+
+
 def _names_match(patterns: tuple[str, ...], names: tuple[str, ...]) -> bool:
-    wanted = tuple(canonicalize_name(p) if "*" not in p and "?" not in p and "[" not in p else p.lower()
-                   for p in patterns)
+    wanted = tuple(normalize_pattern(p) for p in patterns)
     return bool(names) and all(_matches(wanted, canonicalize_name(n)) for n in names)
 
 

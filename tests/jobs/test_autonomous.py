@@ -200,6 +200,45 @@ def test_autonomous_merge_through_github_is_confirmed_by_the_forge(project: Proj
     assert "bot-token" not in json.dumps(data) + err
 
 
+def test_a_failed_update_after_pushing_a_failing_commit_does_not_let_the_old_pass_merge_it(
+        project: Project, hub: GitHubStandIn, tmp_path: Path) -> None:
+    configure(project, age=24)
+    branch = "nightcrew/mathlib-1.0.1"
+    _, first, _ = run(project)  # commit A: tests pass; too young to merge
+    number = first["changes"][0]["pr"]["number"]
+    assert first["changes"][0]["tests"]["outcome"] == "passed" and denials(first) == [(f"#{number}", "too-young")]
+    tested_a = hub.ref_sha(branch)
+    # the base moves: a person adds a test that mathlib 1.0.1 fails
+    clone = tmp_path / "person"
+    git(tmp_path, "clone", "-q", str(project.remote), str(clone))
+    (clone / "tests" / "test_mul.py").write_text("import mathlib\n\n\ndef test_mul():\n"
+                                                 "    assert mathlib.mul(2, 3) == 6\n")
+    git(clone, "add", ".")
+    git(clone, "commit", "-qm", "test mul")
+    git(clone, "push", "-q", "origin", "main")
+    # the bot rebuilds on the new base (commit B), B's tests fail, B is pushed, then GitHub fails the PR update
+    hub.fail("PATCH", rf"/repos/{REPO}/pulls/{number}", status=502, times=None)
+    code, second, _ = run(project)
+    assert code == 1 and actions(second) == [(branch, "failed")]
+    tested_b = hub.ref_sha(branch)
+    assert tested_b != tested_a and hub.pull(number)["head_sha"] == tested_b
+    assert "tests-failing" not in hub.issue_labels(number) and hub.pull(number)["draft"] is False
+    hub.clear_faults()
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=25)):
+        _, third, _ = run(project)
+    # A's pass says nothing about B: B is not merged
+    assert not any(action == "merged" for _, action in actions(third))
+    # (B was retested and the PR became a draft, which the policy checks first)
+    assert denials(third) == [(f"#{number}", "draft")]
+    assert hub.pull(number)["state"] == "open" and not [r for r in hub.requests if r.method == "PUT"]
+    # and the PR no longer shows A's results: B was tested again and the PR now says it fails
+    assert actions(third) == [(branch, "updated")]
+    assert "tests-failing" in hub.issue_labels(number) and hub.pull(number)["draft"] is True
+    with Store.for_repo(load(None, repo=project.work), project.work) as store:
+        [tracked] = store.tracked_pulls()
+    assert (tracked["tests"], tracked["tests_sha"]) == ("failed", tested_b)  # what B's tests said, for B
+
+
 def test_a_hold_label_on_github_keeps_the_pr_open(project: Project, hub: GitHubStandIn) -> None:
     configure(project, age=24)
     _, first, _ = run(project)

@@ -1,15 +1,23 @@
-"""The kill switch, for real: a pause file created mid-run, the pause variable, `nightcrew pause` and `resume`."""
+"""The kill switch, for real: a pause file created mid-run or committed on the base, the pause variable,
+`nightcrew pause` and `resume`; and what a run stopped between two steps leaves for the next one."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from jobs.cli import cli
 from jobs.config import load
-from jobs.state.store import Store
+from jobs.dependency_updates import DependencyUpdates, make_forge
+from jobs.state import schema
+from jobs.state.record import Recorder
+from jobs.state.store import Store, repository_id
+from jobs.tools import Gate, Policy
+from jobs.vcs import Git
 from tests.jobs.conftest import Project, git
 
 
@@ -127,3 +135,75 @@ def test_status_names_every_source_of_a_pause(project: Project) -> None:
     assert sources["store"]["reason"] == "on call" and sources["store"]["by"]
     code, _, err = command(project, "resume")
     assert "still paused: .nightcrew-pause exists in the repository" in err
+
+
+def test_a_pause_file_committed_on_the_remote_base_stops_a_host_whose_checkout_is_behind(project: Project,
+                                                                                      tmp_path: Path) -> None:
+    # a person pauses the bot from their own clone; this host's working tree never sees the file
+    clone = tmp_path / "person"
+    git(tmp_path, "clone", "-q", str(project.remote), str(clone))
+    (clone / ".nightcrew-pause").write_text("release freeze\n")
+    git(clone, "add", ".nightcrew-pause")
+    git(clone, "commit", "-qm", "pause nightcrew")
+    git(clone, "push", "-q", "origin", "main")
+    assert not (project.work / ".nightcrew-pause").exists()
+    code, data, err = run(project)
+    assert code == 0, err
+    assert "paused: .nightcrew-pause is committed on the base branch (release freeze)" in data["stopped"]
+    assert data["changes"] == [] and prs(project) == [] and remote_branches(project) == ["main"]
+    [row] = runs(project)
+    assert row["outcome"] == "paused"
+    with Store.for_repo(load(None, repo=project.work), project.work) as store:
+        actions = [r["action"] for r in store.audit(run_id=data["run_id"])]
+    assert actions[-1] == "run.stop" and "tests.run" not in actions and "index.fetch" not in actions
+
+
+def test_a_pause_while_pushing_stops_the_run_at_the_changelog_not_as_a_changelog_problem(project: Project) -> None:
+    # the pause arrives while the first branch is being pushed (a git hook stands in for the person)
+    hook = project.work / ".git" / "hooks" / "pre-push"
+    pause = shlex.quote(str(project.work / ".nightcrew-pause"))
+    hook.write_text(f"#!/bin/sh\necho 'pushed one, then froze' > {pause}\n")
+    hook.chmod(0o755)
+    code, data, err = run(project)
+    assert code == 0, err
+    first, second = data["changes"]
+    assert first["action"] == "skipped"
+    # the very next action, fetching the changelog, is where it stops: nothing is opened
+    assert first["reason"].startswith("not finished: stopped before index.fetch "), first["reason"]
+    assert "pushed one, then froze" in data["stopped"]
+    assert not [e for e in data["errors"] if "changelog" in e["message"]]
+    assert second["reason"] == "not handled: the run was stopped"
+    assert prs(project) == [] and remote_branches(project) == ["main", first["branch"]]
+
+
+def test_a_run_stopped_right_after_updating_a_pr_does_not_take_its_own_text_for_a_persons_edit(
+        project: Project, tmp_path: Path) -> None:
+    code, _, err = run(project)
+    assert code == 0, err
+    # the base moves (one more test), so the next run rebuilds each branch and rewrites each PR's text
+    clone = tmp_path / "person"
+    git(tmp_path, "clone", "-q", str(project.remote), str(clone))
+    (clone / "tests" / "test_more.py").write_text("def test_more():\n    assert True\n")
+    git(clone, "add", ".")
+    git(clone, "commit", "-qm", "one more test")
+    git(clone, "push", "-q", "origin", "main")
+    config = load(None, repo=project.work)
+    with Store.for_repo(config, project.work) as store:
+        repository = repository_id(config, project.work)
+
+        def paused_after_the_first_update() -> str | None:  # a person pausing at exactly that moment
+            done = any(r.action == "forge.update_pull" and r.outcome == "ok" for r in gate.records)
+            return "paused: right after the update" if done else None
+
+        gate = Gate(run_id="cut-short", job="dependency-updates", policy=Policy(config.policy), store=store,
+                    repository=repository, stop=paused_after_the_first_update)
+        forge = make_forge(config, project.work, Git(project.work), "local")
+        cut = DependencyUpdates(project.work, config, forge=forge, gate=gate,
+                                recorder=Recorder(store, repository, "cut-short")).run()
+        forge.close()
+        assert cut.stopped and cut.changes[0].reason.startswith("not finished: stopped before ")
+        assert [r.action for r in gate.records if r.outcome == "ok"].count("forge.update_pull") == 1
+        code, data, err = run(project)
+        assert code == 0, err
+        overrides = store._rows(select(schema.overrides))
+    assert [o["kind"] for o in overrides] == []  # nobody edited anything

@@ -94,3 +94,41 @@ def test_a_stopped_run_records_run_stop_and_raises(tmp_path: Path, store: Store)
     records = store.audit(run_id="run3")
     assert [(r["action"], r["outcome"]) for r in records] == [("forge.read", "ok"), ("run.stop", "stopped")]
     assert records[1]["target"] == "forge.create_pull second" and records[1]["rule"] == "paused"
+
+
+def test_the_labels_of_the_pr_count_until_the_change_block_ends(tmp_path: Path) -> None:
+    from jobs.config import load
+    from jobs.tools import Policy, Subject
+
+    path = tmp_path / "nightcrew.toml"
+    path.write_text('[[policy.rules]]\nname = "ask-first"\nactions = ["forge.comment"]\npackages = ["mathlib"]\n'
+                    'verdict = "needs-approval"\n')
+    gate = Gate(run_id="run4", job="dependency-updates", policy=Policy(load(path).policy, mode="propose"))
+    change = Subject(packages=("mathlib",), kind="minor")
+    with gate.about(change):
+        with pytest.raises(Denied, match="needs approval"):
+            gate.run("forge.comment", "#1", lambda: None)
+        gate.with_labels(["dependencies", "nightcrew:approved"])  # the PR is known now, with its labels
+        assert gate.run("forge.comment", "#1", lambda: "posted") == "posted"
+        assert gate.records[-1].rule == "approved:ask-first"
+    with gate.about(change):  # the next change's PR carries no approval
+        with pytest.raises(Denied, match="needs approval"):
+            gate.run("forge.comment", "#2", lambda: None)
+    with pytest.raises(RuntimeError):  # outside a change there is no PR the labels could belong to
+        gate.with_labels(["nightcrew:approved"])
+
+
+def test_a_pause_committed_on_the_base_stops_the_gate_it_was_told_about(tmp_path: Path) -> None:
+    from jobs.config import load
+    from jobs.tools.killswitch import KillSwitch
+
+    switch = KillSwitch(load(None).policy, tmp_path, environ={})
+    gate = Gate(run_id="run5", job="dependency-updates", stop=switch.reason)
+    gate.switch = switch  # as JobRun sets it: the job tells the switch what it finds on the base, through the gate
+    gate.run("forge.read", "before", lambda: None)
+    gate.switch.see_committed("waiting for the 2.0 migration\nmore text\n")
+    with pytest.raises(Stopped, match=r"paused: \.nightcrew-pause is committed on the base branch "
+                                      r"\(waiting for the 2\.0 migration\)$"):
+        gate.run("forge.read", "after", lambda: None)
+    gate.switch.see_committed(None)  # gone from the base again
+    gate.run("forge.read", "again", lambda: None)

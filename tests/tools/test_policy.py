@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.config import load
+from jobs.errors import ConfigError
 from jobs.tools.policy import Counters, Policy, Subject
 
 MERGEABLE = Subject(repository="acme/api", packages=("requests",), kind="patch", tests="passed", age_hours=30.0)
@@ -93,7 +94,7 @@ verdict = "deny"
 
 [[policy.rules]]
 name = "majors-need-a-person"
-actions = ["forge.create_pull"]
+actions = ["forge.update_pull"]
 kinds = ["major"]
 verdict = "needs-approval"
 
@@ -116,8 +117,8 @@ verdict = "allow"
     ("git.push", Subject(packages=("django",)), "deny", "no-django-pushes"),
     # a rule's packages must cover every package of the change
     ("forge.create_pull", Subject(packages=("django", "requests"), kind="minor"), "allow", "forge-ok"),
-    ("forge.create_pull", Subject(packages=("requests",), kind="major"), "needs-approval", "majors-need-a-person"),
-    ("forge.create_pull", Subject(packages=("requests",), kind="minor"), "allow", "forge-ok"),
+    ("forge.update_pull", Subject(packages=("requests",), kind="major"), "needs-approval", "majors-need-a-person"),
+    ("forge.update_pull", Subject(packages=("requests",), kind="minor"), "allow", "forge-ok"),
     ("tests.run", Subject(repository="frozen/api", packages=("requests",)), "deny", "frozen-org"),
     ("tests.run", Subject(repository="acme/api", packages=("requests",)), "allow", "mode-propose"),
     ("forge.comment", Subject(repository="acme/api"), "allow", "forge-ok"),
@@ -131,14 +132,62 @@ def test_rules_first_match_with_package_kind_and_repository_globs(tmp_path: Path
 def test_needs_approval_lets_the_action_through_once_the_approval_label_is_on(tmp_path: Path) -> None:
     policy = Policy(settings(tmp_path, RULES), mode="propose")
     major = Subject(packages=("requests",), kind="major")
-    waiting = policy.decide("forge.create_pull", major)
+    waiting = policy.decide("forge.update_pull", major)
     assert (waiting.verdict, waiting.allowed) == ("needs-approval", False)
     assert "'nightcrew:approved'" in waiting.reason
-    approved = policy.decide("forge.create_pull", Subject(packages=("requests",), kind="major",
+    approved = policy.decide("forge.update_pull", Subject(packages=("requests",), kind="major",
                                                           labels=("nightcrew:approved",)))
     assert (approved.verdict, approved.rule) == ("allow", "approved:majors-need-a-person")
-    other = policy.decide("forge.create_pull", Subject(packages=("requests",), kind="major", labels=("lgtm",)))
+    other = policy.decide("forge.update_pull", Subject(packages=("requests",), kind="major", labels=("lgtm",)))
     assert other.verdict == "needs-approval"
+
+
+@pytest.mark.parametrize(("pattern", "name", "matches"), [
+    ("zope.*", "zope.interface", True),  # a dot in the pattern, a dot in the name
+    ("zope.*", "Zope_Interface", True),
+    ("types_*", "types-requests", True),  # an underscore in the pattern, a hyphen in the name
+    ("types_*", "typesrequests", False),
+    ("Django_Extensions", "django.extensions", True),  # no glob: compared as normalised names
+    ("backports.[tz]*", "backports-zoneinfo", True),  # a bracket expression stays a bracket expression
+    ("backports.[tz]*", "backports.ssl-match", False),
+])
+def test_package_globs_match_names_the_way_the_index_normalises_them(tmp_path: Path, pattern: str, name: str,
+                                                                    matches: bool) -> None:
+    rule = f'[[policy.rules]]\nname = "r"\nactions = ["git.push"]\npackages = ["{pattern}"]\nverdict = "deny"\n'
+    decision = Policy(settings(tmp_path, rule), mode="propose").decide("git.push", Subject(packages=(name,)))
+    assert (decision.rule == "r") is matches
+
+
+@pytest.mark.parametrize(("actions", "rejected"), [
+    ('["git.push"]', "git.push"),
+    ('["tests.run", "forge.merge"]', "tests.run"),
+    ('["forge.create_pull"]', "forge.create_pull"),
+    ('["forge.*"]', "forge.read, forge.create_pull, forge.draft_release, forge.dashboard"),  # a glob: all it covers
+    ('["*"]', "index.fetch, git.branch"),
+])
+def test_needs_approval_for_an_action_before_a_pr_exists_is_a_config_error(tmp_path: Path, actions: str,
+                                                                           rejected: str) -> None:
+    rule = f'[[policy.rules]]\nname = "r"\nactions = {actions}\nverdict = "needs-approval"\n'
+    with pytest.raises(ConfigError) as error:
+        settings(tmp_path, rule)
+    message = str(error.value)
+    assert "'policy.rules[0].actions': needs-approval cannot apply to " + rejected in message
+    assert "nightcrew.toml:" in message and "\n" not in message
+
+
+def test_needs_approval_is_accepted_for_actions_on_an_existing_pr(tmp_path: Path) -> None:
+    rule = '[[policy.rules]]\nname = "r"\nactions = ["forge.merge", "forge.comment", "forge.*_pull"]\n' \
+           'verdict = "needs-approval"\n'
+    with pytest.raises(ConfigError, match="forge.create_pull"):  # "forge.*_pull" also covers creating the PR
+        settings(tmp_path, rule)
+    [accepted] = settings(tmp_path, rule.replace('"forge.*_pull"', '"forge.update_pull"')).rules
+    assert accepted.actions == ("forge.merge", "forge.comment", "forge.update_pull")
+
+
+def test_a_rule_whose_action_glob_matches_nothing_is_a_config_error(tmp_path: Path) -> None:
+    rule = '[[policy.rules]]\nname = "typo"\nactions = ["forge.merg"]\nverdict = "deny"\n'
+    with pytest.raises(ConfigError, match=r"'policy.rules\[0\].actions': 'forge.merg' matches no action"):
+        settings(tmp_path, rule)
 
 
 def test_limits_per_run_count_this_runs_actions(tmp_path: Path) -> None:
