@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from jobs import config as config_module  # noqa: E402
-from jobs.dependency_updates import ACTIONS, DependencyUpdates, UpdateRun, make_forge  # noqa: E402
-from jobs.vcs import Git  # noqa: E402
+from jobs.dependency_updates import ACTIONS, UpdateRun  # noqa: E402
 from tests.support.distbuild import build_wheel  # noqa: E402
 from tests.support.indexserver import StaticIndex  # noqa: E402
 
@@ -72,15 +71,12 @@ def write_repo(base: Path, index_url: str) -> Path:
 
 
 def run_job(repo: Path) -> tuple[UpdateRun, float]:
+    """The job as `nightcrew run dependency-updates` runs it: run lock, state store, recorder, policy, audit."""
+    from jobs.dependency_updates import run_job as one_shot
+
     started = time.perf_counter()
     config = config_module.load(repo=repo)
-    forge = make_forge(config, repo, Git(repo), config.forge.kind)
-    try:
-        result = DependencyUpdates(repo, config, forge=forge).run()
-    finally:
-        close = getattr(forge, "close", None)
-        if close is not None:
-            close()
+    result = one_shot(repo, config)
     return result, time.perf_counter() - started
 
 
