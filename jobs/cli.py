@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from rich.console import Console
@@ -29,6 +33,35 @@ def _is_interactive(stream: object) -> bool:
 def _fail(message: str, code: int = EXIT_CONFIG) -> None:
     click.echo(f"nightcrew: error: {message}", err=True)
     sys.exit(code)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM or SIGINT during a one-shot run: the run stops at its next step, as under the scheduler (a second
+    signal stops it at once). The event is what the jobs take as ``shutdown``."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def handler(signum: int, _frame: object) -> None:
+        if event.is_set():  # asked twice: stop now, the way the signal would have without us
+            signal.signal(signum, signal.SIG_DFL)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signum)
+            return
+        event.set()
+        click.echo(f"nightcrew: {signal.Signals(signum).name}: stopping after the current step "
+                   "(send it again to stop at once)", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield event
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _run_job(job):  # type: ignore[no-untyped-def]
@@ -203,8 +236,9 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
     config = _load_config(repo, config_path)
     err = Console(stderr=True)
     progress = (lambda branch: err.print(f"[dim]working on {branch}[/dim]")) if _is_interactive(sys.stderr) else None
-    result = _run_job(lambda: run_job(repo, config, forge_kind=forge_kind, dry_run=dry_run, only=only, mode=mode,
-                                      progress=progress))
+    with stop_on_signals() as shutdown:
+        result = _run_job(lambda: run_job(repo, config, forge_kind=forge_kind, dry_run=dry_run, only=only, mode=mode,
+                                          progress=progress, shutdown=shutdown))
     if result.stopped:
         click.echo(f"nightcrew: {result.stopped}", err=True)
     for record in result.denials:
@@ -240,8 +274,9 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
     from jobs.formats.release_notes import to_json
 
     config = _load_config(repo, config_path)
-    result = _run_job(lambda: job.run_job(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
-                                          dry_run=dry_run))
+    with stop_on_signals() as shutdown:
+        result = _run_job(lambda: job.run_job(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
+                                              dry_run=dry_run, shutdown=shutdown))
     for problem in result.problems:
         click.echo(f"nightcrew: error: {problem}", err=True)
     for notice in result.notices:

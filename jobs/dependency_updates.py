@@ -195,6 +195,7 @@ class DependencyUpdates:
         self.problems: list[Problem] = []
         self._changelogs: _Changelogs | None = None
         self._results: list[ChangeResult] = []
+        self._stop_after: Stopped | None = None  # a stop that came after a change's PR was written
         self._skipped: tuple[planner.Skip, ...] = ()
         self._report: ScanReport | None = None
 
@@ -298,7 +299,13 @@ class DependencyUpdates:
                 try:
                     with self.gate.about(self._change_subject(plan.change)):
                         results.append(self._one(plan, base, base_sha, tree, report, plan.change.key in replaceable))
+                    if self._stop_after is not None:
+                        results += [ChangeResult(p.change.key, p.change.branch, "skipped", p.change,
+                                                 "not handled: the run was stopped") for p in plans[number + 1:]]
+                        raise self._stop_after
                 except Stopped as exc:
+                    if exc is self._stop_after:
+                        raise
                     results.append(ChangeResult(plan.change.key, plan.change.branch, "skipped", plan.change,
                                                 f"not finished: {exc}"))
                     results += [ChangeResult(p.change.key, p.change.branch, "skipped", p.change,
@@ -344,6 +351,10 @@ class DependencyUpdates:
             limit = self._limit_reason(replaces_open)
             if limit:
                 return result("skipped", limit)
+            if not self.dry_run and self.gate.verdict("forge.create_pull")[0] != "allow":
+                # no branch, no test run and no push for a PR the policy will not let us open: ask now, so the
+                # gate records the denial (and raises Denied: the change is skipped with its rule)
+                self.gate.run("forge.create_pull", branch, lambda: None)
 
         edits = edit.apply(tree, change.updates)
         if not edits:
@@ -376,7 +387,10 @@ class DependencyUpdates:
 
         with self._worktree(branch, base_sha) as worktree:
             edit.write(worktree, edits)
-            sha = self.gate.run("git.branch", branch, lambda: self.git.commit(
+            sha = self.gate.run("git.branch", branch, inputs={"files": [e.file for e in edits],
+                                                              "after": [e.after for e in edits],
+                                                              "message": change.commit_message},
+                                fn=lambda: self.git.commit(
                 worktree, [e.file for e in edits], change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
             if open_pr and same_tree and open_pr.title == title and self._body_vouches_for(open_pr, remote_sha):
@@ -397,7 +411,14 @@ class DependencyUpdates:
         body = self.renderer.body(change, plan.group, tests, changelog=entries)
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr, change,
                                             (tests.outcome, tested))
-        confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
+        if self._stop_after is None:
+            try:
+                confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
+            except Stopped as exc:
+                self._stop_after = exc
+        if self._stop_after is not None:
+            # the PR was written (the forge answered with it); its finishing touches or the read-back were not done
+            return result(action, f"not finished: {self._stop_after}", pull=pull, tests=tests, tested_sha=tested)
         if confirmed.state != "open" or confirmed.branch != branch:
             return result("failed", f"the forge did not confirm #{pull.number} open on {branch}", tests=tests)
         return result(action, None, pull=confirmed, tests=tests, tested_sha=tested)
@@ -458,7 +479,8 @@ class DependencyUpdates:
 
     @contextmanager
     def _worktree(self, branch: str, base_sha: str) -> Iterator[Path]:
-        self.gate.run("git.branch", f"worktree for {branch}", lambda: None)  # policy check for what follows
+        self.gate.run("git.branch", f"worktree for {branch}", lambda: None,  # policy check for what follows
+                      inputs={"branch": branch, "base": base_sha})
         with self.git.worktree(base_sha) as worktree:
             yield worktree
 
@@ -470,18 +492,21 @@ class DependencyUpdates:
         started = time.perf_counter()
         try:
             assert report.location is not None
-            return self.gate.run("tests.run", branch, lambda: run_tests(
+            return self.gate.run("tests.run", branch, inputs={"setup": list(spec.setup), "command": spec.command,
+                                                              "requirement_files": files}, fn=lambda: run_tests(
                 worktree, spec, index=report.location, requirement_files=files, secrets=self.secrets))
         finally:
             self.test_seconds += time.perf_counter() - started
 
     def _publish(self, branch: str, sha: str, tips: list[tuple[str, str]]) -> None:
         if self.forge.kind == "local":
-            self.gate.run("git.branch", branch, lambda: self.git.set_branch(branch, sha))
+            self.gate.run("git.branch", branch, lambda: self.git.set_branch(branch, sha),
+                          inputs={"branch": branch, "sha": sha})
         if self.remote:
             expected = tips[0][0] if tips and tips[0][1].startswith("refs/nightcrew/") else None
             self.gate.run("git.push", f"{self.remote} {branch}",
-                          lambda: self.git.push(self.remote, branch, sha, expected=expected))
+                          lambda: self.git.push(self.remote, branch, sha, expected=expected),
+                          inputs={"branch": branch, "sha": sha, "expected": expected})
 
     def _open_or_update(self, branch: str, base: str, title: str, body: str, failing: bool,
                         open_pr: PullRequest | None, change: ProposedChange,
@@ -490,7 +515,8 @@ class DependencyUpdates:
         if open_pr is None:
             try:
                 pull = self.gate.run("forge.create_pull", branch, lambda: self.forge.create_pull(
-                    branch=branch, base=base, title=title, body=body, draft=draft))
+                    branch=branch, base=base, title=title, body=body, draft=draft),
+                    inputs={"branch": branch, "base": base, "title": title, "body": body, "draft": draft})
             except DuplicatePull:  # a PR we could not see a moment ago (a race, or an earlier retry that got through)
                 found = self.gate.run("forge.read", branch, lambda: self.forge.pulls_for_branch(branch))
                 open_pr = next((p for p in found if p.state == "open"), None)
@@ -500,23 +526,32 @@ class DependencyUpdates:
                 self.opened += 1
                 self.open_count += 1
                 self._wrote_body(pull, change, tested)
-                self._sync_labels(pull, failing)
-                if self.config.updates.reviewers:
-                    self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
-                        pull.number, self.config.updates.reviewers))
+                try:
+                    self._sync_labels(pull, failing)
+                    if self.config.updates.reviewers:
+                        self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
+                            pull.number, self.config.updates.reviewers))
+                except Stopped as exc:
+                    self._stop_after = exc  # reported with the PR; the run stops after this change
                 return pull, "opened"
         number = open_pr.number
         if open_pr.title != title or open_pr.body != body:
             open_pr = self.gate.run("forge.update_pull", f"#{number}",
-                                    lambda: self.forge.update_pull(number, title=title, body=body))
+                                    lambda: self.forge.update_pull(number, title=title, body=body),
+                                    inputs={"title": title, "body": body})
             self._wrote_body(open_pr, change, tested)
             action = "updated"
         else:
             action = "unchanged"
-        self._sync_labels(open_pr, failing)
-        if open_pr.draft != draft:  # the draft state follows the latest test result
-            self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
-            action = "updated"
+        try:
+            self._sync_labels(open_pr, failing)
+            if open_pr.draft != draft:  # the draft state follows the latest test result
+                self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
+                action = "updated"
+        except Stopped as exc:
+            if action == "unchanged":
+                raise
+            self._stop_after = exc
         return open_pr, action
 
     def _wrote_body(self, pull: PullRequest, change: ProposedChange, tested: tuple[str, str | None]) -> None:
@@ -652,6 +687,7 @@ class DependencyUpdates:
             head = pull.head_sha
             try:
                 self.gate.run("forge.merge", f"#{number}", lambda: self.forge.merge_pull(number, sha=head),
+                              inputs={"number": number, "sha": head},
                               subject=subject)
                 confirmed = self.gate.run("forge.read", f"#{number}", lambda: self.forge.get_pull(number))
             except Denied:

@@ -202,6 +202,7 @@ def test_a_run_stopped_right_after_updating_a_pr_does_not_take_its_own_text_for_
                                 recorder=Recorder(store, repository, "cut-short")).run()
         forge.close()
         assert cut.stopped and cut.changes[0].reason.startswith("not finished: stopped before ")
+        assert cut.changes[0].action == "updated" and cut.changes[0].pull is not None  # written, so reported
         assert [r.action for r in gate.records if r.outcome == "ok"].count("forge.update_pull") == 1
         code, data, err = run(project)
         assert code == 0, err
