@@ -7,12 +7,13 @@ import json
 import os
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from jobs.state.store import ANY_REPOSITORY
+from jobs.state.store import ANY_REPOSITORY, LockHolder, stale_reason
 from jobs.tools.killswitch import PAUSED, truthy
 
 JOB = "control"  # audit records of people's switches carry this job name
@@ -160,7 +161,11 @@ def status(repo: Path, config_path: Path | None, output_format: str | None) -> N
         "paused": bool(pauses),
         "pauses": pauses,
         "locks": [{"job": r["job"], "run_id": r["run_id"], "pid": r["pid"], "host": r["host"],
-                   "since": r["acquired_at"], "heartbeat": r["heartbeat_at"]} for r in locks],
+                   "since": r["acquired_at"], "heartbeat": r["heartbeat_at"],
+                   # the next run takes a stale lock over; say so, so nobody deletes it by hand
+                   "stale": stale_reason(LockHolder(r["run_id"], r["pid"], r["host"], r["acquired_at"],
+                                                    r["heartbeat_at"]),
+                                         timedelta(minutes=config.state.stale_lock_minutes))} for r in locks],
         "last_runs": {job: {"run_id": r["id"], "started_at": r["started_at"], "ended_at": r["ended_at"],
                             "outcome": r["outcome"], "mode": r["mode"], "summary": r["summary"]}
                       for job, r in last.items()},
@@ -176,7 +181,8 @@ def status(repo: Path, config_path: Path | None, output_format: str | None) -> N
         extra = "".join(f" {k} {p[k]}" for k in ("since", "by") if p[k])
         click.echo(f"{repository}: PAUSED by {where}{extra}" + (f": {p['reason']}" if p["reason"] else ""))
     for lock in data["locks"]:
-        click.echo(f"running: {lock['job']} (run {lock['run_id']}, process {lock['pid']} on {lock['host']}, "
+        state = f"STALE ({lock['stale']}; the next run takes it over)" if lock["stale"] else "running"
+        click.echo(f"{state}: {lock['job']} (run {lock['run_id']}, process {lock['pid']} on {lock['host']}, "
                    f"since {lock['since']}, last sign of life {lock['heartbeat']})")
     for job, run in data["last_runs"].items():
         click.echo(f"last {job}: {run['outcome']} (run {run['run_id']}, {run['mode']}, started {run['started_at']})")

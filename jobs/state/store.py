@@ -100,6 +100,20 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def stale_reason(holder: LockHolder, stale_after: timedelta) -> str | None:
+    """Why ``holder``'s lock may be taken over, or None while it looks alive."""
+    host, pid = socket.gethostname(), os.getpid()
+    silent = now() - parse_stamp(holder.heartbeat_at)
+    if holder.host == host and not _process_alive(holder.pid):
+        return f"process {holder.pid} on {holder.host} is gone"
+    if holder.host == host and holder.pid == pid and holder.run_id not in _ACTIVE_RUNS:
+        # our own pid, but no run of ours: a restarted container (pid 1 again) or a reused pid
+        return f"process {holder.pid} on {holder.host} is this process, which does not hold it (pid reused)"
+    if silent > stale_after:
+        return f"no sign of life from process {holder.pid} on {holder.host} for {int(silent.total_seconds())} s"
+    return None
+
+
 class Store:
     """One handle on the state database. Every write is one transaction; reads see committed state only."""
 
@@ -360,15 +374,8 @@ class Store:
                 _ACTIVE_RUNS.add(run_id)
                 return Acquired()
             holder = LockHolder(row.run_id, row.pid, row.host, row.acquired_at, row.heartbeat_at)
-            silent = now() - parse_stamp(holder.heartbeat_at)
-            if holder.host == me["host"] and not _process_alive(holder.pid):
-                why = f"process {holder.pid} on {holder.host} is gone"
-            elif holder.host == me["host"] and holder.pid == me["pid"] and holder.run_id not in _ACTIVE_RUNS:
-                # our own pid, but no run of ours: a restarted container (pid 1 again) or a reused pid
-                why = f"process {holder.pid} on {holder.host} is this process, which does not hold it (pid reused)"
-            elif silent > stale_after:
-                why = f"no sign of life from process {holder.pid} on {holder.host} for {int(silent.total_seconds())} s"
-            else:
+            why = stale_reason(holder, stale_after)
+            if why is None:
                 raise Locked(f"{job} is already running (run {holder.run_id}, process {holder.pid} on {holder.host}, "
                              f"since {holder.acquired_at})", repository)
             # compare-and-swap: only one of two racing takers wins

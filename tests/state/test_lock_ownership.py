@@ -59,3 +59,30 @@ def test_a_lock_under_our_own_pid_but_no_run_of_ours_is_taken_over(repo: Path) -
             store.acquire(repository, "dependency-updates", "second", stale_after=timedelta(hours=2))
         run.finish("ok")
     store.close()
+
+
+def test_status_marks_a_lock_whose_process_is_gone_as_stale(repo: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+    from jobs.state.store import repository_id
+
+    config = config_module.load(repo=repo)
+    store = Store.for_repo(config, repo)
+    repository = repository_id(config, repo)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with store.transaction() as conn:
+        for job, pid in (("dependency-updates", gone.pid), ("release-watch", os.getppid())):
+            conn.execute(insert(schema.locks).values(repository=repository, job=job, run_id=f"run-{job}", pid=pid,
+                                                     host=socket.gethostname(), acquired_at=stamp(),
+                                                     heartbeat_at=stamp()))
+    store.close()
+    result = CliRunner().invoke(cli, ["status", "--repo", str(repo), "--format", "json"])
+    locks = {lock["job"]: lock["stale"] for lock in json.loads(result.stdout)["locks"]}
+    assert locks["dependency-updates"] == f"process {gone.pid} on {socket.gethostname()} is gone"
+    assert locks["release-watch"] is None  # a live process (pytest's parent) holds it
