@@ -9,6 +9,12 @@ failed attempt, and the next watch tries it again, so a tag pushed during quiet 
 
 A tag is drafted once, by name: a tag that is moved to another commit, or deleted and created again, after
 its draft was written is not drafted again (``nightcrew run release-notes --tag TAG`` redrafts it by hand).
+
+After drafting, each watch collects the final text of the drafts that have none yet and stores it with its edit
+distance from what the bot wrote (the report's release-note edits), as ``nightcrew notes score`` does by hand. A
+draft on GitHub is final once its release is published. A local draft file has no such moment: it counts as
+final once a newer release tag had been drafted before this watch began, i.e. the release manager moved on at
+least one watch ago (the same watch that drafts the newer tag would take the text before anyone could finish it).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from jobs.vcs import Git
 
 MAX_ATTEMPTS = 3  # drafting attempts per tag, the first included; then the tag is given up ("gave-up")
 DONE = ("baseline", "drafted", "gave-up")  # outcomes that are never tried again
+WRITTEN = ("created", "updated")  # draft actions that reached the main draft (the one people edit and publish)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class WatchResult:
     problems: tuple[str, ...] = ()  # one line each: a remote that could not be listed, a failed draft's error
     waiting: tuple[str, ...] = ()  # new tags left for the next watch: the policy said no, or the lock was held
     notices: tuple[str, ...] = ()  # one line each: why a tag waits for the policy (not an error)
+    finals: tuple[str, ...] = ()  # tags whose final text (and edit distance) this watch stored
 
 
 def _local_tags(git: Git) -> dict[str, str]:
@@ -150,6 +158,84 @@ def _watched_before(store: Store, repository: str, run_id: str) -> bool:
         return bool(conn.execute(query).scalar())
 
 
+def _written_drafts(store: Store, repository: str) -> dict[str, dict]:
+    """{tag: its newest draft that reached the main draft} (what ``DraftLog.last(tag, written=True)`` gives)."""
+    latest: dict[str, dict] = {}
+    for row in store.drafts(repository=repository):  # oldest first: a later row of a tag replaces an earlier one
+        if row["action"] in WRITTEN:
+            latest[row["tag"]] = row
+    return latest
+
+
+def _published_text(repo: Path, config: Config, tag: str, location: str, forge_kind: str | None) -> str | None:
+    """The published release's body, or None while the release is still a draft (not a failure: not yet)."""
+    from jobs.release_notes import final_text
+
+    try:
+        return final_text(repo, config, tag, location, forge_kind=forge_kind)
+    except NightcrewError as exc:
+        if exc.message.startswith("no published release"):
+            return None
+        raise
+
+
+def collect_finals(repo: Path, config: Config, store: Store, repository: str, gate: Gate, *,
+                   drafted_before: set[str], forge_kind: str | None = None) -> tuple[list[str], list[str], list[str]]:
+    """Store the final text and edit distance of each written draft that has none yet and is final now (see the
+    module docstring); ``drafted_before``: the tags with a written draft when this watch began.
+
+    Returns (tags scored, problems, notices), one line per problem; only ``Stopped`` is raised.
+    """
+    from jobs.release_notes import final_text
+    from jobs.releases.drafts import LocalDrafts
+    from jobs.releases.score import score
+    from jobs.state.drafts import DraftLog, StoredDraft
+
+    pattern = config.release_notes.tag_pattern
+    log = DraftLog(store, repository)
+    scored: list[str] = []
+    problems: list[str] = []
+    notices: list[str] = []
+    before = [v for v in (parse_tag(name, pattern) for name in drafted_before) if v is not None]
+    for tag, row in _written_drafts(store, repository).items():
+        if row["final_text"] is not None:
+            continue
+        location = row["location"]
+        on_forge = location.startswith(("http://", "https://"))
+        try:
+            if on_forge:
+                final = gate.run("forge.read", f"release {tag}",
+                                 lambda: _published_text(repo, config, tag, location, forge_kind))
+                if final is None:
+                    continue
+            else:
+                version = parse_tag(tag, pattern)
+                if version is None or not any(other > version for other in before):
+                    continue  # the release manager may still be editing it
+                path = LocalDrafts(repo / config.release_notes.folder).paths(tag)[0]
+                if not path.is_file():  # removed by a person: nothing to compare, and no failure of the watch
+                    notices.append(f"{tag}: no final text to compare: {path} is gone")
+                    continue
+                final = gate.run("forge.read", str(path),
+                                 lambda: final_text(repo, config, tag, location, forge_kind=forge_kind))
+            result = score(row["generated"], final)
+            log.set_final(StoredDraft(row["tag"], row["generated"], row["text_hash"], location, row["action"],
+                                      row["created_at"], row["id"]), final, result.distance)
+        except Stopped:
+            raise
+        except Denied as exc:
+            notices.append(f"{tag}: final text not read, the policy said no: {exc.message}")
+            continue
+        except NightcrewError as exc:
+            problems.append(f"{tag}: final text not collected: {exc}")
+            continue
+        except Exception as exc:  # one draft's surprise must not end the watch; the next watch tries again
+            problems.append(f"{tag}: final text not collected: {type(exc).__name__}: {exc}")
+            continue
+        scored.append(tag)
+    return scored, problems, notices
+
+
 def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
             shutdown: threading.Event | None = None) -> WatchResult:
     """One watch, as ``nightcrew run release-watch`` and the scheduler start it: under the run lock, the policy
@@ -168,12 +254,14 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
     waiting: list[str] = []
     notices: list[str] = []
     problems: list[str] = []
+    finals: list[str] = []
     stopped: str | None = None
     with JobRun(repo, config, "release-watch", shutdown=shutdown, forge_kind=forge_kind) as job:
         store, repository, gate = job.store, job.repository, job.gate
         assert store is not None  # not a dry run
         gate.secrets = tuple(dict.fromkeys(gate.secrets + git.secrets))
         try:
+            drafted_before = set(_written_drafts(store, repository))
             tags, problems = list_tags(repo, config, gate, git)
             seen = _seen(store, repository)
             if not seen and not _watched_before(store, repository, job.run_id):
@@ -220,11 +308,15 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None,
                     continue
                 _mark(store, repository, [tag], outcome="drafted", run_id=job.run_id, attempts=attempts)
                 drafted.append(tag.name)
+            finals, final_problems, final_notices = collect_finals(
+                repo, config, store, repository, gate, drafted_before=drafted_before, forge_kind=forge_kind)
+            problems += final_problems
+            notices += final_notices
         except Stopped as exc:
             stopped = str(exc)
         outcome = (("paused" if "paused" in stopped else "interrupted") if stopped
                    else "partial" if failed or gave_up or problems else "ok")
         job.finish(outcome, {"baseline": len(baseline), "drafted": drafted, "failed": failed, "gave_up": gave_up,
-                             "waiting": waiting, "stopped": stopped, "problems": len(problems)})
+                             "waiting": waiting, "finals": finals, "stopped": stopped, "problems": len(problems)})
     return WatchResult(job.run_id, tuple(baseline), tuple(drafted), tuple(failed), tuple(gave_up), stopped,
-                       tuple(problems), tuple(waiting), tuple(notices))
+                       tuple(problems), tuple(waiting), tuple(notices), tuple(finals))

@@ -46,6 +46,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from jobs.config import Config
 from jobs.errors import NightcrewError
+from jobs.state import schema
 from jobs.tools.redact import redact, secrets_from_environment
 
 # The scheduled jobs and the [schedule] key of each one's cron expression.
@@ -123,7 +124,8 @@ def _summary(job: str, result: Any) -> tuple[str, str]:
     if job == "release-watch":
         parts = [f"{name} {', '.join(tags)}" for name, tags in (
             ("baseline", result.baseline), ("drafted", result.drafted), ("failed", result.failed),
-            ("gave up", result.gave_up), ("waiting", result.waiting)) if tags]
+            ("gave up", result.gave_up), ("waiting", result.waiting),
+            ("final text", result.finals)) if tags]
         what = "; ".join(parts) or "no new tags"
         if result.stopped:
             return "stopped", f"run {result.run_id}: {result.stopped} ({what})"
@@ -352,6 +354,7 @@ def build_scheduler(repo: Path, config: Config, config_path: Path | None, *,
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     now = datetime.now(timezone.utc)
     args = [str(repo.resolve()), str(config_path.resolve()) if config_path else None]
+    retries: dict[str, str] = {}
     for name, key in JOBS.items():
         expression = getattr(settings, key)
         if not expression:
@@ -370,14 +373,15 @@ def build_scheduler(repo: Path, config: Config, config_path: Path | None, *,
             misfire_grace_time=int(settings.misfire_grace_minutes * 60), coalesce=True, max_instances=1,
             replace_existing=True, next_run_time=next_run,
         )
-        # a due (or --run-now) job runs at once anyway: a retry on top would run it twice
-        if next_run > now and (retry := _retry_reason(last_runs.get(name), now, settings.misfire_grace_minutes)):
+        if retry := _retry_for(next_run, last_runs.get(name), now, settings.misfire_grace_minutes):
             _log(logging.INFO, name, "retry", retry)
+            retries[name] = retry
             scheduler.add_job(f"{__name__}:run_scheduled", DateTrigger(now), args=[name, *args],
                               id=f"{name}:retry", name=name, jobstore=ONE_OFF, misfire_grace_time=None)
     for other in set(stored) - set(JOBS):  # a job an older nightcrew kept: nothing would run it now
         store.remove_job(other)
     scheduler.nightcrew_run_now = run_now  # type: ignore[attr-defined]
+    scheduler.nightcrew_retries = retries  # type: ignore[attr-defined]
     return scheduler
 
 
@@ -385,6 +389,12 @@ def _repository(config: Config, repo: Path) -> str:
     from jobs.state.store import repository_id
 
     return repository_id(config, repo)
+
+
+def _retry_for(next_run: datetime, last: dict | None, now: datetime, grace_minutes: float) -> str | None:
+    """Why a scheduled job whose next run is ``next_run`` runs once more at start (see ``_retry_reason``), or None."""
+    # a due (or --run-now) job runs at once anyway: a retry on top would run it twice
+    return _retry_reason(last, now, grace_minutes) if next_run > now else None
 
 
 def _retry_reason(last: dict | None, now: datetime, grace_minutes: float) -> str | None:
@@ -405,18 +415,24 @@ def planned(scheduler: BaseScheduler, config: Config) -> list[dict]:
     """Each job: its cron expression (empty: off) and next run time (None: not scheduled)."""
     jobs = {job.id: job for job in scheduler.get_jobs()}
     run_now = getattr(scheduler, "nightcrew_run_now", ())
-    return _rows(config, {name: getattr(jobs.get(name), "next_run_time", None) for name in JOBS}, run_now)
+    retries = {name: why for name, why in getattr(scheduler, "nightcrew_retries", {}).items()
+               if f"{name}:retry" in jobs}  # not once the retry has run
+    return _rows(config, {name: getattr(jobs.get(name), "next_run_time", None) for name in JOBS}, run_now, retries)
 
 
-def _rows(config: Config, next_runs: dict[str, datetime | None], run_now: Iterable[str]) -> list[dict]:
+def _rows(config: Config, next_runs: dict[str, datetime | None], run_now: Iterable[str],
+          retries: dict[str, str] | None = None) -> list[dict]:
+    """The listing's rows; ``retries``: {job: why} of the jobs whose cut-short last run is run again at start."""
     now = datetime.now(timezone.utc)
     zone = ZoneInfo(config.schedule.timezone)
+    retries = retries or {}
     rows = []
     for name, key in JOBS.items():
         when = next_runs.get(name)
         rows.append({"job": name, "cron": getattr(config.schedule, key), "timezone": config.schedule.timezone,
                      "next_run": when.astimezone(zone).isoformat(timespec="seconds") if when else None,
-                     "run_now": name in run_now, "catch_up": bool(when and when < now and name not in run_now)})
+                     "run_now": name in run_now, "catch_up": bool(when and when < now and name not in run_now),
+                     "retry": name in retries, "retry_reason": retries.get(name)})
     return rows
 
 
@@ -427,20 +443,26 @@ def listed(repo: Path, config: Config, run_now: Iterable[str] = ()) -> list[dict
     run_now = tuple(run_now)
     _check_run_now(run_now)
     settings = config.schedule
-    stored = _stored_next_runs(config, repo)
+    stored, last_runs = _stored_state(config, repo)
     now = datetime.now(timezone.utc)
     next_runs: dict[str, datetime | None] = {}
+    retries: dict[str, str] = {}
     for name, key in JOBS.items():
         expression = getattr(settings, key)
         if not expression:
             next_runs[name] = now if name in run_now else None
             continue
-        next_runs[name] = _next_run(name, cron_trigger(expression, settings.timezone), stored.get(name), now, run_now)
-    return _rows(config, next_runs, run_now)
+        next_runs[name] = when = _next_run(name, cron_trigger(expression, settings.timezone), stored.get(name), now,
+                                           run_now)
+        if retry := _retry_for(when, last_runs.get(name), now, settings.misfire_grace_minutes):
+            retries[name] = retry
+    return _rows(config, next_runs, run_now, retries)
 
 
-def _stored_next_runs(config: Config, repo: Path) -> dict[str, tuple[Any, datetime | None]]:
-    """{job id: (trigger or None, next run time)} from the job store's table, read-only; {} when there is none."""
+def _stored_state(config: Config, repo: Path) -> tuple[dict[str, tuple[Any, datetime | None]], dict[str, dict]]:
+    """From the state store, read-only ({} when there is none): {job id: (trigger or None, next run time)} of the
+    job store's table, and {job: its latest run on this repository} (id, outcome, started_at) as
+    ``Store.last_runs`` has them (a ``Store`` would migrate, that is write, the file)."""
     from sqlalchemy import create_engine, inspect, select
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -456,7 +478,7 @@ def _stored_next_runs(config: Config, repo: Path) -> dict[str, tuple[Any, dateti
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if not database or database == ":memory:" or not Path(database).is_file():
-            return {}
+            return {}, {}
         path = Path(database).resolve()
         # rw, not ro: the last connection to close then tidies the WAL files away, which a ro one cannot
         # do; "rw" never creates the file, and query_only refuses any write
@@ -475,23 +497,39 @@ def _stored_next_runs(config: Config, repo: Path) -> dict[str, tuple[Any, dateti
             raise StateError(f"cannot open the state store: {exc}".splitlines()[0], redact(url)) from None
     table = SQLAlchemyJobStore(engine=engine, tablename=TABLE).jobs_t  # the table's shape, nothing created
     found: dict[str, tuple[Any, datetime | None]] = {}
+    last_runs: dict[str, dict] = {}
     try:
-        if not inspect(engine).has_table(TABLE):
-            return {}
+        tables = inspect(engine)
         with engine.connect() as conn:
-            for row in conn.execute(select(table.c.id, table.c.next_run_time, table.c.job_state)):
-                try:
-                    trigger = pickle.loads(row.job_state).get("trigger")
-                except Exception:  # written by another APScheduler: treated as a changed trigger
-                    trigger = None
-                when = (datetime.fromtimestamp(row.next_run_time, timezone.utc)
-                        if row.next_run_time is not None else None)
-                found[row.id] = (trigger, when)
+            if tables.has_table(TABLE):
+                for row in conn.execute(select(table.c.id, table.c.next_run_time, table.c.job_state)):
+                    try:
+                        trigger = pickle.loads(row.job_state).get("trigger")
+                    except Exception:  # written by another APScheduler: treated as a changed trigger
+                        trigger = None
+                    when = (datetime.fromtimestamp(row.next_run_time, timezone.utc)
+                            if row.next_run_time is not None else None)
+                    found[row.id] = (trigger, when)
+            if tables.has_table(schema.runs.name):
+                last_runs = _latest_runs(conn, _repository(config, repo))
     except SQLAlchemyError as exc:
         raise StateError(f"cannot read the scheduler's jobs: {str(exc).splitlines()[0]}", redact(url)) from None
     finally:
         engine.dispose()
-    return found
+    return found, last_runs
+
+
+def _latest_runs(conn: Any, repository: str) -> dict[str, dict]:
+    """{job: {id, outcome, started_at}} of each job's latest run on ``repository`` (one row per job)."""
+    from sqlalchemy import func, select
+
+    runs = schema.runs
+    latest = (select(runs.c.job, func.max(runs.c.started_at).label("started_at"))
+              .where(runs.c.repository == repository).group_by(runs.c.job).subquery())
+    query = select(runs.c.id, runs.c.job, runs.c.outcome, runs.c.started_at).join(
+        latest, (runs.c.job == latest.c.job) & (runs.c.started_at == latest.c.started_at)).where(
+        runs.c.repository == repository)
+    return {row.job: dict(row._mapping) for row in conn.execute(query)}
 
 
 def serve(scheduler: BaseScheduler, config: Config, *, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT),

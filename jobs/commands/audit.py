@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 
+from jobs.commands._since import parse_since
 from jobs.commands.control import config_option, repo_option
 
 SCHEMA = "nightcrew.audit/1"
-_SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """``7d``, ``48h``, ``30m``, ``2w`` back from now, or an ISO 8601 date or time (UTC unless it says otherwise)."""
-    text = value.strip()
-    found = _SPAN.match(text.lower())
-    if found:
-        return (now or datetime.now(timezone.utc)) - timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give a span such as 7d, 48h, 30m, or an ISO 8601 date or time",
-                                 param_hint="--since") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @click.command()
@@ -51,7 +34,10 @@ def audit(repo: Path, config_path: Path | None, run_id: str | None, action: str 
     from jobs.state.store import repository_id
 
     config = _load_config(repo, config_path)
-    start = parse_since(since) if since else None
+    try:
+        start = parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
         store = _existing_store(config, repo)  # reading the log must not create a state store
         records: list[dict] = []

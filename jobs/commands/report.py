@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import io
-import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-_SPAN = re.compile(r"(\d+)\s*([hdw])")
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``30d``, ``2w``, ``48h`` before ``now``, or an ISO date or time (UTC unless it names its offset).
-
-    Raises ValueError with a message that says what is accepted.
-    """
-    value = text.strip()
-    span = _SPAN.fullmatch(value.lower())
-    if span:
-        amount = int(span.group(1))
-        if amount <= 0:
-            raise ValueError(f"{text!r} is an empty period")
-        try:
-            return now - timedelta(**{_UNITS[span.group(2)]: amount})
-        except OverflowError:
-            raise ValueError(f"{text!r} reaches back too far") from None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a period (30d, 2w, 48h) or an ISO date (2026-11-01)") from None
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    if when > now:
-        raise ValueError(f"{text!r} is in the future")
-    return when
+from jobs.commands._since import parse_since
 
 
 def _open_store(config, repo: Path):  # type: ignore[no-untyped-def]
@@ -57,7 +30,7 @@ def _open_store(config, repo: Path):  # type: ignore[no-untyped-def]
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Configuration file (default: nightcrew.toml in the repository, else the built-in defaults).")
 @click.option("--since", "since_text", default=None, metavar="PERIOD",
-              help="The period: 30d, 2w, 48h, or an ISO date (default: [report] since_days).")
+              help="The period: 30m, 48h, 30d, 2w, or an ISO date or time (default: [report] since_days).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "html"]), default=None,
               help="Output format (default: table on a terminal, json otherwise).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,

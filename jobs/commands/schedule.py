@@ -12,6 +12,7 @@ import click
 from jobs.cli import config_option, repo_option
 from jobs.scheduler import JOBS
 
+SCHEDULE_SCHEMA = "nightcrew.schedule/1"
 WATCH_SCHEMA = "nightcrew.release-watch/1"
 
 
@@ -27,8 +28,8 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
 
     Jobs are kept in the state store: a run missed while the scheduler was down is caught up once when it
     starts again (if at most [schedule] misfire_grace_minutes late), and so is a run that SIGTERM cut short.
-    One scheduler per state store: a second one exits 75. --list only reads. Log: JSON lines on standard
-    error.
+    One scheduler per state store: a second one exits 75. --list only reads (JSON: "catch_up" is a missed
+    run, "retry" a cut-short last run, each run at start). Log: JSON lines on standard error.
     """
     from jobs.cli import EXIT_CONFIG, EXIT_LOCKED, _fail, _load_config
     from jobs.errors import NightcrewError
@@ -45,10 +46,11 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
             for row in rows:
                 when = row["next_run"] or "off"
                 late = "  (missed: catch-up at start)" if row["catch_up"] else ""
-                click.echo(f"{row['job']:<20} {row['cron'] or '-':<16} {when}{late}")
+                again = "  (last run cut short: run again at start)" if row["retry"] else ""
+                click.echo(f"{row['job']:<20} {row['cron'] or '-':<16} {when}{late}{again}")
             click.echo(f"time zone: {config.schedule.timezone}")
         else:
-            click.echo(json.dumps(rows, indent=2))
+            click.echo(json.dumps({"schema": SCHEDULE_SCHEMA, "jobs": rows}, indent=2))
         return
     scheduling.configure_logging()
     try:
@@ -76,6 +78,9 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     A tag the policy holds back (quiet hours, advisory mode, a rule) waits for a later watch; that is not a
     failure. A tag is drafted once: a tag moved to another commit, or deleted and created again, after its
     draft was written is not drafted again; run `nightcrew run release-notes --tag TAG` for that.
+
+    Each watch also stores the final text of earlier drafts for the report's edit distance: a GitHub draft once
+    its release is published, a local draft file once a newer release tag was drafted by an earlier watch.
     """
     from jobs import release_watch as job
     from jobs.cli import EXIT_PARTIAL, _load_config, _run_job
@@ -98,6 +103,8 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
                 click.echo(f"{label}: {', '.join(tags)}")
         if not (result.baseline or result.drafted or result.failed or result.gave_up or result.waiting):
             click.echo("no new release tags")
+        if result.finals:
+            click.echo(f"final text stored (edit distance for the report): {', '.join(result.finals)}")
     if result.failed or result.gave_up or result.problems:
         sys.exit(EXIT_PARTIAL)
 

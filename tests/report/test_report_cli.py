@@ -83,6 +83,7 @@ def test_bad_since_is_a_one_line_usage_error(repo: Path, text: str) -> None:
 
 def test_since_accepts_periods_and_iso_dates() -> None:
     now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    assert parse_since("30m", now) == now - timedelta(minutes=30)
     assert parse_since("30d", now) == now - timedelta(days=30)
     assert parse_since("2w", now) == now - timedelta(days=14)
     assert parse_since("48h", now) == now - timedelta(hours=48)
@@ -90,6 +91,43 @@ def test_since_accepts_periods_and_iso_dates() -> None:
     assert parse_since("2026-11-01T08:00+02:00", now) == datetime(2026, 11, 1, 6, tzinfo=timezone.utc)
     with pytest.raises(ValueError, match="in the future"):
         parse_since("2026-12-01", now)
+
+
+def test_since_in_minutes_counts_only_the_last_minutes(repo: Path) -> None:
+    config = config_module.load(repo=repo)
+    with Store.for_repo(config, repo) as store:
+        pull(store, 3, "11-30 11:45", repository=repository_id(config, repo))  # 15 minutes before NOW
+        pull(store, 4, "11-30 11:00", repository=repository_id(config, repo))  # an hour before
+
+    recent = report(repo, "--format", "json", "--since", "30m")
+    hours = report(repo, "--format", "json", "--since", "2h")
+
+    assert recent[0] == 0, recent[2]
+    assert json.loads(recent[1])["since"] == "2026-11-30T11:30:00.000+00:00"
+    assert json.loads(recent[1])["pulls"]["proposed"] == 1 and json.loads(hours[1])["pulls"]["proposed"] == 2
+
+
+@pytest.mark.parametrize("text", ["30m", "48h", "7d", "2w", "2026-11-01", "2026-11-01T08:00+02:00",
+                                  "2026-11-01T08:00:00Z"])
+def test_report_and_audit_accept_the_same_since(repo: Path, text: str) -> None:
+    with clock(NOW):
+        runner = CliRunner()
+        reported = runner.invoke(cli, ["report", "--repo", str(repo), "--format", "json", "--since", text])
+        audited = runner.invoke(cli, ["audit", "--repo", str(repo), "--format", "json", "--since", text])
+
+    assert reported.exit_code == 0, reported.stderr
+    assert audited.exit_code == 0, audited.stderr
+
+
+@pytest.mark.parametrize("text", ["30", "3x", "0m", "yesterday"])
+def test_report_and_audit_refuse_the_same_since(repo: Path, text: str) -> None:
+    with clock(NOW):
+        runner = CliRunner()
+        reported = runner.invoke(cli, ["report", "--repo", str(repo), "--since", text])
+        audited = runner.invoke(cli, ["audit", "--repo", str(repo), "--since", text])
+
+    assert reported.exit_code == 2 and audited.exit_code == 2
+    assert "--since" in reported.stderr and "--since" in audited.stderr
 
 
 def test_scheduled_job_writes_json_and_html_atomically_and_records_its_run(repo: Path) -> None:
