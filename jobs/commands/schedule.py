@@ -83,10 +83,11 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     its release is published, a local draft file once a newer release tag was drafted by an earlier watch.
     """
     from jobs import release_watch as job
-    from jobs.cli import EXIT_PARTIAL, _load_config, _run_job
+    from jobs.cli import EXIT_PARTIAL, _load_config, _run_job, stop_on_signals
 
     config = _load_config(repo, config_path)
-    result = _run_job(lambda: job.run_job(repo, config, forge_kind=forge_kind))
+    with stop_on_signals() as shutdown:
+        result = _run_job(lambda: job.run_job(repo, config, forge_kind=forge_kind, shutdown=shutdown))
     if result.stopped:
         click.echo(f"nightcrew: {result.stopped}", err=True)
     for notice in result.notices:
