@@ -172,7 +172,7 @@ def run_scheduled(job: str, repo: str, config_path: str | None) -> str:
         event, detail = "stopped", str(exc)
     except NightcrewError as exc:
         event, detail = "error", str(exc)
-    except Exception as exc:  # a bug in one run must not end the service
+    except Exception:  # a bug in one run must not end the service
         _log(logging.ERROR, job, "error", "internal error", exc_info=True)
         return "error"
     level = logging.WARNING if event in ("error", "partial", "locked") else logging.INFO

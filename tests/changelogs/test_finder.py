@@ -6,7 +6,6 @@ import json
 import uuid
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from packaging.version import Version
 

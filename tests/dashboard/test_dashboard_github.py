@@ -7,17 +7,15 @@ import json
 from typing import Iterator
 
 import pytest
-from click.testing import CliRunner
 from github import Auth, Github
 
-from jobs.cli import cli
 from jobs.dashboard import MARKER
-from tests.jobs.conftest import Project, git, project  # noqa: F401  (the fixture)
+from tests.jobs.conftest import Project, project  # noqa: F401  (the fixture)
+from tests.jobs.conftest import REPO, serve_github
+from tests.jobs.conftest import run_updates as run
 from tests.support.github_server import GitHubStandIn
 
-REPO = "acme/widgets"
 TITLE = "Dependency Dashboard"
-
 
 FORBIDDEN = {"message": "Resource not accessible by integration",
              "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"}
@@ -39,32 +37,12 @@ def app_hub(project: Project, monkeypatch: pytest.MonkeyPatch):
 
 def serve(project: Project, monkeypatch: pytest.MonkeyPatch,
           tokens: dict[str, str] | None) -> Iterator[GitHubStandIn]:
-    server = GitHubStandIn(project.remote, full_name=REPO, tokens=tokens)
-    server.start()
-    config = project.work / "nightcrew.toml"
-    config.write_text(config.read_text().replace(
-        '[forge]\nkind = "local"\nremote = "origin"\n',
-        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
-        'throttle = false\n',
-    ) + "\n[dashboard]\nenabled = true\n")
-    git(project.work, "commit", "-qam", "github forge, dashboard on")
-    git(project.work, "push", "-q", "origin", "main")
-    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_github(project, monkeypatch, tokens=tokens, extra_config="\n[dashboard]\nenabled = true\n")
 
 
 def client(hub: GitHubStandIn, token: str):  # type: ignore[no-untyped-def]
     return Github(auth=Auth.Token(token), base_url=hub.api_url, seconds_between_requests=None,
                   seconds_between_writes=None).get_repo(REPO)
-
-
-def run(project: Project) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json"])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
 
 
 def issue_writes(hub: GitHubStandIn, *, paths: bool = False) -> list[tuple[str, int | str]]:

@@ -10,15 +10,9 @@ from click.testing import CliRunner
 from jobs.cli import cli
 from jobs.dashboard import MARKER
 from tests.jobs.conftest import Project, project  # noqa: F401  (the fixture)
+from tests.jobs.conftest import run_updates as run
 
 DASHBOARD = ".nightcrew/dashboard.md"
-
-
-def run(project: Project, *args: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
-                                      *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
 
 
 def section(text: str, title: str) -> str:

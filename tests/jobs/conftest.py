@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from tests.support.distbuild import build_wheel
+from tests.support.github_server import GitHubStandIn
 from tests.support.indexserver import StaticIndex
+
+REPO = "acme/widgets"  # the repository the GitHub stand-in serves
 
 V1 = "def add(a, b):\n    return a + b\n"
 V11 = V1 + "\ndef mul(a, b):\n    return a * b\n"
@@ -69,3 +75,42 @@ def project(tmp_path: Path, static_index: StaticIndex) -> Project:
         proj.publish(version, source)
     proj.write_config()
     return proj
+
+
+def run_updates(project: Project, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    """`nightcrew run dependency-updates --format json` on the project: exit code, parsed JSON, standard error."""
+    from jobs.cli import cli
+
+    result = CliRunner(env=env).invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format",
+                                             "json", *args])
+    assert result.stdout, result.stderr or result.exception
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def by_branch(data: dict) -> dict[str, dict]:
+    return {c["branch"]: c for c in data["changes"]}
+
+
+def serve_github(project: Project, monkeypatch: pytest.MonkeyPatch, *, tokens: dict[str, str] | None = None,
+                 extra_config: str = "") -> Iterator[GitHubStandIn]:
+    """The GitHub stand-in over the project's bare remote, and the project's config switched to the github forge."""
+    server = GitHubStandIn(project.remote, full_name=REPO, tokens=tokens)
+    server.start()
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace(
+        '[forge]\nkind = "local"\nremote = "origin"\n',
+        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
+        'throttle = false\n',
+    ) + extra_config)
+    git(project.work, "commit", "-qam", "github forge")
+    git(project.work, "push", "-q", "origin", "main")
+    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hub(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
+    yield from serve_github(project, monkeypatch)

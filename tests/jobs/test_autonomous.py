@@ -9,19 +9,17 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from click.testing import CliRunner
 
-from jobs.cli import cli
 from jobs.config import load
 from jobs.forges.base import ForgeError
 from jobs.forges.local import LocalForge
 from jobs.state.store import Store
 from jobs.vcs import Git
-from tests.jobs.conftest import V1, Project, git
+from tests.jobs.conftest import REPO, V1, Project, git
+from tests.jobs.conftest import run_updates as run
 from tests.support.distbuild import build_wheel
 from tests.support.github_server import GitHubStandIn
 
-REPO = "acme/widgets"
 AUTONOMOUS = '\n[policy]\nmode = "autonomous"\nmax_merges_per_day = {limit}\n\n' \
              '[[policy.automerge]]\npackages = ["*"]\nkinds = ["patch"]\nmin_age_hours = {age}\n'
 
@@ -36,13 +34,6 @@ def configure(project: Project, *, patch_only: bool = True, age: float = 0, limi
     config.write_text(text)
     git(project.work, "commit", "-qam", "autonomous mode")
     git(project.work, "push", "-q", "origin", "main")
-
-
-def run(project: Project, *args: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
-                                      *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
 
 
 def actions(data: dict) -> list[tuple[str, str]]:
@@ -162,22 +153,6 @@ def test_merges_per_day_limit_holds_across_runs(project: Project) -> None:
 
 
 # -- the job, GitHub stand-in -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def hub(project: Project, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    server = GitHubStandIn(project.remote, full_name=REPO)
-    server.start()
-    config = project.work / "nightcrew.toml"
-    config.write_text(config.read_text().replace(
-        '[forge]\nkind = "local"\nremote = "origin"\n',
-        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
-        'throttle = false\n'))
-    git(project.work, "commit", "-qam", "github forge")
-    git(project.work, "push", "-q", "origin", "main")
-    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
-    yield server
-    server.stop()
 
 
 def test_autonomous_merge_through_github_is_confirmed_by_the_forge(project: Project, hub: GitHubStandIn) -> None:

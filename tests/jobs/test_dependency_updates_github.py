@@ -5,42 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from github import Auth, Github
 
-from jobs.cli import cli
-from tests.jobs.conftest import Project, git
+from tests.jobs.conftest import REPO, Project, by_branch, git, serve_github
+from tests.jobs.conftest import run_updates as run
 from tests.support.github_server import GitHubStandIn
-
-REPO = "acme/widgets"
 
 
 @pytest.fixture
-def hub(project: Project, monkeypatch: pytest.MonkeyPatch):
-    server = GitHubStandIn(project.remote, full_name=REPO)
-    server.start()
+def hub(project: Project, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The stand-in, with a reviewer requested on every PR."""
     config = project.work / "nightcrew.toml"
-    config.write_text(config.read_text().replace(
-        '[forge]\nkind = "local"\nremote = "origin"\n',
-        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
-        'throttle = false\n',
-    ).replace("[updates]\n", '[updates]\nreviewers = ["bob"]\n'))
-    git(project.work, "commit", "-qam", "github forge")
-    git(project.work, "push", "-q", "origin", "main")
-    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
-    yield server
-    server.stop()
-
-
-def run(project: Project, *args: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
-                                      *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
-
-
-def by_branch(data: dict) -> dict[str, dict]:
-    return {c["branch"]: c for c in data["changes"]}
+    config.write_text(config.read_text().replace("[updates]\n", '[updates]\nreviewers = ["bob"]\n'))
+    yield from serve_github(project, monkeypatch)
 
 
 def posts(hub: GitHubStandIn, path_end: str) -> list:

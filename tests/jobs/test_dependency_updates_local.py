@@ -9,23 +9,13 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from jobs.cli import cli
-from tests.jobs.conftest import REQUIREMENTS, V11, Project, git
-
-
-def run(project: Project, *args: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
-                                      *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
+from tests.jobs.conftest import REQUIREMENTS, V11, Project, by_branch, git
+from tests.jobs.conftest import run_updates as run
 
 
 def prs(project: Project) -> list[dict]:
     result = CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"])
     return json.loads(result.stdout)
-
-
-def by_branch(data: dict) -> dict[str, dict]:
-    return {c["branch"]: c for c in data["changes"]}
 
 
 def remote_file(project: Project, branch: str, path: str) -> bytes:

@@ -19,13 +19,7 @@ from jobs.state.store import Store, repository_id
 from jobs.tools import Gate, Policy
 from jobs.vcs import Git
 from tests.jobs.conftest import Project, git
-
-
-def run(project: Project, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
-    result = CliRunner(env=env).invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format",
-                                             "json", *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
+from tests.jobs.conftest import run_updates as run
 
 
 def command(project: Project, *args: str) -> tuple[int, str, str]:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-from jobs.cli import cli
 from jobs.forges.local import LocalForge
 from jobs.render import read_marker
 from jobs.vcs import Git
-from tests.jobs.conftest import V11, Project, git
+from tests.jobs.conftest import REPO, V11, Project, by_branch, git
+from tests.jobs.conftest import run_updates as run
 from tests.support.github_server import GitHubStandIn
 
-REPO = "acme/widgets"
 MINOR, MAJOR = "nightcrew/mathlib-1.1.0", "nightcrew/mathlib-2.0.0"
 
 
@@ -24,17 +20,6 @@ def rule(name: str, actions: list[str], verdict: str, **more: list[str]) -> str:
     lines = [f'name = "{name}"', f"actions = {json.dumps(actions)}", f'verdict = "{verdict}"']
     lines += [f"{key} = {json.dumps(value)}" for key, value in more.items()]
     return "\n[[policy.rules]]\n" + "\n".join(lines) + "\n"
-
-
-def run(project: Project, *args: str) -> tuple[int, dict, str]:
-    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--format", "json",
-                                      *args])
-    assert result.stdout, result.stderr or result.exception
-    return result.exit_code, json.loads(result.stdout), result.stderr
-
-
-def by_branch(data: dict) -> dict[str, dict]:
-    return {c["branch"]: c for c in data["changes"]}
 
 
 def denied(data: dict) -> list[tuple[str, str, str]]:
@@ -119,22 +104,6 @@ def test_a_denied_close_of_a_replaced_pr_is_skipped_and_leaves_it_unmarked(proje
 
 
 # -- GitHub stand-in ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def hub(project: Project, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    server = GitHubStandIn(project.remote, full_name=REPO)
-    server.start()
-    config = project.work / "nightcrew.toml"
-    config.write_text(config.read_text().replace(
-        '[forge]\nkind = "local"\nremote = "origin"\n',
-        f'[forge]\nkind = "github"\nremote = "origin"\napi_url = "{server.api_url}"\nrepository = "{REPO}"\n'
-        'throttle = false\n'))
-    git(project.work, "commit", "-qam", "github forge")
-    git(project.work, "push", "-q", "origin", "main")
-    monkeypatch.setenv("GITHUB_TOKEN", "bot-token")
-    yield server
-    server.stop()
 
 
 def test_a_failed_comment_leaves_the_replaced_pr_open_and_unmarked_then_it_is_closed(
