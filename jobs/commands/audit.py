@@ -28,12 +28,12 @@ SCHEMA = "nightcrew.audit/1"
 def audit(repo: Path, config_path: Path | None, run_id: str | None, action: str | None, since: str | None,
           every: bool, output_format: str | None) -> None:
     """What nightcrew did, or was refused: one record per action, oldest first (secrets were redacted when written)."""
-    from jobs.cli import _fail, _load_config
+    from jobs.commands._shared import fail, load_config
     from jobs.errors import NightcrewError
     from jobs.runs import _existing_store
     from jobs.state.store import repository_id
 
-    config = _load_config(repo, config_path)
+    config = load_config(repo, config_path)
     try:
         start = parse_since(since) if since else None
     except ValueError as exc:
@@ -46,7 +46,7 @@ def audit(repo: Path, config_path: Path | None, run_id: str | None, action: str 
                 records = store.audit(run_id=run_id, action=action, since=start,
                                       repository=None if every else repository_id(config, repo))
     except NightcrewError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for record in records:
         record.pop("id", None)
     output_format = output_format or ("table" if sys.stdout.isatty() else "json")

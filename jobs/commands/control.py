@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from jobs.commands._shared import config_option, repo_option
+
 from jobs.state.store import ANY_REPOSITORY, LockHolder, stale_reason
 from jobs.tools.killswitch import PAUSED, truthy
 
@@ -48,12 +50,12 @@ def _note(config: Any, repo: Path, store: Any, repository: str, action: str, tar
 
 
 def _open(repo: Path, config_path: Path | None, *, create: bool):  # type: ignore[no-untyped-def]
-    from jobs.cli import _fail, _load_config
+    from jobs.commands._shared import fail, load_config
     from jobs.errors import NightcrewError
     from jobs.runs import _existing_store
     from jobs.state.store import Store, repository_id
 
-    config = _load_config(repo, config_path)
+    config = load_config(repo, config_path)
     if create and not config.state.url:
         from jobs.vcs import Git
 
@@ -63,7 +65,7 @@ def _open(repo: Path, config_path: Path | None, *, create: bool):  # type: ignor
     try:
         store = Store.for_repo(config, repo) if create else _existing_store(config, repo)
     except NightcrewError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return config, store, repository_id(config, repo)
 
 
@@ -76,13 +78,6 @@ def _other_sources(config: Any, repo: Path) -> list[str]:
     if config.policy.pause_file and (repo / config.policy.pause_file).is_file():
         found.append(f"{config.policy.pause_file} exists in the repository")
     return found
-
-
-# The same options as jobs.cli's; defined here because jobs.cli imports this module while it loads.
-repo_option = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                           show_default=True, help="The repository.")
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                             help="Configuration file (default: nightcrew.toml in the repository).")
 
 
 @click.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.cli import config_option, repo_option
+from jobs.commands._shared import config_option, repo_option
 from jobs.fleet import JOBS
 
 
@@ -28,13 +28,13 @@ from jobs.fleet import JOBS
 def plan_command(repo: Path, config_path: Path | None, output_format: str | None, jobs: tuple[str, ...],
                  repositories: tuple[str, ...], chunk: int | None, chunks: int | None) -> None:
     """Print the fleet plan: one entry per repository and job of [fleet] repositories (else this repository)."""
-    from jobs.cli import _fail, _load_config
+    from jobs.commands._shared import fail, load_config
     from jobs.errors import NightcrewError
     from jobs.fleet import MATRIX_LIMIT, plan
 
     if (chunk is None) != (chunks is None):
-        _fail("give --chunk K and --chunks N together")
-    config = _load_config(repo, config_path)
+        fail("give --chunk K and --chunks N together")
+    config = load_config(repo, config_path)
     output_format = output_format or ("table" if sys.stdout.isatty() else "json")
     try:
         whole = plan(config, jobs=jobs, repositories=repositories)
@@ -43,7 +43,7 @@ def plan_command(repo: Path, config_path: Path | None, output_format: str | None
         else:
             part = whole  # a person may look at a plan too big for one matrix; the note below says so
     except NightcrewError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not part.entries:
         click.echo("nightcrew: note: the plan is empty (nothing matches); the workflow runs no job", err=True)
     if output_format == "json":

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from jobs.commands._shared import config_option, repo_option
+
 from jobs.commands._since import parse_since
 
 
@@ -24,11 +26,8 @@ def _open_store(config, repo: Path):  # type: ignore[no-untyped-def]
 
 
 @click.command()
-# the same options as jobs.cli's; importing that module here would register the commands before this one exists
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="The repository to report on.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Configuration file (default: nightcrew.toml in the repository, else the built-in defaults).")
+@repo_option
+@config_option
 @click.option("--since", "since_text", default=None, metavar="PERIOD",
               help="The period: 30m, 48h, 30d, 2w, or an ISO date or time (default: [report] since_days).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "html"]), default=None,
@@ -49,7 +48,7 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
 
     from rich.console import Console
 
-    from jobs.cli import _fail, _load_config
+    from jobs.commands._shared import fail, load_config
     from jobs.errors import NightcrewError
     from jobs.formats.report import render_table, to_html, to_json
     from jobs.report import compute, write_atomic
@@ -61,10 +60,10 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
         try:
             since = parse_since(since_text, until)
         except ValueError as exc:
-            _fail(f"--since: {exc}")
+            fail(f"--since: {exc}")
     if repository is not None and not repository.strip():
-        _fail("--repository: empty; give OWNER/NAME, a path, or all")
-    config = _load_config(repo, config_path)
+        fail("--repository: empty; give OWNER/NAME, a path, or all")
+    config = load_config(repo, config_path)
     if since_text is None:
         since = until - timedelta(days=config.report.since_days)
     output_format = output_format or ("table" if output is None and sys.stdout.isatty() else "json")
@@ -79,7 +78,7 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
         finally:
             store.close()
     except NightcrewError as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     if output_format == "json":
         text = json.dumps(to_json(figures), indent=2) + "\n"
     elif output_format == "html":
@@ -97,7 +96,7 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
     try:
         write_atomic(output, text)
     except OSError as exc:
-        _fail(f"{output}: cannot write: {exc.strerror}", 1)
+        fail(f"{output}: cannot write: {exc.strerror}", 1)
 
 
 COMMANDS = [report]

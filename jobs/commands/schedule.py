@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from jobs.cli import config_option, repo_option
+from jobs.commands._shared import config_option, repo_option
 from jobs.scheduler import JOBS
 
 SCHEDULE_SCHEMA = "nightcrew.schedule/1"
@@ -31,17 +31,17 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
     One scheduler per state store: a second one exits 75. --list only reads (JSON: "catch_up" is a missed
     run, "retry" a cut-short last run, each run at start). Log: JSON lines on standard error.
     """
-    from jobs.cli import EXIT_CONFIG, EXIT_LOCKED, _fail, _load_config
+    from jobs.commands._shared import EXIT_CONFIG, EXIT_LOCKED, fail, load_config
     from jobs.errors import NightcrewError
     from jobs.state.store import Locked
     from jobs import scheduler as scheduling
 
-    config = _load_config(repo, config_path)
+    config = load_config(repo, config_path)
     if list_only:
         try:
             rows = scheduling.listed(repo, config, run_now)
         except NightcrewError as exc:
-            _fail(str(exc), EXIT_CONFIG)
+            fail(str(exc), EXIT_CONFIG)
         if sys.stdout.isatty():
             for row in rows:
                 when = row["next_run"] or "off"
@@ -59,9 +59,9 @@ def schedule(repo: Path, config_path: Path | None, run_now: tuple[str, ...], lis
             scheduler = scheduling.build_scheduler(repo, config, config_path, run_now=run_now)
             scheduling.serve(scheduler, config, heartbeat=lock.renew)
     except Locked as exc:
-        _fail(str(exc), EXIT_LOCKED)
+        fail(str(exc), EXIT_LOCKED)
     except NightcrewError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
 
 
 @click.command("release-watch")
@@ -83,11 +83,11 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     its release is published, a local draft file once a newer release tag was drafted by an earlier watch.
     """
     from jobs import release_watch as job
-    from jobs.cli import EXIT_PARTIAL, _load_config, _run_job, stop_on_signals
+    from jobs.commands._shared import EXIT_PARTIAL, load_config, guard_job, stop_on_signals
 
-    config = _load_config(repo, config_path)
+    config = load_config(repo, config_path)
     with stop_on_signals() as shutdown:
-        result = _run_job(lambda: job.run_job(repo, config, forge_kind=forge_kind, shutdown=shutdown))
+        result = guard_job(lambda: job.run_job(repo, config, forge_kind=forge_kind, shutdown=shutdown))
     if result.stopped:
         click.echo(f"nightcrew: {result.stopped}", err=True)
     for notice in result.notices:

@@ -327,7 +327,7 @@ def test_dry_run_says_what_a_real_run_would_do(project: Project) -> None:
 
 def test_usage_errors_exit_2_with_one_line(project: Project, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work), "--only", "nosuch"])
-    assert result.exit_code == 2 and "--only names no dependency of this repository: nosuch" in result.stderr
+    assert result.exit_code == 2 and "--only: names no dependency of this repository: nosuch" in result.stderr
     config = project.work / "nightcrew.toml"
     config.write_text(config.read_text().replace('remote = "origin"\n', 'remote = "origin"\nbase = "mian"\n'))
     result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(project.work)])
