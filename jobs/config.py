@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -384,6 +384,11 @@ class Config(_Section):
     dashboard: DashboardSettings
     fleet: FleetSettings
     source: str | None = None
+    # dotted keys the configuration file sets itself ("forge.remote"): a default may be bent, an explicit value not
+    explicit: frozenset[str] = frozenset()
+
+    def is_explicit(self, key: str) -> bool:
+        return key in self.explicit
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -407,6 +412,14 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def _dotted_keys(table: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    """Every key a TOML document sets, as ``section.key`` (tables are walked, arrays of tables are not)."""
+    for key, value in table.items():
+        yield prefix + key
+        if isinstance(value, dict):
+            yield from _dotted_keys(value, f"{prefix}{key}.")
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -455,10 +468,12 @@ def load(path: Path | None = None, *, repo: Path | None = None) -> Config:
         if not source.is_file():
             raise ConfigError("configuration file not found", str(source))
         user = _read_toml(source)
-    if "source" in user:
-        raise ConfigError("unknown key 'source'", str(source))
+    for reserved in ("source", "explicit"):
+        if reserved in user:
+            raise ConfigError(f"unknown key '{reserved}'", str(source))
     try:
-        return Config.model_validate({**_overlay(defaults, user), "source": str(source) if source else None})
+        return Config.model_validate({**_overlay(defaults, user), "source": str(source) if source else None,
+                                      "explicit": frozenset(_dotted_keys(user))})
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _key_path(first["loc"])

@@ -68,6 +68,7 @@ class UpdateRun:
     audit: tuple = field(default=(), repr=False)
     stopped: str | None = None  # the kill switch or a shutdown stopped the run before it was done
     mode: str = "propose"
+    notices: tuple[str, ...] = ()  # one line each, not errors (the default remote is missing, ...)
 
     @property
     def denials(self) -> tuple:
@@ -86,10 +87,22 @@ def _repository_from_remote(url: str | None) -> str:
     return f"{found.group(1)}/{found.group(2)}" if found else ""
 
 
-def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool = False) -> Forge:
-    """The forge named ``kind``, from config and the ecosystem's environment variables."""
+def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool = False,
+               remote: str | None = None) -> Forge:
+    """The forge named ``kind``, from config and the ecosystem's environment variables. Its ``remote`` is the git
+    remote branches go to ("": none, branches stay local) and ``remote_notice`` says why when the default was
+    bent (``jobs.forges.remote``); ``remote`` here is a ``--remote`` given on the command line."""
+    from jobs.forges.remote import resolve_remote
+
     if not git.is_repository():
         raise ConfigError("not a git repository", str(repo))
+    choice = resolve_remote(config, git, kind, flag=remote)
+    forge = _make_forge(config, repo, git, kind, dry_run=dry_run, remote=choice.name)
+    forge.remote, forge.remote_notice = choice.name, choice.notice  # type: ignore[attr-defined]
+    return forge
+
+
+def _make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool, remote: str) -> Forge:
     if kind == "local":
         from jobs.forges.local import LocalForge
 
@@ -97,12 +110,12 @@ def make_forge(config: Config, repo: Path, git: Git, kind: str, *, dry_run: bool
         folder = repo / config.forge.pr_folder
         if not dry_run:
             git.keep_out(state.parent, folder)
-        return LocalForge(git, state, folder, base=config.forge.base, read_only=dry_run, remote=config.forge.remote)
+        return LocalForge(git, state, folder, base=config.forge.base, read_only=dry_run, remote=remote)
     if kind == "github":
         from jobs.forges.github import GitHubForge
 
         repository = (config.forge.repository or os.environ.get("GITHUB_REPOSITORY", "")
-                      or _repository_from_remote(git.remote_url(config.forge.remote or "origin")))
+                      or _repository_from_remote(git.remote_url(remote or "origin")))
         if not repository:
             raise ConfigError("no GitHub repository: set [forge] repository or GITHUB_REPOSITORY", "forge.repository")
         return GitHubForge(
@@ -186,7 +199,9 @@ class DependencyUpdates:
         self.recorder = recorder
         self.renderer = renderer or Renderer(config_file=Path(config.source).name if config.source else "nightcrew.toml")
         self.author = Author(config.forge.author_name, config.forge.author_email)
-        self.remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
+        self.remote = getattr(forge, "remote", None)
+        if self.remote is None:  # a forge made without make_forge: the configured remote as it stands
+            self.remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
         self.prefix = config.forge.branch_prefix
         self.progress = progress or (lambda _: None)
         self.test_seconds = 0.0
@@ -262,6 +277,7 @@ class DependencyUpdates:
             run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(self._results),
             skipped=self._skipped, problems=problems, seconds=time.perf_counter() - started,
             test_seconds=self.test_seconds, audit=tuple(self.gate.records), stopped=stopped, mode=self.gate.mode,
+            notices=tuple(n for n in (getattr(self.forge, "remote_notice", None),) if n),
         )
 
     def _run(self) -> str:
@@ -275,7 +291,7 @@ class DependencyUpdates:
             names = {s.dependency.name for s in report.statuses}
             unknown = [name for name in self.only if name not in names]
             if unknown:
-                raise ConfigError(f"--only names no dependency of this repository: {', '.join(unknown)}", "--only")
+                raise ConfigError(f"names no dependency of this repository: {', '.join(unknown)}", "--only")
             snapshot = self._snapshot()
             chosen, skipped = planner.choose(
                 report.statuses, report.pages, self.config.updates, python=Version(report.python or "3"),
@@ -753,7 +769,7 @@ class DependencyUpdates:
 
 def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_run: bool = False,
             only: tuple[str, ...] = (), mode: str | None = None, progress: Callable[[str], None] | None = None,
-            shutdown: threading.Event | None = None) -> UpdateRun:
+            shutdown: threading.Event | None = None, remote: str | None = None) -> UpdateRun:
     """One run as the command line and the scheduler start it: under the run lock, the policy and the kill switch,
     recorded in the state store."""
     from packaging.utils import canonicalize_name
@@ -762,7 +778,7 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_ru
     from jobs.state.record import Recorder
 
     git = Git(repo)
-    forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run)
+    forge = make_forge(config, repo, git, forge_kind or config.forge.kind, dry_run=dry_run, remote=remote)
     with JobRun(repo, config, "dependency-updates", mode=mode, dry_run=dry_run, secrets=(),
                 shutdown=shutdown) as job:
         recorder = None if dry_run or job.store is None else Recorder(job.store, job.repository, job.run_id)

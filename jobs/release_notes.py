@@ -84,7 +84,9 @@ def propose_changelog(repo: Path, config: Config, forge, gate: Gate, tag: str, t
         return {"branch": branch, "action": "skipped", "reason": f"#{existing[0].number} is {existing[0].state}"}
     git = Git(repo, env=forge.git_env(), secrets=tuple(forge.secrets))
     author = Author(config.forge.author_name, config.forge.author_email)
-    remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
+    remote = getattr(forge, "remote", None)
+    if remote is None:  # a forge made without make_forge
+        remote = config.forge.remote or ("origin" if forge.kind == "github" else "")
     base = forge.default_base()
     base_sha = git.sha(git.fetch_branch(remote, base)) if remote else git.sha(base)
     remote_tip = gate.run("forge.read", branch, lambda: git.remote_sha(remote, branch)) if remote else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -18,7 +19,24 @@ from jobs.tools.redact import redact
 
 
 class GitError(NightcrewError):
-    """A git command failed; the message is git's own last line, with secrets removed."""
+    """A git command failed; the message is git's own error, whole, on one line, with secrets removed."""
+
+
+_ERROR_PREFIXES = ("fatal:", "error:", "remote: error:", "! [", " ! [")
+
+
+def error_line(output: str, returncode: int) -> str:
+    """git's error as one line: its ``fatal:``/``error:`` lines (and rejected refs) joined, else the last
+    paragraph it printed, joined; never a trailing fragment of a wrapped hint."""
+    lines = [line.rstrip() for line in output.splitlines()]
+    picked = [line.strip() for line in lines if line.lstrip().startswith(_ERROR_PREFIXES)]
+    if not picked:
+        paragraphs = [block.split("\n") for block in re.split(r"\n\s*\n", "\n".join(lines).strip()) if block.strip()]
+        picked = [line.strip() for line in paragraphs[-1]] if paragraphs else []
+    if not picked:
+        return f"exit {returncode}"
+    text = "; ".join(line.removeprefix("fatal: ").removeprefix("error: ") for line in picked)
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 class PushRejected(GitError):
@@ -61,9 +79,8 @@ class Git:
             error: type[GitError] = GitError, stdin: str | None = None) -> str:
         proc = self._exec(args, cwd, env, stdin)
         if check and proc.returncode != 0:
-            lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
-            last = lines[-1] if lines else f"exit {proc.returncode}"
-            raise error(redact(last.strip(), self.secrets), f"git {args[0]}")
+            message = error_line(proc.stderr or proc.stdout or "", proc.returncode)
+            raise error(redact(message, self.secrets), f"git {args[0]}")
         return proc.stdout.strip()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -86,6 +103,10 @@ class Git:
 
     def is_repository(self) -> bool:
         return self._exec(["rev-parse", "--git-dir"], None, None, None).returncode == 0
+
+    def remotes(self) -> list[str]:
+        """The names of the repository's remotes."""
+        return self.run("remote").split()
 
     def remote_url(self, remote: str) -> str | None:
         proc = self._exec(["remote", "get-url", remote], None, None, None)

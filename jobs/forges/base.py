@@ -46,6 +46,10 @@ class Forge(Protocol):
     """Where pull requests live. Reads return fresh state; writes return the forge's own record afterwards."""
 
     kind: str
+    # the git remote branches go to ("": branches stay local; None: not resolved, the job reads [forge] remote),
+    # and why the configured default was not used (see jobs.forges.remote)
+    remote: str | None
+    remote_notice: str | None
 
     def default_base(self) -> str: ...
 

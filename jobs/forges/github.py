@@ -51,6 +51,8 @@ class GitHubForge:
     """One repository on GitHub (or GitHub Enterprise, by ``api_url``)."""
 
     kind = "github"
+    remote: str | None = None  # set by make_forge
+    remote_notice: str | None = None
 
     def __init__(self, *, token: str, repository: str, api_url: str | None = None, base: str = "",
                  retries: int = 3, backoff: float = 0.5, timeout: int = 30, throttle: bool = True) -> None:

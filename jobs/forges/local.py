@@ -66,6 +66,7 @@ class LocalForge:
     """
 
     kind = "local"
+    remote_notice: str | None = None  # set by make_forge
 
     def __init__(self, git: Git, state_file: Path, pr_folder: Path, base: str = "", *, read_only: bool = False,
                  remote: str = "") -> None:

@@ -70,6 +70,7 @@ def to_json(run: UpdateRun) -> dict[str, Any]:
         "not_proposed": [{"name": s.name, "version": s.version, "reason": s.reason, "file": s.file, "line": s.line}
                          for s in run.skipped],
         "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in run.problems],
+        "notices": list(run.notices),
         "denials": denials_json(run),
         "summary": counts,
         "seconds": round(run.seconds, 3),
