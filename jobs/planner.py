@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from jobs.config import PackageRule, UpdateSettings
-from jobs.index.versions import supports_python, update_kind
+from jobs.index.versions import candidate_versions, supports_python, update_kind
 from jobs.manifests.strategy import new_specifier
 from jobs.models import DependencyStatus, ProjectPage, ProposedChange, Update
 
@@ -83,22 +83,24 @@ def lower_bound(status: DependencyStatus) -> Version | None:
 
 def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | None, kinds: Sequence[str],
             prereleases: bool, settings: UpdateSettings, current: Version | None = None) -> dict[str, Version]:
-    """The newest allowed version in each lane: ``minor`` (same major) and ``major``, above ``current``."""
+    """The newest allowed version in each lane: ``minor`` (same major) and ``major``, above ``current``.
+
+    Versions are those of ``candidate_versions`` (the one pre-release rule); a pre-release target has the kind of
+    its version jump and ``kinds`` filter it like any other, so a major lane exists only when majors are allowed.
+    ``"prerelease"`` in ``kinds`` opts in to pre-releases, like ``prereleases``.
+    """
     current = current or status.current
     assert current is not None
-    pre = prereleases or current.is_prerelease
+    live = {version: tuple(f for f in files if not f.yanked) for version, files in page.versions().items()}
+    live = {version: files for version, files in live.items() if files}
     best: dict[str, Version] = {}
-    for version, files in page.versions().items():
-        live = tuple(f for f in files if not f.yanked)
-        if version <= current or not live or (version.is_prerelease and not pre):
-            continue
-        if not supports_python(live, python):
+    for version in candidate_versions(live, current=current, opted_in=prereleases or "prerelease" in kinds):
+        if version <= current or not supports_python(live[version], python):
             continue
         kind = update_kind(current, version) or "patch"
-        allowed = kind in kinds or (kind == "prerelease" and pre)  # asking for pre-releases is asking for this kind
-        if not allowed or _ignored(status.dependency.name, version, kind, settings):
+        if kind not in kinds or _ignored(status.dependency.name, version, kind, settings):
             continue
-        lane = "major" if kind == "major" or (kind == "prerelease" and version.major != current.major) else "minor"
+        lane = "major" if kind == "major" else "minor"
         if lane not in best or version > best[lane]:
             best[lane] = version
     return best

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
@@ -11,11 +13,10 @@ UPDATE_KINDS = ("patch", "minor", "major", "prerelease")
 
 
 def update_kind(old: Version, new: Version) -> str | None:
-    """``patch``, ``minor``, ``major`` or ``prerelease`` for a move from ``old`` to ``new``; None if not newer."""
+    """``patch``, ``minor`` or ``major`` for a move from ``old`` to ``new`` (None if not newer): the size of the
+    version jump, for pre-releases too (``21.6b0 -> 21.12b0`` is a minor, ``1.0rc1 -> 1.0`` a patch)."""
     if new <= old:
         return None
-    if new.is_prerelease:
-        return "prerelease"
     if new.epoch != old.epoch:
         return "major"
     a = old.release + (0,) * (3 - len(old.release))
@@ -25,6 +26,26 @@ def update_kind(old: Version, new: Version) -> str | None:
     if a[1] != b[1]:
         return "minor"
     return "patch"
+
+
+def prereleases_wanted(current: Version | None, finals: Iterable[Version], *, opted_in: bool) -> bool:
+    """Whether pre-releases may be proposed at all: the user opted in, or the current pin is itself a
+    pre-release and no final release is newer than it (``2.0b3`` while 2.0 is not out yet)."""
+    if opted_in:
+        return True
+    return current is not None and current.is_prerelease and not any(v > current for v in finals)
+
+
+def candidate_versions(versions: Iterable[Version], *, current: Version | None, opted_in: bool) -> list[Version]:
+    """The one rule for pre-releases, used by the scan, the planner and the changelog range: final releases are
+    always candidates; a pre-release is one only when pre-releases are wanted (``prereleases_wanted``) and it is
+    newer than every final release, so an alpha never beats a final that is at least as new."""
+    versions = list(versions)
+    finals = [v for v in versions if not v.is_prerelease]
+    if not prereleases_wanted(current, finals, opted_in=opted_in):
+        return finals
+    newest_final = max(finals, default=None)
+    return finals + [v for v in versions if v.is_prerelease and (newest_final is None or v > newest_final)]
 
 
 def lowest_python(requires_python: str | None) -> Version | None:
@@ -62,11 +83,11 @@ def assess(
     """Where ``dependency`` stands against the releases on ``page``, for a project running on ``python``.
 
     PEP 592: a release whose files are all yanked is ignored, except by an exact pin to it.
-    Pre-releases count only when allowed by config, when the current pin is one, or when the specifier names one.
+    Pre-releases follow ``candidate_versions`` (opting in: config, or a specifier that names one).
     """
     spec = dependency.specifier_set
     pinned = dependency.pinned_version
-    pre = allow_prereleases or bool(pinned and pinned.is_prerelease) or bool(spec.prereleases)
+    opted_in = allow_prereleases or bool(spec.prereleases and not (pinned and pinned.is_prerelease))
 
     releases: dict[Version, tuple[DistributionFile, ...]] = {}
     for version, files in page.versions().items():
@@ -75,14 +96,17 @@ def assess(
             releases[version] = live
         elif version == pinned:
             releases[version] = files
-    candidates = [v for v in releases if pre or not v.is_prerelease]
+    candidates = candidate_versions(releases, current=pinned, opted_in=opted_in)
+    pre = any(v.is_prerelease for v in candidates)
     if not candidates:
         return DependencyStatus(dependency, current=pinned, skipped_reason="no usable release on the index")
 
     latest = max(candidates)
     compatible = [v for v in candidates if supports_python(releases[v], python)]
     latest_compatible = max(compatible) if compatible else None
-    allowed = [v for v in compatible if spec.contains(v, prereleases=pre)]
+    # an exact pin to a pre-release admits that release, though it is no longer a candidate to move to
+    pool = compatible + ([pinned] if pinned in releases and pinned not in compatible else [])
+    allowed = [v for v in pool if spec.contains(v, prereleases=pre or v == pinned)]
     latest_allowed = max(allowed) if allowed else None
     current = pinned if pinned is not None else latest_allowed
     reason = None

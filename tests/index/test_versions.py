@@ -30,7 +30,10 @@ def page(*entries: tuple[str, dict]) -> ProjectPage:
         ("1.2.3", "2.0.0", "major"),
         ("1.2", "1.2.1", "patch"),
         ("1", "1.1", "minor"),
-        ("1.2.3", "1.3.0rc1", "prerelease"),
+        ("1.2.3", "1.3.0rc1", "minor"),  # a pre-release has the kind of its version jump
+        ("21.6b0", "21.12b0", "minor"),
+        ("1.0rc1", "1.0", "patch"),
+        ("1.0rc1", "1.0rc2", "patch"),
         ("1.2.3", "1.2.3", None),
         ("1.2.3", "1.2.2", None),
         ("2024.1.1", "2025.1.0", "major"),
@@ -88,7 +91,7 @@ def test_prereleases_only_when_current_is_one_or_config_allows() -> None:
     assert str(assess(dep("==1.0.0"), releases, python=None, allow_prereleases=True).latest) == "1.1.0rc1"
     on_pre = assess(dep("==1.1.0rc1"), page(("1.1.0rc1", {}), ("1.1.0rc2", {})), python=None)
     assert str(on_pre.latest) == "1.1.0rc2"
-    assert on_pre.update_kind == "prerelease"
+    assert on_pre.update_kind == "patch"
 
 
 def test_range_no_release_satisfies_is_a_skip_reason() -> None:
