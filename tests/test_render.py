@@ -105,3 +105,16 @@ def test_cut_sections_never_leave_a_fence_open() -> None:
 
     assert _close_fences("a\n~~~~python\nx = 1") == "a\n~~~~python\nx = 1\n~~~~"
     assert _close_fences("```\ncode\n```\nafter") == "```\ncode\n```\nafter"
+
+
+def test_versions_without_a_section_are_named_with_the_file_that_was_read() -> None:
+    entry = {"name": "httpx", "old": "1.0.0", "new": "1.3.0", "source_kind": "sdist",
+             "source_url": "https://example.invalid/httpx-1.3.0.tar.gz", "source_path": "docs/releases", "flags": [],
+             "sections": [{"version": "1.3.0", "heading": "1.3.0", "text": "1.3.0\n\n- c"}],
+             "missing": ["1.1.0", "1.2.0"], "note": None, "summary": None}
+    body = Renderer().body(change("httpx"), None, None, changelog=[entry])
+    assert ("_No changelog section for: 1.1.0, 1.2.0 in "
+            "[`docs/releases`](https://example.invalid/httpx-1.3.0.tar.gz)._") in body
+    described = Renderer().body(change("httpx"), None, None, changelog=[{**entry, "source_path": "description"}])
+    assert ("_No changelog section for: 1.1.0, 1.2.0 in the "
+            "[text that was read](https://example.invalid/httpx-1.3.0.tar.gz)._") in described

@@ -13,6 +13,7 @@ from jobs.changelogs.link import LinkSource
 from jobs.changelogs.github import upstream_repository
 from jobs.changelogs.metadata import parse_pkg_info, project_urls
 from jobs.changelogs.sdist import SdistCache, SdistSource, sdist_for
+from jobs.changelogs.parse import parse_version
 from jobs.changelogs.slicing import missing_versions, slice_releases
 from jobs.errors import NightcrewError, PackageIndexError
 from jobs.index.client import IndexClient
@@ -84,16 +85,23 @@ class ChangelogFinder:
             except Exception as exc:  # noqa: BLE001 - upstream data that breaks a source must not end the run
                 self.problems.append(Problem(None, None, f"{package} changelog ({source.kind}): {_one_line(exc)}"))
                 continue
-            for candidate in candidates:
+            for position, candidate in enumerate(candidates):
                 if source.kind == "link":
                     link = link or candidate
                     continue
                 try:
-                    sliced = slice_releases(candidate.texts, old, new, prereleases=self.prereleases)
+                    texts = candidate.texts
+                    sliced = slice_releases(texts, old, new, prereleases=self.prereleases)
+                    missing = missing_versions(versions, sliced.sections, old, new)
+                    if sliced.sections and (missing or min(sliced.found_versions) > old):
+                        texts = _with_older_series(texts, sliced.found_versions, missing, candidates[position + 1:],
+                                                   old, new)
+                        if texts is not candidate.texts:
+                            sliced = slice_releases(texts, old, new, prereleases=self.prereleases)
+                            missing = missing_versions(versions, sliced.sections, old, new)
                     found = Changelog(
-                        package, str(old), str(new), candidate.origin, sliced.sections,
-                        missing_versions(versions, sliced.sections, old, new), flag_sections(sliced.sections),
-                        repository=repository,
+                        package, str(old), str(new), candidate.origin, sliced.sections, missing,
+                        flag_sections(sliced.sections), repository=repository,
                     ) if sliced.sections else None
                 except Exception as exc:  # noqa: BLE001 - a hostile changelog: report it, try the next candidate
                     where = candidate.origin.url or candidate.origin.path or ""
@@ -113,6 +121,33 @@ class ChangelogFinder:
                              note="no changelog text found; the project links its changelog", repository=repository)
         return Changelog(package, str(old), str(new), None, (), in_range, note="no changelog found",
                          repository=repository)
+
+
+def _with_older_series(texts: dict[str, str], found: Sequence[Version], missing: Sequence[str],
+                       others: Sequence[SourceText], old: Version, new: Version) -> dict[str, str]:
+    """Notes split by series: the main changelog holds the current series only and older series live in files of
+    their own (``doc/changes/9.0.rst``). A version is wanted when the index lists it in range without a section
+    (``missing``), or when it lies between ``old`` and the oldest release the main changelog names at all (the
+    file does not reach back that far). Files of the later candidates whose in-range sections are all wanted
+    versions are added to ``texts``."""
+    floor = min(found, default=new)
+    wanted_missing = {v for v in (parse_version(m) for m in missing) if v is not None}
+    covered: set[Version] = set()
+
+    def wanted(version: Version) -> bool:
+        return version not in covered and (version in wanted_missing or old < version < floor)
+
+    added: dict[str, str] = {}
+    for other in others:
+        for path, text in other.texts.items():
+            if path in texts or path in added:
+                continue
+            sections = slice_releases({path: text}, old, new, prereleases="never").sections
+            named = {v for s in sections for word in s.version.split() if (v := parse_version(word)) is not None}
+            if named and all(wanted(v) for v in named):
+                added[path] = text
+                covered.update(named)
+    return {**texts, **added} if added else texts
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:

@@ -80,9 +80,20 @@ def find_releases(text: str, filename: str = "") -> list[Release]:
     return as_markdown if len(as_markdown) > len(as_rst) else as_rst
 
 
-def looks_like_changelog(text: str, filename: str = "") -> bool:
-    """True when the text holds at least two release headings (a stub that points elsewhere holds none)."""
-    return len(find_releases(text, filename)) >= 2
+def document_title(text: str, filename: str = "") -> tuple[str, int, int] | None:
+    """The first section title of a document: (title text, its 1-based line, the 0-based line it starts on,
+    overline included), or None when it has none. RST unless the name says Markdown."""
+    lines = split_lines(text)
+    blocks = _markdown_blocks(lines) if _syntax(filename) == "markdown" else _rst_blocks(lines)
+    first = next((b for b in blocks if b.kind == "heading"), None)
+    return None if first is None else (first.heading, first.title + 1, first.start)
+
+
+def looks_like_changelog(text: str, filename: str = "", *, named: bool = False) -> bool:
+    """True when the text holds release headings: at least two, or one when its file's name already says it is a
+    changelog (``named``: a young project's CHANGELOG.md, or one restarted for a new major). A stub that points
+    elsewhere holds none."""
+    return len(find_releases(text, filename)) >= (1 if named else 2)
 
 
 # ---------------------------------------------------------------- heading titles
@@ -255,7 +266,8 @@ def _markdown_blocks(lines: list[str]) -> list[_Block]:
                 blocks.append(_Block("heading", first, first, first + 1, level, lines[first].strip(),
                                      _markdown_plain(content)))
         elif token.type == "paragraph_open":
-            block = _line_block(lines, first, single=stop - first == 1, plain=_markdown_plain)
+            block = (_wiki_block(lines, first, _markdown_plain)
+                     or _line_block(lines, first, single=stop - first == 1, plain=_markdown_plain))
             if block:
                 blocks.append(block)
     return blocks
@@ -267,9 +279,30 @@ def _line_block(lines: list[str], index: int, *, single: bool, plain) -> _Block 
     bold = _BOLD_LINE.fullmatch(line)
     if bold:
         return _Block("bold", index, index, index + 1, 0, line, plain(bold["inner"] + bold["rest"]))
-    if single and not _MARKUP_CHARS.search(line) and len(line) <= 80:
-        return _Block("plain", index, index, index + 1, 0, line, line)
+    if single and len(line) <= 80:
+        if not _MARKUP_CHARS.search(line):
+            return _Block("plain", index, index, index + 1, 0, line, line)
+        bracketed = _BRACKETED_LINE.fullmatch(line)  # "[0.18.17, 2025-12-17]:"
+        if bracketed and not _MARKUP_CHARS.search(bracketed["inner"]):
+            return _Block("plain", index, index, index + 1, 0, line, bracketed["inner"])
     return None
+
+
+_BRACKETED_LINE = re.compile(r"\[(?P<inner>[^\[\]]+)\]:?")
+
+
+# "= 1.2.3 (20240101) =" (the closing run is optional): a plain-text heading whose rank is the number of "="
+_WIKI_HEADING = re.compile(r"(?P<marks>={1,6})[ \t]+(?P<inner>[^=\s](?:.*?\S)?)(?:[ \t]+=+)?[ \t]*")
+# "- :release:`1.2.3 <2024-01-02>`": the Sphinx ``releases`` extension marks releases inside one flat list;
+# the entries below a marker, up to the next one, are that release's
+_RELEASE_MARKER = re.compile(r"[-*+][ \t]+:release:`(?P<version>[^`<]+?)\s*(?:<(?P<date>[^>`]*)>)?\s*`.*")
+
+
+def _wiki_block(lines: list[str], index: int, plain) -> _Block | None:  # type: ignore[no-untyped-def]
+    found = _WIKI_HEADING.fullmatch(lines[index].strip())
+    if found is None or lines[index][:1].isspace():
+        return None
+    return _Block("heading", index, index, index + 1, len(found["marks"]), lines[index].strip(), plain(found["inner"]))
 
 
 _ADORNMENT = re.compile(r"([!-/:-@\[-`{-~])\1{2,}\s*")
@@ -316,10 +349,15 @@ def _rst_blocks(lines: list[str]) -> list[_Block]:
             blocks.append(_Block("heading", i, i, i + 2, level, title, _rst_plain(title)))
             i += 2
             continue
-        if _DIRECTIVE.fullmatch(line):
+        marker = _RELEASE_MARKER.fullmatch(line)
+        if marker:
+            blocks.append(_Block("marker", i, i, i + 1, 0, line.strip(), marker["version"]))
+        elif _DIRECTIVE.fullmatch(line):
             block = _directive_block(lines, i)
             if block:
                 blocks.append(block)
+        elif opens_section(i) and (wiki := _wiki_block(lines, i, _rst_plain)):
+            blocks.append(wiki)
         elif is_text(line) and not line[0].isspace() and opens_section(i) and not line.startswith(".."):
             after = lines[i + 1] if i + 1 < count else ""
             ends_paragraph = not after.strip() or after[0].isspace() or bool(_BULLET.match(after))
@@ -355,18 +393,28 @@ def _releases(lines: list[str], blocks: list[_Block]) -> list[Release]:
     stand_ins = _keep_groups([b for b in blocks if b.kind != "heading"], titles)
     # Bold or plain lines and directives count only when they outnumber real release headings: a changelog
     # picks one way to mark releases, and a stray "**2.0**" in a headed changelog is emphasis, not a release.
+    # Except when a changelog changed its way once: the other kind then fills a part of the document of its own,
+    # before or after every release of the main kind, with versions all newer or all older than them (recent
+    # entries headed by bare "6.0.2 (2024-08-06)" lines above underlined old ones).
     use_stand_ins = len(stand_ins) > len(headings)
-    release_ids = {id(block) for block in (stand_ins if use_stand_ins else headings)}
+    main, other = (stand_ins, headings) if use_stand_ins else (headings, stand_ins)
+    era = _era(main, other, titles)
+    release_ids = {id(block) for block in main + era}
     # Every heading bounds a section; so does an unreleased directive when directives mark the releases.
     elements = _ranked([b for b in blocks if b.kind == "heading" or id(b) in release_ids
                         or (use_stand_ins and b.kind == "directive")])
+    if era and not use_stand_ins:  # stand-ins of an era rank with the release headings, never under one of them
+        rank = min(level for block, level in elements if id(block) in release_ids and block.kind == "heading")
+        era_ids = {id(block) for block in era}
+        elements = [(block, rank if id(block) in era_ids else level) for block, level in elements]
     result = []
     for position, (block, level) in enumerate(elements):
         if id(block) not in release_ids:
             continue
         end = len(lines)
         for later, later_level in elements[position + 1:]:
-            if later_level <= level:
+            # a category heading written one level too high ("## Fixed" under "## 1.2.0") is still the release's
+            if later_level <= level and not (id(later) not in release_ids and _is_category(later.plain)):
                 end = later.start
                 break
         title = titles[id(block)]
@@ -381,6 +429,34 @@ def _releases(lines: list[str], blocks: list[_Block]) -> list[Release]:
             level=level,
         ))
     return result
+
+
+# The change categories of Keep a Changelog and towncrier: headings inside a release, never a release's end.
+_CATEGORIES = frozenset(
+    "added changed deprecated removed fixed security features feature bugfixes bug fixes bugs fixed improvements "
+    "deprecations removals documentation misc miscellaneous breaking changes other".split()
+)
+
+
+def _is_category(plain: str) -> bool:
+    words = re.sub(r"[^\w\s]", " ", plain.lower()).split()
+    return bool(words) and len(words) <= 3 and all(word in _CATEGORIES for word in words)
+
+
+def _era(main: list[_Block], other: list[_Block], titles: dict[int, _Title | None]) -> list[_Block]:
+    """``other``'s release blocks when they form an era of the changelog apart from ``main``'s (see ``_releases``):
+    all before or all after ``main``'s, with versions on one side of ``main``'s, at least two of them (one
+    stray bold version line is still emphasis)."""
+    if not main or len(other) < 2:
+        return []
+    first, last = min(b.start for b in main), max(b.start for b in main)
+    if not (all(b.start < first for b in other) or all(b.start > last for b in other)):
+        return []
+    ours = [v for b in main for v in titles[id(b)].parsed]  # type: ignore[union-attr]
+    theirs = [v for b in other for v in titles[id(b)].parsed]  # type: ignore[union-attr]
+    if min(theirs) > max(ours) or max(theirs) < min(ours):
+        return other
+    return []
 
 
 def _keep_groups(blocks: list[_Block], titles: dict[int, _Title | None]) -> list[_Block]:

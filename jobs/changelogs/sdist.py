@@ -17,7 +17,7 @@ from typing import Protocol
 from packaging.version import Version
 
 from jobs.changelogs.base import ChangelogRequest, SourceText
-from jobs.changelogs.parse import MAX_VERSION_CHARS, looks_like_changelog
+from jobs.changelogs.parse import MAX_VERSION_CHARS, document_title, looks_like_changelog
 from jobs.errors import PackageIndexError
 from jobs.index.locate import redact_url
 from jobs.models import ChangelogOrigin, DistributionFile, ProjectPage
@@ -38,7 +38,8 @@ CHANGELOG_NAMES = ("changelog", "changes", "history", "news", "releases", "relea
 # Under doc/ and docs/ the name may go on ("changelog-2.x.rst", "release-notes-v1.rst").
 DOC_PREFIXES = ("changelog", "changes", "releasenotes", "whatsnew", "history", "versionhistory")
 EXTENSIONS = ("", ".md", ".rst", ".txt", ".markdown")
-DOC_FOLDERS = ("doc", "docs")
+# Documentation trees; "sites" is where invoke-style projects keep their website and docs (sites/www, sites/docs).
+DOC_FOLDERS = ("doc", "docs", "documentation", "sites", "site", "website")
 MAX_DOC_DEPTH = 3  # folders from the top, doc/ itself counted: doc/en/changelog.rst, doc/source/whatsnew/1.2.rst
 # Folders holding one file per release (or per series), named by its version.
 RELEASE_FOLDERS = ("changelog", "changelogs", "changes", "history", "news", "releases", "release",
@@ -47,6 +48,7 @@ RELEASE_FOLDERS = ("changelog", "changelogs", "changes", "history", "news", "rel
 FRAGMENT_FOLDERS = ("changelog.d", "changes.d", "news.d", "newsfragments", "fragments", "unreleased")
 # "1.2", "v1.2.3", "release-1.2", "changes_2.0.0rc1", "Django-4.2": an optional word, then a dotted version.
 _VERSION_STEM = re.compile(r"^(?:[a-z][a-z_-]*?[-_ ]?)?v?(\d+(?:\.\d+)+[a-z0-9.+-]*)$", re.IGNORECASE)
+_NOTES_SUFFIX = re.compile(r"[-_ ](?:release[-_ ]?)?(?:notes|changelog|changes|whatsnew)$", re.IGNORECASE)
 # Stubs that pull the real text in: RST/Sphinx include, MyST include, pymdownx snippets.
 _INCLUDE = re.compile(
     r"^\s*(?:\.\.\s+include::\s*(?P<rst>\S+)"
@@ -113,7 +115,9 @@ def release_file_version(path: str) -> Version | None:
     split = _split_ext(filename)
     if split is None:
         return None
-    found = _VERSION_STEM.match(split[0])
+    # "1.26.0-notes", "2.0_release_notes", "3.1-changelog": the word after the version names the kind of file
+    stem = _NOTES_SUFFIX.sub("", split[0])
+    found = _VERSION_STEM.match(stem)
     if found is None:
         return None
     if len(found.group(1)) > MAX_VERSION_CHARS:
@@ -122,6 +126,23 @@ def release_file_version(path: str) -> Version | None:
         return Version(found.group(1))
     except ValueError:  # InvalidVersion, or a number part too long to convert
         return None
+
+
+_TITLE_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+)")
+
+
+def titled_by_version(text: str, path: str, version: Version) -> bool:
+    """Whether a per-release file's own title names the file's version ("NumPy 2.5.5 Release Notes")."""
+    title = document_title(text, path)
+    if title is None:
+        return False
+    for token in _TITLE_VERSION.findall(title[0]):
+        try:
+            if Version(token) == version:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def is_candidate_member(path: str) -> bool:
@@ -465,7 +486,7 @@ class SdistSource:
             text = archive.text(path)
             if text is None or path in taken:
                 continue
-            if looks_like_changelog(text, path):
+            if looks_like_changelog(text, path, named=True):  # found by its name: one release heading is enough
                 ranked.append(((0, rank), SourceText(ChangelogOrigin("sdist", url=url, path=path), {path: text})))
                 taken.add(path)
                 continue
@@ -474,7 +495,8 @@ class SdistSource:
             archive.read_many(targets)
             for target in targets:
                 included = archive.text(target)
-                if target not in taken and included is not None and looks_like_changelog(included, target):
+                if target not in taken and included is not None and looks_like_changelog(
+                        included, target, named=file_rank(target) is not None):
                     origin = ChangelogOrigin("sdist", url=url, path=target)
                     ranked.append(((0, rank), SourceText(origin, {target: included})))
                     taken.add(target)
@@ -491,13 +513,16 @@ class SdistSource:
             version = release_file_version(path)
             if version is not None:
                 folders.setdefault(path.rpartition("/")[0], []).append((version, path))
-        found: list[tuple[str, dict[str, str]]] = []
-        for folder in sorted(folders, key=lambda f: (f.count("/"), f)):
+        found: list[tuple[float, int, str, dict[str, str]]] = []
+        for folder in folders:
             entries = sorted(folders[folder], reverse=True)
             if len(entries) < 2:
                 continue
             archive.read_many(path for _v, path in entries)
             texts = {path: text for _v, path in entries if (text := archive.text(path)) is not None and text.strip()}
             if len(texts) >= 2:
-                found.append((folder, texts))
-        return found
+                titled = sum(titled_by_version(texts[p], p, v) for v, p in entries if p in texts) / len(texts)
+                found.append((-titled, folder.count("/"), folder, texts))
+        # release notes (each file titled with its version) before listings whose files open with a generic title
+        # ("Contributors"), then the shallower folder
+        return [(folder, texts) for _t, _d, folder, texts in sorted(found, key=lambda f: f[:3])]

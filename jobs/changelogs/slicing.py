@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.version import Version
 
-from jobs.changelogs.parse import Release, find_releases, parse_version, split_lines, trim_end
+from jobs.changelogs.parse import Release, document_title, find_releases, parse_version, split_lines, trim_end
+from jobs.changelogs.sdist import release_file_version
 from jobs.models import ChangelogSection
 
 PRERELEASE_MODES = ("auto", "always", "never")
@@ -55,7 +56,7 @@ def slice_releases(
     """
     if prereleases not in PRERELEASE_MODES:
         raise ValueError(f"prereleases must be one of {', '.join(PRERELEASE_MODES)}, not {prereleases!r}")
-    files = [_File(path, split_lines(text), find_releases(text, path)) for path, text in texts.items()]
+    files = [_File(path, split_lines(text), _file_releases(text, path)) for path, text in texts.items()]
     files = _in_changelog_order([f for f in files if f.releases])
     named_files = len(texts) > 1
     sections: list[ChangelogSection] = []
@@ -75,6 +76,24 @@ def slice_releases(
             spans.append((file.path, parts[0][0] + 1, parts[-1][1]))
     found = sorted({v for f in files for r in f.releases for v in r.parsed})
     return SliceResult(tuple(sections), tuple(found), tuple(spans))
+
+
+def _file_releases(text: str, path: str) -> list[Release]:
+    """The file's release headings; for a file of a per-release folder (``docs/releases/5.1.2.txt``,
+    ``doc/source/release/2.1.0-notes.rst``) whose headings do not name its own version (its title is prose such
+    as "<Project> 5.1.2 release notes"), the whole file is that release's section: the file name is its heading."""
+    releases = find_releases(text, path)
+    version = release_file_version(path)
+    if version is None or any(version in r.parsed for r in releases):
+        return releases
+    lines = split_lines(text)
+    if not any(line.strip() for line in lines):
+        return releases
+    title = document_title(text, path)
+    heading, line, start = title if title is not None else (path.rpartition("/")[2], 1, 0)
+    whole = Release((str(version),), (version,), heading, line, start, trim_end(lines, start + 1, len(lines)), 0)
+    # headings inside that name other versions are nested releases of this file (their level is deeper)
+    return [whole] + [replace(r, level=max(r.level, 1)) for r in releases if r.start >= start]
 
 
 def missing_versions(

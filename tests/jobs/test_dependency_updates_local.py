@@ -363,3 +363,18 @@ def test_pr_body_carries_the_upstream_changelog_slice(project: Project) -> None:
     assert "@octocat" not in body and "@<!-- -->octocat" in body
     assert "First release" not in body  # only the versions in between
     assert minor["action"] == "opened", err
+
+
+def test_pr_body_carries_the_section_of_a_changelog_with_one_release_heading(project: Project) -> None:
+    from tests.support.distbuild import build_sdist
+
+    changelog = "# Changelog\n\nAll notable changes.\n\n## 1.1.0 - 2025-05-01\n\n- Add `mul()`\n"
+    for version in ("1.0.0", "1.1.0"):
+        project.index.add(build_sdist(project.dists, "mathlib", version, extra_files={"CHANGELOG.md": changelog}))
+    code, data, err = run(project, "--only", "mathlib")
+    assert code == 0, err
+    assert by_branch(data)["nightcrew/mathlib-1.1.0"]["action"] == "opened"
+    listed = {p["branch"]: p for p in prs(project)}
+    text = Path(project.work / listed["nightcrew/mathlib-1.1.0"]["body_path"]).read_text()
+    assert "<summary>1.1.0</summary>" in text and "- Add `mul()`" in text
+    assert "No changelog found" not in text and "No changelog section" not in text
