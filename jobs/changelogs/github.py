@@ -398,14 +398,15 @@ class _Search:
         text, url, real = self.read(path)
         if text is None:
             return None
-        if looks_like_changelog(text, real):
+        if looks_like_changelog(text, real, named=file_rank(real) is not None):  # a changelog's name: one heading will do
             return SourceText(ChangelogOrigin("github-file", url=url, path=real), {real: text})
         # A stub: the repository (unlike an sdist) has what it includes.
         for target in included_paths(text, real):
             if self.reads <= 0:
                 break
             included, url, real_target = self.read(target)
-            if included is not None and looks_like_changelog(included, real_target):
+            if included is not None and looks_like_changelog(included, real_target,
+                                                             named=file_rank(real_target) is not None):
                 return SourceText(ChangelogOrigin("github-file", url=url, path=real_target), {real_target: included})
         return None
 
