@@ -33,6 +33,7 @@ class Release:
     start: int
     end: int
     level: int
+    unreleased: bool = False  # the heading says so ("1.3.0 (unreleased)"); only with include_unreleased
 
 
 def split_lines(text: str) -> list[str]:
@@ -63,7 +64,7 @@ def parse_version(text: str) -> Version | None:
         return None
 
 
-def find_releases(text: str, filename: str = "") -> list[Release]:
+def find_releases(text: str, filename: str = "", *, include_unreleased: bool = False) -> list[Release]:
     """Every release heading of ``text`` in document order; ``filename`` picks Markdown or reStructuredText.
 
     Unknown extensions (``CHANGES``, ``.txt``, a package description) are read both ways and the reading
@@ -72,11 +73,11 @@ def find_releases(text: str, filename: str = "") -> list[Release]:
     lines = split_lines(text)
     syntax = _syntax(filename)
     if syntax == "markdown":
-        return _releases(lines, _markdown_blocks(lines))
+        return _releases(lines, _markdown_blocks(lines), include_unreleased)
     if syntax == "rst":
-        return _releases(lines, _rst_blocks(lines))
-    as_markdown = _releases(lines, _markdown_blocks(lines))
-    as_rst = _releases(lines, _rst_blocks(lines))
+        return _releases(lines, _rst_blocks(lines), include_unreleased)
+    as_markdown = _releases(lines, _markdown_blocks(lines), include_unreleased)
+    as_rst = _releases(lines, _rst_blocks(lines), include_unreleased)
     return as_markdown if len(as_markdown) > len(as_rst) else as_rst
 
 
@@ -386,11 +387,12 @@ def _directive_block(lines: list[str], index: int) -> _Block | None:
 # ---------------------------------------------------------------- from blocks to releases
 
 
-def _releases(lines: list[str], blocks: list[_Block]) -> list[Release]:
+def _releases(lines: list[str], blocks: list[_Block], include_unreleased: bool = False) -> list[Release]:
     """Pick the blocks that are release headings and give each its range of lines."""
     titles = {id(block): _read_title(block.plain, allow_name=block.kind != "plain") for block in blocks}
-    headings = _keep_groups([b for b in blocks if b.kind == "heading"], titles)
-    stand_ins = _keep_groups([b for b in blocks if b.kind != "heading"], titles)
+    headings = _keep_groups([b for b in blocks if b.kind == "heading"], titles, include_unreleased=include_unreleased)
+    stand_ins = _keep_groups([b for b in blocks if b.kind != "heading"], titles,
+                             include_unreleased=include_unreleased)
     # Bold or plain lines and directives count only when they outnumber real release headings: a changelog
     # picks one way to mark releases, and a stray "**2.0**" in a headed changelog is emphasis, not a release.
     # Except when a changelog changed its way once: the other kind then fills a part of the document of its own,
@@ -427,6 +429,7 @@ def _releases(lines: list[str], blocks: list[_Block]) -> list[Release]:
             start=block.start,
             end=trim_end(lines, block.body, end),
             level=level,
+            unreleased=title.unreleased,
         ))
     return result
 
@@ -459,21 +462,33 @@ def _era(main: list[_Block], other: list[_Block], titles: dict[int, _Title | Non
     return []
 
 
-def _keep_groups(blocks: list[_Block], titles: dict[int, _Title | None]) -> list[_Block]:
+def _keep_groups(blocks: list[_Block], titles: dict[int, _Title | None], *,
+                 include_unreleased: bool = False) -> list[_Block]:
     """Release titles, minus those whose naming is not the changelog's own.
 
     Bare versions and "Version"/"Release" prefixes always count. A title led by another word ("Mypy 1.11",
     "pytest 8.0") or a bare date counts only when that is the most common naming in the document and recurs,
-    so a stray "Python 3.12" heading or a list of tools with their versions is not taken for a release.
+    so a stray "Python 3.12" heading or a list of tools with their versions is not taken for a release; or when
+    it recurs as the naming of an era of the changelog (all its versions newer, or all older, than the main
+    naming's: "H11 0.16.0" above older "v0.13.0"). A title that says it is unreleased ("1.3.0 (unreleased)")
+    is kept only with ``include_unreleased``; the groups are counted on released titles.
     """
-    found = [(b, t) for b in blocks if (t := titles[id(b)]) is not None and not t.unreleased and b.released]
+    named = [(b, t) for b in blocks if (t := titles[id(b)]) is not None and b.released]
+    found = [(b, t) for b, t in named if not t.unreleased]
     groups = Counter(t.group for _, t in found)
     if not groups:
         return []
     top = max(groups.values())
     main = next(t.group for _, t in found if groups[t.group] == top)
     kept = {""} | ({main} if top >= 2 else set())
-    return [b for b, t in found if t.group in kept]
+    ours = [v for _, t in found if t.group in kept for v in t.parsed]
+    for group, count in groups.items():
+        if group in kept or count < 2 or group.startswith("<") or not ours:
+            continue
+        theirs = [v for _, t in found if t.group == group for v in t.parsed]
+        if min(theirs) > max(ours) or max(theirs) < min(ours):
+            kept.add(group)
+    return [b for b, t in (named if include_unreleased else found) if t.group in kept]
 
 
 def _ranked(blocks: Iterable[_Block]) -> list[tuple[_Block, int]]:

@@ -85,7 +85,10 @@ def _where(folders: list[str]) -> int | None:
     return None
 
 
-def file_rank(path: str) -> tuple[int, int, int, int, str] | None:
+_SPLIT_TOKEN = re.compile(r"^(?:\d{4}|v?\d+(?:\.(?:\d+|x))*)[-_. ]|[-_. ](?:\d{4}|v?\d+(?:\.(?:\d+|x))*)$", re.I)
+
+
+def file_rank(path: str) -> tuple[int, int, int, int, int, str] | None:
     """Sort key of a single-file changelog candidate (smaller is better), or None when ``path`` is not one."""
     *folders, filename = path.split("/")
     where = _where(folders)
@@ -93,6 +96,12 @@ def file_rank(path: str) -> tuple[int, int, int, int, str] | None:
     if where is None or split is None or _in_fragment_folder(folders):
         return None
     stem = _norm(split[0])
+    # under doc/, notes split by year or series: "2023-news.rst", "changelog-2.x.md" rank after the main file
+    dated = 0
+    if where == 1 and stem not in CHANGELOG_NAMES:
+        bare = _norm(_SPLIT_TOKEN.sub("", split[0]))
+        if bare in CHANGELOG_NAMES:
+            stem, dated = bare, 1
     if stem in CHANGELOG_NAMES:
         name_rank = CHANGELOG_NAMES.index(stem)
     elif where == 1 and stem.startswith(DOC_PREFIXES):
@@ -100,7 +109,7 @@ def file_rank(path: str) -> tuple[int, int, int, int, str] | None:
     else:
         return None
     ext_rank = (".md", ".rst", ".markdown", ".txt", "").index(split[1])
-    return (where, len(folders), name_rank, ext_rank, path)
+    return (where, len(folders), name_rank, dated, ext_rank, path)
 
 
 def release_file_version(path: str) -> Version | None:

@@ -56,7 +56,7 @@ def slice_releases(
     """
     if prereleases not in PRERELEASE_MODES:
         raise ValueError(f"prereleases must be one of {', '.join(PRERELEASE_MODES)}, not {prereleases!r}")
-    files = [_File(path, split_lines(text), _file_releases(text, path)) for path, text in texts.items()]
+    files = [_File(path, split_lines(text), _file_releases(text, path, new)) for path, text in texts.items()]
     files = _in_changelog_order([f for f in files if f.releases])
     named_files = len(texts) > 1
     sections: list[ChangelogSection] = []
@@ -78,11 +78,13 @@ def slice_releases(
     return SliceResult(tuple(sections), tuple(found), tuple(spans))
 
 
-def _file_releases(text: str, path: str) -> list[Release]:
+def _file_releases(text: str, path: str, new: Version) -> list[Release]:
     """The file's release headings; for a file of a per-release folder (``docs/releases/5.1.2.txt``,
     ``doc/source/release/2.1.0-notes.rst``) whose headings do not name its own version (its title is prose such
-    as "<Project> 5.1.2 release notes"), the whole file is that release's section: the file name is its heading."""
-    releases = find_releases(text, path)
+    as "<Project> 5.1.2 release notes"), the whole file is that release's section: the file name is its heading.
+
+    A heading that still says "unreleased" counts when it names ``new`` itself: the release shipped with it."""
+    releases = [r for r in find_releases(text, path, include_unreleased=True) if not r.unreleased or new in r.parsed]
     version = release_file_version(path)
     if version is None or any(version in r.parsed for r in releases):
         return releases

@@ -294,3 +294,35 @@ def test_older_series_found_by_the_gap_even_when_the_index_lists_no_release_betw
     files = {"CHANGES.rst": TOP_SERIES, "doc/changes/9.0.rst": OLD_SERIES, "doc/changes/8.2.rst": OLDER_SERIES}
     found = find(static_index, tmp_path, {"9.0.3": files, "9.1.1": files}, "9.0.3", "9.1.1")
     assert versions_of(found) == ["9.1.1", "9.1.0", "9.0.4"]
+
+
+def test_a_heading_still_marked_unreleased_counts_for_the_release_that_shipped_it() -> None:
+    from jobs.changelogs.slicing import slice_releases
+
+    text = ("Changelog\n=========\n\n3.0.0 - unreleased\n------------------\n\n- shipped anyway\n\n"
+            "2.0.0 - 2024-04-17\n------------------\n\n- b\n\n1.0.0 - 2023-01-01\n------------------\n\n- a\n")
+    sliced = slice_releases({"docs/news.rst": text}, Version("1.0.0"), Version("3.0.0"))
+    assert [s.version for s in sliced.sections] == ["3.0.0", "2.0.0"]
+    # short of it, the unreleased section stays out
+    assert [s.version for s in slice_releases({"docs/news.rst": text}, Version("1.0.0"), Version("99")).sections] \
+        == ["2.0.0"]
+
+
+def test_a_project_name_that_heads_only_the_newer_releases_is_an_era_of_its_own() -> None:
+    text = ("Changes\n=======\n\nH11 0.16.0 (2025-04-23)\n-----------------------\n\n- c\n\n"
+            "H11 0.15.0 (2025-04-20)\n-----------------------\n\n- b\n\n"
+            "v0.14.0 (2022-09-25)\n--------------------\n\n- a\n\nv0.13.0 (2022-01-19)\n--------------------\n\n- z\n"
+            "\nv0.12.0 (2021-01-01)\n--------------------\n\n- y\n")
+    assert [r.versions[0] for r in find_releases(text, "docs/changes.rst")] == [
+        "0.16.0", "0.15.0", "0.14.0", "0.13.0", "0.12.0"]
+
+
+def test_notes_split_by_year_files_are_read_across_the_boundary(static_index, tmp_path: Path) -> None:
+    news = "News\n====\n\n22.0.0 - 2024-04-17\n===================\n\n- current year\n"
+    older = "2023\n====\n\n21.2.0 - 2023-07-19\n===================\n\n- older\n\n21.1.0 - 2023-07-18\n" \
+            "===================\n\n- oldest in range\n\n21.0.1 - 2023-07-01\n===================\n\n- out\n"
+    files = {"docs/source/news.rst": news, "docs/source/2023-news.rst": older}
+    found = find(static_index, tmp_path, {"21.0.1": files, "22.0.0": files}, "21.0.1", "22.0.0")
+    assert versions_of(found) == ["22.0.0", "21.2.0", "21.1.0"]
+    assert [s.file for s in found.sections] == ["docs/source/news.rst", "docs/source/2023-news.rst",
+                                                "docs/source/2023-news.rst"]
