@@ -272,6 +272,7 @@ class PullRef:
     title: str
     kind: str  # "merge" | "squash"
     author_email: str = ""
+    body: str = ""  # the commit message's body (closing keywords; a squash keeps the PR's description there)
 
 
 @dataclass(frozen=True)

@@ -188,12 +188,18 @@ def web_url(remote: str | None) -> str | None:
 
 
 def git_only(pulls: Sequence[PullRef], repo_url: str | None) -> dict[int, PullInfo]:
-    """What git alone says about each pull request: the title from its commit, a link built from the repository's
-    web address (``repo_url``; a git remote URL is turned into one; None: no links); no labels or authors."""
+    """What git alone says about each pull request: the title from its commit, its body (for a merge commit, the
+    lines after the title), the issues its closing keywords close (``Fixes #9``, ``closes org/repo#9`` of this
+    repository), a link built from the repository's web address (``repo_url``; a git remote URL is turned into
+    one; None: no links); no labels or authors."""
     base = web_url(repo_url)
+    repository = "/".join(base.split("://", 1)[-1].split("/")[-2:]) if base and base.count("/") >= 3 else ""
     infos: dict[int, PullInfo] = {}
     for pull in pulls:
         if pull.number not in infos:
-            infos[pull.number] = PullInfo(number=pull.number, title=pull.title,
+            # a squash commit's body is the PR's description: its closing keywords close issues as the forge's do
+            body = pull.body if pull.kind == "squash" else "\n".join(pull.body.splitlines()[1:])
+            closes = tuple(n for n in closing_issues(body, repository) if n != pull.number) if repository else ()
+            infos[pull.number] = PullInfo(number=pull.number, title=pull.title, body=body, closes=closes,
                                           url=f"{base}/pull/{pull.number}" if base else None)  # fmt: skip
     return infos

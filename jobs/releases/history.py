@@ -252,8 +252,14 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def pull_of(subject: str, body: str = "") -> tuple[int, str, str] | None:
-    """(number, title, kind) of the pull request a commit message records, or None for a direct commit."""
+def pull_of(subject: str, body: str = "", parents: int = 2) -> tuple[int, str, str] | None:
+    """(number, title, kind) of the pull request a commit message records, or None for a direct commit.
+
+    On a single-parent commit (``parents`` 1) the trailing ``(#N)`` a squash merge appends names the PR that
+    landed it, even when the subject starts with ``Merge pull request #M``: a squashed backport of a merge."""
+    squash = _SQUASH_SUBJECT.match(subject)
+    if parents <= 1 and squash and _MERGE_SUBJECT.match(subject):
+        return int(squash["number"]), _first_line(body) or squash["title"].strip(), "squash"
     merge = _MERGE_SUBJECT.match(subject)
     if merge:
         # GitHub's title is the message body's first line; without one, the branch (owner/ removed)
@@ -293,7 +299,7 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
     seen: set[int] = set()
     direct: list[Commit] = []
     for entry in chain:
-        found = pull_of(entry.subject, entry.body)
+        found = pull_of(entry.subject, entry.body, len(entry.parents))
         if found is None:
             if include_direct:
                 direct.append(Commit(entry.sha, entry.subject, entry.body, entry.name, entry.email, entry.date))
@@ -309,7 +315,7 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
             kind = "merge"
             if entry.parents[1] in by_sha:
                 author = by_sha[entry.parents[1]].email  # the PR branch's tip, not whoever pressed the button
-        pulls.append(PullRef(number, entry.sha, title, kind, author))
+        pulls.append(PullRef(number, entry.sha, title, kind, author, entry.body))
 
     contributors: dict[str, str] = {}  # lower-cased e-mail -> "Name <email>", first appearance first
     for entry in reversed(entries):

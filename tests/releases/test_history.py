@@ -307,3 +307,31 @@ def test_a_tag_outside_the_pattern_and_a_folder_that_is_no_repository(repo: Repo
     (tmp_path / "plain").mkdir()
     with pytest.raises(ReleaseRangeError, match="not a git repository"):
         release_range(tmp_path / "plain", "v1.0.0", None)
+
+
+def test_a_squashed_merge_subject_names_the_pr_that_landed_it_on_a_single_parent_commit() -> None:
+    subject = "Merge pull request #2301 from alice/backport-fix (#2310)"
+    assert pull_of(subject, "Fix the parser on empty input\n\nmore", parents=1) == \
+        (2310, "Fix the parser on empty input", "squash")
+    # a real merge commit keeps GitHub's merge subject as the PR
+    assert pull_of(subject, "Fix the parser on empty input", parents=2)[0] == 2301
+
+
+def test_git_only_pulls_carry_the_issues_their_closing_keywords_close(tmp_path: Path) -> None:
+    from jobs.releases import enrich
+    from jobs.releases.history import release_range
+
+    repo = Repo(tmp_path / "r")
+    repo.commit("initial")
+    repo.tag("v1.0.0")
+    repo.commit("Fix the parser (#12)\n\nFixes #9, closes acme/widgets#10 and closes other/repo#11.\n")
+    repo.merge_pr(13, "Add retries", BOB)
+    repo.commit("Merge pull request #14 from bob/backport (#15)\n\nBackport the parser fix\n\nResolves #7\n")
+    repo.tag("v1.1.0")
+    range_ = release_range(repo.path, "v1.1.0", "v1.0.0")
+    assert [(p.number, p.title) for p in range_.pulls] == [(12, "Fix the parser"), (13, "Add retries"),
+                                                           (15, "Backport the parser fix")]
+    infos = enrich.git_only(range_.pulls, "https://github.com/acme/widgets")
+    assert infos[12].closes == (9, 10)
+    assert infos[15].closes == (7,)
+    assert infos[13].closes == ()
