@@ -192,6 +192,11 @@ class ReleaseNoteSettings(_Section):
     exclude_authors: Strings
     changelog_file: str
     bot_authors: Strings
+    style: Literal["auto", "default"] = "auto"
+    notes_file: str = ""
+    heading: str = ""
+    item_order: Literal["", "ascending", "descending", "merged"] = ""
+    curated: bool = True
 
     @field_validator("tag_pattern")
     @classmethod

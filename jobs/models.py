@@ -330,6 +330,7 @@ class ReleaseNote:
     categories: tuple[tuple[str, tuple[ReleaseItem, ...]], ...] = ()
     excluded: tuple[tuple[int, str], ...] = ()  # (PR number, rule that left it out)
     direct_commits: tuple[str, ...] = ()
+    excluded_commits: tuple[tuple[str, str], ...] = ()  # (direct commit sha, rule that left it out)
     contributors: tuple[str, ...] = ()
     new_contributors: tuple[str, ...] = ()
     compare_url: str | None = None

@@ -24,6 +24,7 @@ from jobs.tools import Denied, Gate, Stopped
 from jobs.tools.redact import secrets_from_environment
 
 if TYPE_CHECKING:
+    from jobs.releases.house import HouseResult
     from jobs.state.store import Store
 
 
@@ -42,21 +43,28 @@ class ReleaseRun:
     notices: tuple[str, ...] = ()
     denied: str | None = None  # the draft was not written because the policy said no (the notes are still here)
     denials: tuple = ()  # the gate's audit records of denied actions
+    source: str = "default"  # what the text was made from: curated-section, news-fragments, house-style, default
+    style: dict | None = None  # the learned house style (jobs.releases.style.HouseStyle.to_json), if any
+    not_in_notes: tuple[int, ...] = ()  # PRs curated text does not mention (listed apart for the editor)
 
 
-def _block(tag: str, text: str) -> str:
+def _block(tag: str, text: str, styled: bool = False) -> str:
+    lines = [line for line in text.splitlines() if not line.startswith("<!-- nightcrew:release")]
+    if styled:  # already a release section of this file, in its own style: as it is
+        return f"<!-- nightcrew:release-notes {tag} -->\n{chr(10).join(lines).strip()}\n" \
+               f"<!-- /nightcrew:release-notes {tag} -->\n"
     # the notes' own headings go one level below the release heading, so the file keeps one level per release
-    body = "\n".join("#" + line if line.startswith("#") else line
-                     for line in text.splitlines() if not line.startswith("<!-- nightcrew:release"))
+    body = "\n".join("#" + line if line.startswith("#") else line for line in lines)
     return f"<!-- nightcrew:release-notes {tag} -->\n## {tag}\n\n{body.strip()}\n<!-- /nightcrew:release-notes {tag} -->\n"
 
 
-def with_notes(current: str, tag: str, text: str) -> str:
-    """The changelog file with the notes for ``tag`` on top (or in place of the bot's earlier block for it)."""
+def with_notes(current: str, tag: str, text: str, *, styled: bool = False) -> str:
+    """The changelog file with the notes for ``tag`` on top (or in place of the bot's earlier block for it);
+    ``styled`` text is a release section in the file's own style and goes in as it is."""
     start, end = f"<!-- nightcrew:release-notes {tag} -->", f"<!-- /nightcrew:release-notes {tag} -->\n"
     if start in current and end in current:
         before, rest = current.split(start, 1)
-        return before + _block(tag, text) + rest.split(end, 1)[1]
+        return before + _block(tag, text, styled) + rest.split(end, 1)[1]
     lines = current.splitlines(keepends=True)
     # keep a leading "# Changelog" title (and what follows it up to the first release) above the new block
     top = 0
@@ -68,10 +76,11 @@ def with_notes(current: str, tag: str, text: str) -> str:
     if head and not head.endswith("\n\n"):
         head = head.rstrip("\n") + "\n\n"
     tail = "".join(lines[top:])
-    return head + _block(tag, text) + ("\n" + tail if tail else "")
+    return head + _block(tag, text, styled) + ("\n" + tail if tail else "")
 
 
-def propose_changelog(repo: Path, config: Config, forge, gate: Gate, tag: str, text: str) -> dict:  # type: ignore[no-untyped-def]
+def propose_changelog(repo: Path, config: Config, forge, gate: Gate, tag: str, text: str,  # type: ignore[no-untyped-def]
+                      *, styled: bool = False) -> dict:
     """A branch and PR that put the notes at the top of ``[release_notes] changelog_file``; once per tag,
     a PR a person closed stays closed, a branch a person pushed to is left alone."""
     from jobs.vcs import Author, Git
@@ -97,7 +106,7 @@ def propose_changelog(repo: Path, config: Config, forge, gate: Gate, tag: str, t
     with git.worktree(base_sha) as worktree:
         path = worktree / settings.changelog_file
         current = path.read_text(encoding="utf-8") if path.exists() else ""
-        updated = with_notes(current, tag, text)
+        updated = with_notes(current, tag, text, styled=styled)
         if tip and git.file_at(tip, settings.changelog_file) == updated and open_pr:
             return {"branch": branch, "action": "unchanged", "pr": open_pr.number}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +141,54 @@ def _category_config(repo: Path, config: Config) -> categories.CategoryConfig:
                         "exclude_authors": list(c.exclude_authors)} for c in settings.categories],
     }
     return categories.config_from_dict(data)
+
+
+def _house(repo: Path, config: Config, range_: ReleaseRange, pulls: dict, note: ReleaseNote, web: str | None, *,
+           keep_categories: bool, intro: str = "") -> HouseResult:
+    """The draft in the project's own voice (``jobs.releases.house``): curated text for this release first, else
+    the note in the house style learned from the notes file at the tag's parent, else ``note`` as composed."""
+    from jobs.releases import house
+    from jobs.releases import style as house_style
+
+    settings = config.release_notes
+    if settings.style == "default":
+        return house.HouseResult(note, "default")
+    pattern = settings.tag_pattern
+    version = house.version_text(range_.tag, pattern)
+    previous = house.version_text(range_.previous_tag, pattern) if range_.previous_tag else None
+    configured = settings.notes_file or settings.changelog_file
+    day = house.release_day(repo, range_.tag_sha)
+    before = house.find_notes_file(repo, f"{range_.tag_sha}^", configured) if range_.previous_sha or \
+        range_.pulls or range_.direct_commits else None
+    style = house_style.learn(before[1], before[0]) if before else None
+    if settings.curated:
+        at_tag = house.find_notes_file(repo, range_.tag_sha, configured or (before[0] if before else ""))
+        if at_tag is not None:
+            section = house.curated_section(at_tag[1], at_tag[0], version, previous)
+            if section is not None:
+                curated, missing = house.curated_note(note, range_, section, house.markup_of(at_tag[0]))
+                return house.HouseResult(curated, "curated-section", style.to_json() if style else None, missing)
+        found = house.fragments(repo, range_.tag_sha)
+        if found:
+            text = house.fragment_text(found, style, version=version, previous=previous, day=day, repo_url=web)
+            curated, missing = house.curated_note(note, range_, text, style.markup if style else "markdown")
+            return house.HouseResult(curated, "news-fragments", style.to_json() if style else None, missing)
+    if style is None:
+        return house.HouseResult(note, "default")
+    styled = house.restyle(note, range_, pulls, style, version=version, previous=previous, day=day,
+                           keep_categories=keep_categories, heading=settings.heading, item_order=settings.item_order,
+                           intro=intro)
+    return house.HouseResult(styled, "house-style", style.to_json())
+
+
+def _highlights_intro(synthesis: object, note: ReleaseNote) -> str:
+    numbers = {i.pr for _, items in note.categories for i in items if i.pr is not None}
+    sentences = []
+    for highlight in getattr(synthesis, "highlights", ()):
+        cites = [n for n in highlight.cites if n in numbers]
+        if cites:
+            sentences.append(f"{highlight.text} ({', '.join(f'#{n}' for n in cites)}).")
+    return " ".join(sentences)
 
 
 def _date_of(repo: Path, sha: str | None) -> str | None:
@@ -196,6 +253,9 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
                            bot_branch_prefix=config.forge.branch_prefix, neutralize_handles=settings.neutralize_handles,
                            include_direct_commits=settings.include_direct_commits,
                            branches={n: p.branch for n, p in pulls.items() if p.branch})
+    explicit = categories.find_release_yml(repo) is not None or bool(settings.categories)
+    house = _house(repo, config, range_, pulls, note, web, keep_categories=explicit)
+    note = house.note
     incomplete = compose.check_complete(range_, note)
     problems += incomplete
     if categories.find_release_yml(repo) is not None and (settings.exclude_labels or settings.exclude_authors):
@@ -214,8 +274,14 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
         except LLMError as exc:
             problems.append(str(exc))
         else:
-            if synthesis is not None:
+            if synthesis is not None and house.source == "default":
                 note = apply_synthesis(note, synthesis, repo_url=web, neutralize_handles=settings.neutralize_handles)
+                synthesized = True
+            elif synthesis is not None and house.source == "house-style":
+                # the model's titles and highlights, rendered in the house style again
+                retitled = apply_synthesis(note, synthesis, repo_url=web, neutralize_handles=settings.neutralize_handles)
+                note = _house(repo, config, range_, pulls, retitled, web, keep_categories=True,
+                              intro=_highlights_intro(synthesis, note)).note
                 synthesized = True
     draft = None
     if not dry_run and not draft_allowed:
@@ -256,7 +322,8 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
 
         pr_forge = forge if forge is not None else make_forge(config, repo, Git(repo), "local")
         try:
-            changelog_pr = propose_changelog(repo, config, pr_forge, gate, tag, note.text)
+            changelog_pr = propose_changelog(repo, config, pr_forge, gate, tag, note.text,
+                                             styled=house.source != "default")
         except Denied as exc:
             notices.append(f"changelog pull request not proposed: {exc}")
         except Stopped:
@@ -264,7 +331,8 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
         except NightcrewError as exc:
             problems.append(f"changelog pull request: {exc}")
     return ReleaseRun(run_id, note, range_, requests, draft, dry_run, tuple(problems), synthesized, changelog_pr,
-                      complete=not incomplete, notices=tuple(notices), denied=denied,
+                      complete=not incomplete, notices=tuple(notices), denied=denied, source=house.source,
+                      style=house.style, not_in_notes=house.not_in_notes,
                       denials=tuple(r for r in gate.records if r.outcome in ("denied", "needs-approval")))
 
 

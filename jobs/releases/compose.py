@@ -63,6 +63,7 @@ _RENOVATE = re.compile(_PREFIX + r"update (?:dependency |module |package )?(?P<n
                        re.I)  # fmt: skip
 # Only nightcrew's own title shapes count when nothing says who made the PR.
 _NIGHTCREW_BUMP = re.compile(r"^build\(deps\): bump (?:\S+ from \S+ to \S+|the \S+ group with \d+ updates?)$")
+_GITMOJI = re.compile(r"^(?::[a-z0-9_+-]+:|[\u2190-\u2bff\U0001f000-\U0001faff][\ufe0f\u200d]?)+\s*")
 _TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 # plain_markdown: what is kept as it is (a code span, not opened by an escaped backtick; a neutralized mention),
@@ -70,9 +71,9 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _KEPT = re.compile(r"(?<![`\\])(?P<code>(`+)(?!`).+?(?<!`)\2(?!`))|(?P<mention>@<!-- -->)")
 _IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
 _BARE_URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s`<>]*[^\s`<>.,;:!?'\")\]]")
-_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]{1,31};|#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};)")
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _BRACKET = re.compile(r"(?<!\\)([\[\]])")
-_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_=]\s*){3,}$|`{3,}|~{3,})")
+_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_=]\s*){3,}$|`{3,}|~{3,}|>)")
 _ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 
 
@@ -84,6 +85,7 @@ def clean_title(title: str, number: int | None = None, config: CategoryConfig | 
     reference (``number``'s, or any when None) removed, whitespace squeezed, the first word capitalized when it is
     all lower case. A title that would be left empty is kept as it was."""
     text = " ".join((title or "").split())
+    text = _GITMOJI.sub("", text) or text  # "🐛 fix(x): y", ":bug: y": the emoji goes, the rest is read on
     suffix = _PR_SUFFIX.search(text)
     if suffix and (number is None or int(suffix.group("number")) == number):
         text = text[: suffix.start()].rstrip()
@@ -106,7 +108,7 @@ def plain_markdown(text: object) -> str:
     and nothing else, on one line: ``<``, ``>`` and ``&`` escaped (character references kept); link and image
     syntax reduced to its text, other brackets escaped (no reference links, footnotes or task boxes); bare URLs as
     code, so nothing links away; a heading, quote, list, rule or fence marker at the start escaped; @mentions
-    neutralized; invisible and control characters dropped. Code spans stay as written (markdown shows them
+    neutralized; invisible and control characters dropped; ``&`` and ``>`` inside the text stay as written. Code spans stay as written (markdown shows them
     verbatim). Applying it twice changes nothing, so text already made plain (the LLM's) stays as it is."""
     text = " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", "" if text is None else str(text))).split())
     out: list[str] = []
@@ -140,7 +142,9 @@ def _plain_prose(text: str) -> str:
 
 
 def _escape(text: str) -> str:
-    text = _AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    # only what markdown would misread, only where it would: "<" opening a tag, comment or autolink; "&" is left
+    # as written ("A & B" stays, an entity the author wrote stays one), ">" matters only at a line start
+    text = _TAG_OPEN.sub("&lt;", text)
     return neutralize_mentions(_BRACKET.sub(r"\\\1", text))
 
 
@@ -497,7 +501,8 @@ def check_complete(range_: ReleaseRange, note: ReleaseNote) -> list[str]:
         for commit in range_.direct_commits:
             if commit.sha not in covered:
                 problems.append(f"commit {commit.sha[:SHORT_SHA]} is missing from the note's direct commits")
-            elif commit.sha not in listed_shas and not history.is_plain_merge(commit.subject):
+            elif (commit.sha not in listed_shas and not history.is_plain_merge(commit.subject)
+                  and not any(sha == commit.sha and rule.strip() for sha, rule in note.excluded_commits)):
                 problems.append(f"commit {commit.sha[:SHORT_SHA]} is missing: neither listed nor a plain merge")
     return problems
 

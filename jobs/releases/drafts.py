@@ -33,7 +33,10 @@ __all__ = ["DraftResult", "DraftStore", "GitHubDrafts", "LocalDrafts", "text_has
 
 Action = Literal["created", "updated", "kept-human-edits"]
 SIDE_SUFFIX = " (nightcrew draft)"
-_MARKER = re.compile(r"\A[ \t]*<!--\s*nightcrew:release\s+sha256=(?P<hash>[0-9a-f]{64})\s*-->[ \t]*(?:\r?\n|\Z)")
+_MARKER = re.compile(r"\A[ \t]*<!--\s*nightcrew:release\s+sha256=(?P<hash>[0-9a-f]{16,64})\s*-->[ \t]*(?:\r?\n|\Z)")
+# The marker carries the first 16 hex digits of the text's sha256: enough to tell an edit (a chance edit keeping
+# them is 1 in 2**64), short enough to be little noise in the draft; markers with the whole hash still count.
+MARKER_HEX = 16
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def text_hash(text: str) -> str:
 
 def with_marker(text: str) -> str:
     """The draft as written: the hidden marker line, then ``text``."""
-    return f"<!-- nightcrew:release sha256={text_hash(text)} -->\n{_normalize(text)}\n"
+    return f"<!-- nightcrew:release sha256={text_hash(text)[:MARKER_HEX]} -->\n{_normalize(text)}\n"
 
 
 def _split(body: str) -> tuple[str | None, str]:
@@ -85,7 +88,7 @@ def is_bots_text(body: str, previous_text_hash: str | None = None) -> bool:
     """Whether ``body`` is still nightcrew's text: it matches its own marker, or the hash nightcrew recorded."""
     marker, rest = _split(body)
     current = text_hash(rest)
-    return (marker is not None and marker == current) or \
+    return (marker is not None and current.startswith(marker)) or \
         (previous_text_hash is not None and current == previous_text_hash)
 
 

@@ -300,12 +300,12 @@ def test_third_party_text_renders_as_text_never_as_markup(tmp_path: Path) -> Non
     assert len(items) == len(hostile) + 1 + 1 + 2  # the titles, the direct commit, one bump line, two newcomers
     text = note.text
     assert "- \\# Big heading title in" in text and "- click to claim in" in text
-    assert "Track and &lt;img src=`https://tracker.example/q.png`&gt; here" in text
-    assert "Close &lt;/ul&gt;&lt;/details&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt; early" in text
+    assert "Track and &lt;img src=`https://tracker.example/q.png`> here" in text
+    assert "Close &lt;/ul>&lt;/details> & &lt;script>alert(1)&lt;/script> early" in text
     assert "Ping @<!-- -->here, see `https://evil.example/bare` and `www.evil.example`" in text
     assert "- Use `Optional<int>` in hints in" in text  # a code span shows as written
-    assert "- Bumped pkg &lt;b&gt;1&lt;/b&gt; → 2.0 (" in text
-    assert "- 1\\. Direct &lt;em&gt;change&lt;/em&gt; in [`" in text
+    assert "- Bumped pkg &lt;b>1&lt;/b> → 2.0 (" in text
+    assert "- 1\\. Direct &lt;em>change&lt;/em> in [`" in text
     assert "- Mallory\\](`https://evil.example/m`) # x made their first contribution" in text
     # the LLM path's text passes through unchanged: made plain once is plain
     for sample in hostile + ["`Client.fetch` is gone &amp; @<!-- -->here", "x &lt; y"]:
