@@ -273,6 +273,7 @@ class PullRef:
     kind: str  # "merge" | "squash"
     author_email: str = ""
     body: str = ""  # the commit message's body (closing keywords; a squash keeps the PR's description there)
+    coauthors: tuple[str, ...] = ()  # "Name <email>" of the Co-authored-by trailers of the PR's commits
 
 
 @dataclass(frozen=True)

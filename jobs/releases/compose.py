@@ -72,6 +72,7 @@ _KEPT = re.compile(r"(?<![`\\])(?P<code>(`+)(?!`).+?(?<!`)\2(?!`))|(?P<mention>@
 _IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
 _BARE_URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s`<>]*[^\s`<>.,;:!?'\")\]]")
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_MENTION_IN_TEXT = re.compile(r"(?<![\w`@/])@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]+)?(?![\w`])")
 _BRACKET = re.compile(r"(?<!\\)([\[\]])")
 _BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_=]\s*){3,}$|`{3,}|~{3,}|>)")
 _ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
@@ -145,7 +146,8 @@ def _escape(text: str) -> str:
     # only what markdown would misread, only where it would: "<" opening a tag, comment or autolink; "&" is left
     # as written ("A & B" stays, an entity the author wrote stays one), ">" matters only at a line start
     text = _TAG_OPEN.sub("&lt;", text)
-    return neutralize_mentions(_BRACKET.sub(r"\\\1", text))
+    # a mention in a title pings nobody: it shows as code ("`@here`"); the notes' own credit lines are "@login"
+    return _MENTION_IN_TEXT.sub(r"`\g<0>`", _BRACKET.sub(r"\\\1", text))
 
 
 # -- the bot's dependency bumps ----------------------------------------------------------------------
@@ -240,7 +242,7 @@ def compare_url(repo_url: str | None, tag: str, previous_tag: str | None) -> str
 
 def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: CategoryConfig | None = None,
             repo_url: str | None, bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
-            bot_branch_prefix: str | None = "nightcrew/", neutralize_handles: bool = True,
+            bot_branch_prefix: str | None = "nightcrew/", neutralize_handles: bool = False,
             branches: Mapping[int, str] | None = None, include_direct_commits: bool = True,
             templates: Path | None = None) -> ReleaseNote:  # fmt: skip
     """The draft for ``range_``: ``pulls`` describes its PRs (from the forge, or git-only titles); ``branches``
@@ -374,7 +376,7 @@ def _contributors(range_: ReleaseRange, placed: list[tuple[ReleaseItem, str]], b
 # -- rendering -----------------------------------------------------------------------------------------
 
 
-def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_handles: bool = True,
+def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_handles: bool = False,
                 highlights: Mapping[str, Any] | None = None, templates: Path | None = None) -> str:  # fmt: skip
     """The markdown of ``note`` through ``templates/release_notes.md.j2``. ``repo_url`` defaults to what the
     note's links show; ``highlights`` is ``{"sentences": [{"text", "cites": [numbers]}], "model"}`` (synthesis)."""
@@ -385,7 +387,7 @@ def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_ha
     return env.get_template(TEMPLATE).render(**context)
 
 
-def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handles: bool = True,
+def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handles: bool = False,
                    highlights: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """The template's data (documented at the top of ``release_notes.md.j2``)."""
     base = normalize_repo_url(repo_url)

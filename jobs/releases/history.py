@@ -272,6 +272,25 @@ def pull_of(subject: str, body: str = "", parents: int = 2) -> tuple[int, str, s
     return None
 
 
+_COAUTHOR = re.compile(r"^\s*Co-authored-by:\s*(?P<name>[^<\n]*?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def coauthors_of(message: str) -> list[str]:
+    """``Name <email>`` of each ``Co-authored-by:`` trailer of a commit message."""
+    return [f"{m['name'] or m['email']} <{m['email']}>" for m in _COAUTHOR.finditer(message or "")]
+
+
+def _branch(by_sha: dict, tip: str, chain: set[str]) -> list:  # type: ignore[type-arg]
+    """The commits of a merged branch: from its tip back along first parents until the released history."""
+    found, sha = [], tip
+    while sha in by_sha and sha not in chain and len(found) < 500:
+        entry = by_sha[sha]
+        found.append(entry)
+        sha = entry.parents[0] if entry.parents else None
+    return found
+
+
 def is_plain_merge(subject: str) -> bool:
     """Whether a commit subject is git's own for a merge that is no pull request (``Merge branch 'side'``,
     ``Merge branches 'a' and 'b'``, ``Merge remote-tracking branch 'origin/x'``, ``Merge tag 'v1.2'``)."""
@@ -298,8 +317,12 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
     pulls: list[PullRef] = []
     seen: set[int] = set()
     direct: list[Commit] = []
+    credited: list[str] = []
     for entry in chain:
         found = pull_of(entry.subject, entry.body, len(entry.parents))
+        if found is None and not is_plain_merge(entry.subject):  # a direct commit is its author's own contribution
+            credited.append(f"{entry.name} <{entry.email}>")
+            credited.extend(coauthors_of(entry.body))
         if found is None:
             if include_direct:
                 direct.append(Commit(entry.sha, entry.subject, entry.body, entry.name, entry.email, entry.date))
@@ -310,22 +333,33 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
                 direct.append(Commit(entry.sha, entry.subject, entry.body, entry.name, entry.email, entry.date))
             continue
         seen.add(number)
-        author = entry.email
+        author, author_name = entry.email, entry.name
+        messages = [entry.body]
         if len(entry.parents) > 1:  # a merge commit, whatever its message format ("Title (#N)" is one option)
             kind = "merge"
             if entry.parents[1] in by_sha:
-                author = by_sha[entry.parents[1]].email  # the PR branch's tip, not whoever pressed the button
-        pulls.append(PullRef(number, entry.sha, title, kind, author, entry.body))
+                tip = by_sha[entry.parents[1]]  # the PR branch's tip, not whoever pressed the button
+                author, author_name = tip.email, tip.name
+                messages += [e.body for e in _branch(by_sha, entry.parents[1], {c.sha for c in chain})]
+        coauthors = tuple(dict.fromkeys(c for m in messages for c in coauthors_of(m)))
+        pulls.append(PullRef(number, entry.sha, title, kind, author, entry.body, coauthors))
+        credited.append(f"{author_name} <{author}>")
+        credited.extend(coauthors)
 
-    contributors: dict[str, str] = {}  # lower-cased e-mail -> "Name <email>", first appearance first
-    for entry in reversed(entries):
-        key = entry.email.lower()
-        if key not in contributors:
-            contributors[key] = f"{entry.name} <{entry.email}>"
+    # the people credited: PR authors (a merge commit's author is whoever pressed the button: not as such),
+    # co-authors, and the authors of direct commits; in order of first appearance
+    contributors: dict[str, str] = {}  # lower-cased e-mail -> "Name <email>"
+    for who in credited:
+        email = who.rpartition("<")[2].rstrip(">").strip().lower()
+        if email and email not in contributors:
+            contributors[email] = who
     if previous_sha is None:
         new = list(contributors.values())
     else:
-        before = {line.lower() for line in _git(repo, "log", "--format=%aE", previous_sha, "--").splitlines()}
+        # who contributed before: commit authors and the co-authors their trailers name
+        earlier = _git(repo, "log", "--format=%aE%n%(trailers:key=Co-authored-by,valueonly)", previous_sha, "--")
+        before = {(line.rpartition("<")[2].rstrip(">") if "<" in line else line).strip().lower()
+                  for line in earlier.splitlines() if line.strip()}
         new = [who for key, who in contributors.items() if key not in before]
 
     return ReleaseRange(

@@ -386,8 +386,10 @@ def learn(text: str, path: str) -> HouseStyle | None:
             if bullet:
                 listed[kind_of(_strip_refs(bullet["text"]))] += 1
     kinds = {k for k, n in listed.items() if n >= max(2, 0.08 * with_items)}
+    # a heading's name vouches for user-facing kinds only: a "Misc" heading holds a towncrier fragment now and
+    # then, not every CI and test change (those are listed when earlier items show them)
     for category in style["categories"]:
-        kinds |= category.kinds
+        kinds |= category.kinds - {"internal", "deps"}
     style["listed"] = frozenset(kinds | {"added", "changed", "fixed", "breaking", "security", "removed",
                                          "deprecated", "performance"})
     return HouseStyle(**style)

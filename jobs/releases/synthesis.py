@@ -131,7 +131,7 @@ def synthesize(note: ReleaseNote, llm: LLM | None, *, pulls: Mapping[int, PullIn
 
 
 def apply_synthesis(note: ReleaseNote, synthesis: Synthesis | None, *, repo_url: str | None = None,
-                    neutralize_handles: bool = True, templates: Path | None = None) -> ReleaseNote:  # fmt: skip
+                    neutralize_handles: bool = False, templates: Path | None = None) -> ReleaseNote:  # fmt: skip
     """``note`` with the synthesis's titles and highlights, re-rendered; unchanged when ``synthesis`` is None.
     Cites or titles naming PRs the note does not have are ignored (a synthesis made for another draft)."""
     if synthesis is None:

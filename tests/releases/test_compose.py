@@ -103,7 +103,7 @@ def test_items_categories_and_links(note: ReleaseNote) -> None:
     assert note.excluded == ((16, "changelog.exclude.labels: skip-changelog"),)
     assert note.compare_url == f"{REPO}/compare/v1.0.0...v1.1.0"
     text = note.text
-    assert f"- Add dark mode by @<!-- -->alice in [#12]({REPO}/pull/12) (closes [#7]({REPO}/issues/7), " \
+    assert f"- Add dark mode by @alice in [#12]({REPO}/pull/12) (closes [#7]({REPO}/issues/7), " \
            f"[#9]({REPO}/issues/9))" in text  # fmt: skip
     assert f"**Full changelog**: [v1.0.0...v1.1.0]({REPO}/compare/v1.0.0...v1.1.0)" in text
     assert text.index("### Breaking changes") < text.index("### Features") < text.index("### Other")
@@ -133,7 +133,7 @@ def test_bot_recognized_by_branch_or_configured_author() -> None:
     assert dict(by_branch.categories)["Dependencies"][0].bumps == (("x", "1", "2"),)
     by_author = compose(single, pulls, repo_url=None, bot_authors=("dependabot",))
     assert [(i.pr, bool(i.bumps)) for i in dict(by_author.categories)["Dependencies"]] == [(1, False), (2, True)]
-    assert "- Bump x from 1 to 2 by @<!-- -->human-with-pat in #1\n- Bumped lxml 4.9 → 5.0 (#2)\n" in by_author.text
+    assert "- Bump x from 1 to 2 by @human-with-pat in #1\n- Bumped lxml 4.9 → 5.0 (#2)\n" in by_author.text
 
 
 def test_parse_bumps_shapes() -> None:
@@ -149,9 +149,9 @@ def test_contributors_and_first_timers(note: ReleaseNote) -> None:
     assert note.contributors == ("alice", "bob", "dave", "eve", "Frank")
     assert note.new_contributors == ("dave", "Frank")
     text = note.text
-    assert f"- @<!-- -->dave made their first contribution in [#17]({REPO}/pull/17)" in text
+    assert f"- @dave made their first contribution in [#17]({REPO}/pull/17)" in text
     assert "- Frank made their first contribution\n" in text
-    assert "@<!-- -->alice, @<!-- -->bob, @<!-- -->dave, @<!-- -->eve, Frank" in text
+    assert "@alice, @bob, @dave, @eve, Frank" in text
     assert "nightcrew" not in text.split("## Contributors")[1].split("**Full changelog**")[0]
 
 
@@ -159,18 +159,19 @@ def test_direct_commits_are_listed_with_short_sha_links(note: ReleaseNote) -> No
     assert note.direct_commits == ("c" * 40,)
     docs = dict(note.categories)["Documentation"]
     assert docs[0].sha == "c" * 40 and docs[0].author == "eve"
-    assert f"- Fix a typo in README by @<!-- -->eve in [`ccccccc`]({REPO}/commit/{'c' * 40})" in note.text
+    assert f"- Fix a typo in README by @eve in [`ccccccc`]({REPO}/commit/{'c' * 40})" in note.text
     without = compose(RANGE, PULLS, config=CONFIG, repo_url=REPO, include_direct_commits=False)
     assert without.direct_commits == () and "ccccccc" not in without.text
     assert check_complete(RANGE, without) == []
 
 
-def test_rendering_neutralizes_handles_and_mentions_unless_told(note: ReleaseNote) -> None:
-    assert not re.search(r"@[A-Za-z]", note.text)  # no ping anywhere, third-party "@here" included
-    assert "Handle @<!-- -->here in messages" in note.text
-    loud = compose(RANGE, PULLS, config=CONFIG, repo_url=REPO, neutralize_handles=False)
-    assert "by @alice in" in loud.text and "@alice, @bob" in loud.text
-    assert "Handle @<!-- -->here in messages" in loud.text  # titles are third-party text: always neutralized
+def test_credit_lines_use_plain_handles_and_mentions_in_titles_never_ping(note: ReleaseNote) -> None:
+    # GitHub's own form for credits; a mention inside a title (third-party text) shows as code, pings nobody
+    assert "by @alice in" in note.text and "@alice, @bob" in note.text
+    assert "Handle `@here` in messages" in note.text and "<!-- -->" not in note.text
+    quiet = compose(RANGE, PULLS, config=CONFIG, repo_url=REPO, neutralize_handles=True)
+    assert not re.search(r"(?<!`)@[A-Za-z]", quiet.text)  # asked for: no credit pings either
+    assert "Handle `@here` in messages" in quiet.text
     assert "<!-- nightcrew: left out of these notes by a rule:\n#16 (changelog.exclude.labels: skip-changelog)\n-->" \
            in note.text  # fmt: skip
     assert note.text.endswith("\n") and not note.text.endswith("\n\n\n")
@@ -203,7 +204,7 @@ def test_git_only_input_uses_conventional_types() -> None:
     assert dict(note.categories)["Dependencies"][1].bumps == (("the dev group (2 updates)", "", ""),)
     assert note.contributors == ("Alice", "Bob", "Carol", "Dave D", "eve", "Frank")
     assert "- Add dark mode in [#12]" in note.text and "by Alice" not in note.text
-    assert "Alice, Bob, Carol, Dave D, @<!-- -->eve, Frank" in note.text
+    assert "Alice, Bob, Carol, Dave D, @eve, Frank" in note.text
     # even the PullInfo dict may be empty: git's titles from the range are used
     bare = compose(RANGE, {}, repo_url=None)
     assert check_complete(RANGE, bare) == [] and "[#" not in bare.text and "- Add dark mode in #12" in bare.text
@@ -297,18 +298,19 @@ def test_third_party_text_renders_as_text_never_as_markup(tmp_path: Path) -> Non
     lists = [t.level for t in tokens if t.type == "bullet_list_open"]
     assert len(lists) == 3 and set(lists) == {0}  # one list per section, none nested inside an item
     items = [t for t in tokens if t.type == "list_item_open"]
-    assert len(items) == len(hostile) + 1 + 1 + 2  # the titles, the direct commit, one bump line, two newcomers
+    # the titles, the direct commit, one bump line, three newcomers (bob, mallory, and x of the co-author trailers)
+    assert len(items) == len(hostile) + 1 + 1 + 3
     text = note.text
     assert "- \\# Big heading title in" in text and "- click to claim in" in text
     assert "Track and &lt;img src=`https://tracker.example/q.png`> here" in text
     assert "Close &lt;/ul>&lt;/details> & &lt;script>alert(1)&lt;/script> early" in text
-    assert "Ping @<!-- -->here, see `https://evil.example/bare` and `www.evil.example`" in text
+    assert "Ping `@here`, see `https://evil.example/bare` and `www.evil.example`" in text
     assert "- Use `Optional<int>` in hints in" in text  # a code span shows as written
     assert "- Bumped pkg &lt;b>1&lt;/b> → 2.0 (" in text
     assert "- 1\\. Direct &lt;em>change&lt;/em> in [`" in text
     assert "- Mallory\\](`https://evil.example/m`) # x made their first contribution" in text
     # the LLM path's text passes through unchanged: made plain once is plain
-    for sample in hostile + ["`Client.fetch` is gone &amp; @<!-- -->here", "x &lt; y"]:
+    for sample in hostile + ["`Client.fetch` is gone &amp; @here", "x &lt; y"]:
         once = plain_markdown(sample)
         assert plain_markdown(once) == once
 
@@ -329,8 +331,8 @@ def test_a_direct_commit_by_someone_with_a_pr_names_them_once(tmp_path: Path) ->
         reader = GitHubReader(token="bot-token", api_url=github.api_url, throttle=False)
         found, _ = enrich(range_.pulls, reader_or_forge=reader, repository="acme/widgets", since=None)
     _, note = draft(r, "v1.1.0", found)
-    assert note.contributors == ("alice", "Carol Newcomer")
-    assert "@<!-- -->alice, Carol Newcomer\n" in note.text
+    assert note.contributors == ("alice", "Carol Newcomer", "x")  # x: the squash's Co-authored-by trailer
+    assert "@alice, Carol Newcomer, x\n" in note.text
     assert "Alice Maintainer" not in note.text
 
 

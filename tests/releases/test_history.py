@@ -202,11 +202,13 @@ def test_release_range_mixes_merges_squashes_and_direct_commits(repo: Repo) -> N
 
 def test_contributors_include_pr_branch_authors_and_new_ones_are_called_out(repo: Repo) -> None:
     result = release_range(repo.path, "v0.2.0", "v0.1.0")
+    # PR authors (the branch tip's, not the merger's), the co-authors of their trailers, direct commits' authors
     assert result.contributors == (
         "Alice Maintainer <alice@example.org>", "Carol Newcomer <carol@example.org>",
-        "Bob Builder <bob@example.org>", "Dan Drive-by <dan@example.org>",
+        "Bob Builder <bob@example.org>", "x <x@example.org>", "Dan Drive-by <dan@example.org>",
     )
-    assert result.new_contributors == ("Carol Newcomer <carol@example.org>", "Dan Drive-by <dan@example.org>")
+    assert result.new_contributors == ("Carol Newcomer <carol@example.org>", "x <x@example.org>",
+                                       "Dan Drive-by <dan@example.org>")
     # the same person under another case of e-mail is not new
     repo.squash(9, "Polish", ("Carol Newcomer", "Carol@Example.org"))
     repo.tag("v0.3.0")

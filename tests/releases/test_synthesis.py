@@ -98,7 +98,7 @@ def test_valid_highlights_and_titles_are_used(server: OpenAIStandIn, llm: LLM, n
                                  f"([#21]({REPO}/pull/21)). Fixes issue #7 and makes imports lazy "
                                  f"([#7]({REPO}/issues/7), [#22]({REPO}/pull/22)).\n")  # fmt: skip
     assert "_Written by the language model `standin-chat-1`" in final.text
-    assert f"- Remove the deprecated Client.fetch by @<!-- -->alice in [#21]({REPO}/pull/21)" in final.text
+    assert f"- Remove the deprecated Client.fetch by @alice in [#21]({REPO}/pull/21)" in final.text
     assert "- Retry on 503 by" in final.text  # unchanged title: the deterministic one
     assert "- Bumped requests 2.31.0 → 2.32.0" in final.text
     assert final.text.split("## What's changed", 1)[1] != note.text.split("## What's changed", 1)[1]
