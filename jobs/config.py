@@ -192,6 +192,7 @@ class ReleaseNoteSettings(_Section):
     exclude_authors: Strings
     changelog_file: str
     bot_authors: Strings
+    bot_branches: Strings = ()
     style: Literal["auto", "default"] = "auto"
     notes_file: str = ""
     heading: str = ""

@@ -274,6 +274,8 @@ class PullRef:
     author_email: str = ""
     body: str = ""  # the commit message's body (closing keywords; a squash keeps the PR's description there)
     coauthors: tuple[str, ...] = ()  # "Name <email>" of the Co-authored-by trailers of the PR's commits
+    author_name: str = ""  # the git name of that author ("dependabot[bot]")
+    branch: str | None = None  # the head branch, when the merge subject names it ("owner/dependabot/pip/x")
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,8 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
     except categories.CategoryError as exc:
         raise ConfigError(str(exc), "release_notes.categories") from None
     note = compose.compose(range_, pulls, config=category_config, repo_url=web, bot_authors=settings.bot_authors,
-                           bot_branch_prefix=config.forge.branch_prefix, neutralize_handles=settings.neutralize_handles,
+                           bot_branch_prefix=(config.forge.branch_prefix, *settings.bot_branches),
+                           neutralize_handles=settings.neutralize_handles,
                            include_direct_commits=settings.include_direct_commits,
                            branches={n: p.branch for n, p in pulls.items() if p.branch})
     explicit = categories.find_release_yml(repo) is not None or bool(settings.categories)

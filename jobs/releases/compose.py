@@ -44,11 +44,17 @@ from jobs.models import Commit, PullInfo, ReleaseItem, ReleaseNote, ReleaseRange
 from jobs.releases.categories import CategoryConfig, author_in, decide, parse_conventional
 from jobs.releases import history
 from jobs.releases.enrich import closing_issues
+from jobs.releases.style import RULES, release_chore
+
+RELEASE_CHORE_RULE = RULES["release"]
 from jobs.render import environment, neutralize_mentions
 
 TEMPLATE = "release_notes.md.j2"
 PLAIN_MERGE_RULE = "a merge commit of no pull request"
-DEFAULT_BOT_AUTHORS = ("nightcrew-bot", "nightcrew[bot]")
+DEFAULT_BOT_AUTHORS = ("nightcrew-bot", "nightcrew[bot]", "dependabot[bot]", "dependabot-preview[bot]", "renovate[bot]",
+                       "renovate-bot", "pre-commit-ci[bot]", "pyup-bot", "snyk-bot")
+# head branches of the dependency bots (GitHub's merge subjects name them: "from acme/dependabot/pip/x")
+DEFAULT_BOT_BRANCHES = ("dependabot/", "renovate/", "pre-commit-ci-update-config", "pyup-", "snyk-upgrade-")
 SHORT_SHA = 7
 
 _PR_SUFFIX = re.compile(r"\s*\(#(?P<number>\d+)\)\s*$")
@@ -64,6 +70,7 @@ _RENOVATE = re.compile(_PREFIX + r"update (?:dependency |module |package )?(?P<n
 # Only nightcrew's own title shapes count when nothing says who made the PR.
 _NIGHTCREW_BUMP = re.compile(r"^build\(deps\): bump (?:\S+ from \S+ to \S+|the \S+ group with \d+ updates?)$")
 _GITMOJI = re.compile(r"^(?::[a-z0-9_+-]+:|[\u2190-\u2bff\U0001f000-\U0001faff][\ufe0f\u200d]?)+\s*")
+_BOT_TAG = re.compile(r"^\s*\[[\w.-]+\]\s*")
 _TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 # plain_markdown: what is kept as it is (a code span, not opened by an escaped backtick; a neutralized mention),
@@ -72,6 +79,7 @@ _KEPT = re.compile(r"(?<![`\\])(?P<code>(`+)(?!`).+?(?<!`)\2(?!`))|(?P<mention>@
 _IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
 _BARE_URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s`<>]*[^\s`<>.,;:!?'\")\]]")
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_EMPHASIS = re.compile(r"(?<!\\)(?:\*|~|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _MENTION_IN_TEXT = re.compile(r"(?<![\w`@/])@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]+)?(?![\w`])")
 _BRACKET = re.compile(r"(?<!\\)([\[\]])")
 _BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_=]\s*){3,}$|`{3,}|~{3,}|>)")
@@ -146,6 +154,8 @@ def _escape(text: str) -> str:
     # only what markdown would misread, only where it would: "<" opening a tag, comment or autolink; "&" is left
     # as written ("A & B" stays, an entity the author wrote stays one), ">" matters only at a line start
     text = _TAG_OPEN.sub("&lt;", text)
+    # emphasis markers: "*" always, "_" and "~~" where they could open or close emphasis (not "snake_case")
+    text = _EMPHASIS.sub(r"\\\g<0>", text)
     # a mention in a title pings nobody: it shows as code ("`@here`"); the notes' own credit lines are "@login"
     return _MENTION_IN_TEXT.sub(r"`\g<0>`", _BRACKET.sub(r"\\\1", text))
 
@@ -202,13 +212,15 @@ def _table_bumps(body: str) -> tuple[tuple[str, str, str], ...]:
 
 
 def bot_bumps(title: str, body: str, *, author: str | None, branch: str | None, bot_authors: Iterable[str],
-              bot_branch_prefix: str | None) -> tuple[tuple[str, str, str], ...]:  # fmt: skip
+              bot_branch_prefix: str | Iterable[str] | None) -> tuple[tuple[str, str, str], ...]:  # fmt: skip
     """The bumps of a PR when it is the bot's dependency update, else ``()`` (see the module's rules)."""
     bumps = parse_bumps(title, body)
+    prefixes = (bot_branch_prefix,) if isinstance(bot_branch_prefix, str) else tuple(bot_branch_prefix or ())
+    if author_in(author, bot_authors) or any(_on_bot_branch(branch, prefix) for prefix in prefixes):
+        # a known bot's PR whose title names no package ("[pre-commit.ci] pre-commit autoupdate") is one bump too
+        return bumps or ((clean_title(_BOT_TAG.sub("", title)), "", ""),)
     if not bumps:
         return ()
-    if author_in(author, bot_authors) or _on_bot_branch(branch, bot_branch_prefix):
-        return bumps
     if not author and _NIGHTCREW_BUMP.match(_PR_SUFFIX.sub("", " ".join(title.split()))):
         return bumps
     return ()
@@ -242,7 +254,8 @@ def compare_url(repo_url: str | None, tag: str, previous_tag: str | None) -> str
 
 def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: CategoryConfig | None = None,
             repo_url: str | None, bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
-            bot_branch_prefix: str | None = "nightcrew/", neutralize_handles: bool = False,
+            bot_branch_prefix: str | Iterable[str] | None = ("nightcrew/", *DEFAULT_BOT_BRANCHES),
+            neutralize_handles: bool = False,
             branches: Mapping[int, str] | None = None, include_direct_commits: bool = True,
             templates: Path | None = None) -> ReleaseNote:  # fmt: skip
     """The draft for ``range_``: ``pulls`` describes its PRs (from the forge, or git-only titles); ``branches``
@@ -269,6 +282,9 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
         info = pulls.get(ref.number) or PullInfo(number=ref.number, title=ref.title)
         title = info.title or ref.title
         author = info.author or _noreply_handle(ref.author_email)
+        if release_chore(title):  # cutting the release is no change of its own
+            excluded.append((ref.number, RELEASE_CHORE_RULE))
+            continue
         decision = decide(title, labels=info.labels, author=author, body=info.body, config=config)
         if decision.category is None:
             excluded.append((ref.number, decision.rule))

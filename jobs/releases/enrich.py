@@ -201,5 +201,8 @@ def git_only(pulls: Sequence[PullRef], repo_url: str | None) -> dict[int, PullIn
             body = pull.body if pull.kind == "squash" else "\n".join(pull.body.splitlines()[1:])
             closes = tuple(n for n in closing_issues(body, repository) if n != pull.number) if repository else ()
             infos[pull.number] = PullInfo(number=pull.number, title=pull.title, body=body, closes=closes,
-                                          url=f"{base}/pull/{pull.number}" if base else None)  # fmt: skip
+                                          url=f"{base}/pull/{pull.number}" if base else None, branch=pull.branch,
+                                          author=pull.author_name if pull.author_name.lower().endswith("[bot]")
+                                          else None)  # a bot's git name is its login; a person's is not
+
     return infos

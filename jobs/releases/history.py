@@ -342,7 +342,9 @@ def release_range(repo: Path, tag: str, previous: str | None, *, include_direct:
                 author, author_name = tip.email, tip.name
                 messages += [e.body for e in _branch(by_sha, entry.parents[1], {c.sha for c in chain})]
         coauthors = tuple(dict.fromkeys(c for m in messages for c in coauthors_of(m)))
-        pulls.append(PullRef(number, entry.sha, title, kind, author, entry.body, coauthors))
+        merge = _MERGE_SUBJECT.match(entry.subject)
+        branch = merge["source"].split("/", 1)[1] if merge and "/" in merge["source"] else None
+        pulls.append(PullRef(number, entry.sha, title, kind, author, entry.body, coauthors, author_name, branch))
         credited.append(f"{author_name} <{author}>")
         credited.extend(coauthors)
 

@@ -95,7 +95,7 @@ def test_titles_are_cleaned(title: str, number: int | None, expected: str) -> No
 def test_items_categories_and_links(note: ReleaseNote) -> None:
     titles = [t for t, _ in note.categories]
     assert titles[0] == "Breaking changes"  # always first
-    assert titles == ["Breaking changes", "Features", "Fixes", "Documentation", "Dependencies", "Other"]
+    assert titles == ["Breaking changes", "Features", "Fixes", "Documentation", "Dependencies"]
     items = {i.pr: i for _, group in note.categories for i in group if i.pr}
     assert items[12] == ReleaseItem(12, "Add dark mode", "Features", f"{REPO}/pull/12", (7, 9), "alice")
     assert items[13].breaking and items[13].category == "Breaking changes"
@@ -106,20 +106,18 @@ def test_items_categories_and_links(note: ReleaseNote) -> None:
     assert f"- Add dark mode by @alice in [#12]({REPO}/pull/12) (closes [#7]({REPO}/issues/7), " \
            f"[#9]({REPO}/issues/9))" in text  # fmt: skip
     assert f"**Full changelog**: [v1.0.0...v1.1.0]({REPO}/compare/v1.0.0...v1.1.0)" in text
-    assert text.index("### Breaking changes") < text.index("### Features") < text.index("### Other")
+    assert text.index("### Breaking changes") < text.index("### Features") < text.index("### Dependencies")
     assert repo_url_of(note) == REPO
 
 
 def test_the_bots_dependency_prs_collapse_into_one_line(note: ReleaseNote) -> None:
     deps = dict(note.categories)["Dependencies"]
-    assert [i.pr for i in deps] == [14, 15]  # each PR is still an item of its own in the data
+    assert [i.pr for i in deps] == [14, 15, 18]  # each PR is still an item of its own in the data
     assert deps[1].bumps == (("pytest", "8.0.0", "8.2.0"), ("ruff", "0.4.1", "0.5.0"))
+    # nightcrew's own and Dependabot's (a known dependency bot) share the one line
     lines = [line for line in note.text.splitlines() if "requests" in line or "pytest" in line]
     assert lines == [f"- Bumped requests 2.31.0 → 2.32.0 ([#14]({REPO}/pull/14)); pytest 8.0.0 → 8.2.0, "
-                     f"ruff 0.4.1 → 0.5.0 ([#15]({REPO}/pull/15))"]  # fmt: skip
-    # Dependabot is not the bot here: its PR is an ordinary item
-    other = dict(note.categories)["Other"]
-    assert [(i.pr, i.title, i.bumps) for i in other] == [(18, "Bump lxml from 4.9 to 5.0", ())]
+                     f"ruff 0.4.1 → 0.5.0 ([#15]({REPO}/pull/15)); lxml 4.9 → 5.0 ([#18]({REPO}/pull/18))"]
 
 
 def test_bot_recognized_by_branch_or_configured_author() -> None:
@@ -127,13 +125,15 @@ def test_bot_recognized_by_branch_or_configured_author() -> None:
                                                                  ref(2, "Bump lxml from 4.9 to 5.0", "d@x")))
     pulls = {1: PullInfo(1, "build(deps): bump x from 1 to 2", author="human-with-pat"),
              2: PullInfo(2, "Bump lxml from 4.9 to 5.0", author="dependabot[bot]")}
-    plain = compose(single, pulls, repo_url=None)
-    assert all(not i.bumps for _, items in plain.categories for i in items)
+    plain = compose(single, pulls, repo_url=None)  # a person's bump is theirs; Dependabot's is a bot's
+    assert [(i.pr, bool(i.bumps)) for _, items in plain.categories for i in items] == [(1, False), (2, True)]
     by_branch = compose(single, pulls, repo_url=None, branches={1: "acme/nightcrew/x-2"})
     assert dict(by_branch.categories)["Dependencies"][0].bumps == (("x", "1", "2"),)
-    by_author = compose(single, pulls, repo_url=None, bot_authors=("dependabot",))
-    assert [(i.pr, bool(i.bumps)) for i in dict(by_author.categories)["Dependencies"]] == [(1, False), (2, True)]
-    assert "- Bump x from 1 to 2 by @human-with-pat in #1\n- Bumped lxml 4.9 → 5.0 (#2)\n" in by_author.text
+    renovate = compose(single, pulls, repo_url=None, branches={1: "acme/renovate/x-2.x"})
+    assert all(i.bumps for _, items in renovate.categories for i in items)
+    by_author = compose(single, pulls, repo_url=None, bot_authors=("someone-else[bot]",))
+    assert [(i.pr, bool(i.bumps)) for i in dict(by_author.categories)["Dependencies"]] == [(1, False)]
+    assert "- Bump x from 1 to 2 by @human-with-pat in #1\n" in by_author.text
 
 
 def test_parse_bumps_shapes() -> None:
