@@ -223,10 +223,11 @@ def restyle(note: ReleaseNote, range_: ReleaseRange, pulls: Mapping[int, PullInf
                 detail = escape(house_style.body_detail(pulls[item.pr].body)) if pulls[item.pr].body else ""
             text = escape(item.title)
             if style.ref and item.pr is not None:
-                lines.append({"title": text, "pr": item.pr, "url": item.url, "detail": detail})
+                lines.append({"title": text, "pr": item.pr, "url": item.url, "detail": detail,
+                              "author": item.author})
             else:
                 lines.append({"title": text + _link(style, markup, item), "pr": None, "url": None,
-                              "detail": detail})
+                              "detail": detail, "author": item.author})
         categories.append(((title or "").replace("{{", "{").replace("}}", "}").replace("{version}", version)
                            or "Changes", tuple(category_items)))
         rendered.append((title, lines))

@@ -208,6 +208,7 @@ class HouseStyle:
     order: str = "merged"  # items within a category: "ascending" / "descending" PR number, or as "merged"
     linked: bool = False  # (nearly) every item links a PR: changes without one are not notes material
     item_chars: int = 0  # the mean length of an item's text, references left out
+    credit: str = ""  # how an item credits its author, with {login} (" by @{login}", " -- by {{user}}`{login}`")
     source: str = ""
 
     def to_json(self) -> dict:
@@ -301,6 +302,7 @@ def learn(text: str, path: str) -> HouseStyle | None:
     release_rules = {style.get("heading_rule")}
     trends: list[float] = []
     item_lengths: list[int] = []
+    credits: Counter = Counter()
     for release in recent:
         seen: list[str] = []
         current: str | None = None
@@ -339,6 +341,9 @@ def learn(text: str, path: str) -> HouseStyle | None:
                     index += 1
                 joined = " ".join(item)
                 item_lengths.append(len(_strip_refs(joined)))
+                credit = _credit_shape(joined)
+                if credit:
+                    credits[credit] += 1
                 bullets[bullet["bullet"]] += 1
                 with_items += 1
                 shape = _ref_shape(joined)
@@ -360,6 +365,8 @@ def learn(text: str, path: str) -> HouseStyle | None:
     if not with_items:
         return None
     style["item_chars"] = round(sum(item_lengths) / len(item_lengths)) if item_lengths else 0
+    if credits and sum(credits.values()) * 2 >= with_items:  # most items credit their author: so does the draft
+        style["credit"] = credits.most_common(1)[0][0]
     if trends:
         mean = sum(trends) / len(trends)
         style["order"] = "ascending" if mean > 0.5 else "descending" if mean < -0.5 else "merged"
@@ -422,6 +429,28 @@ def _strip_refs(text: str) -> str:
     for _, pattern in _REFS:
         text = pattern.sub("", text)
     return re.sub(r"\s*\(\s*[,\s]*\)\s*", " ", text).strip(" .")
+
+
+# how notes credit a person: "by @login", "by [@login](https://github.com/login)", towncrier's roles
+_CREDITS = (
+    (re.compile(r"(?P<lead>\s+(?:--\s+)?by\s+)\[@(?P<login>[\w-]+)\]\(https?://[^)]+/(?P=login)\)", re.I),
+     "[@{login}](https://github.com/{login})"),
+    (re.compile(r"(?P<lead>\s+(?:--\s+)?(?:by|thanks(?: to)?)\s+)@(?P<login>[\w-]+)", re.I), "@{login}"),
+    (re.compile(r"(?P<lead>\s+(?:--\s+)?(?:by|thanks(?: to)?)\s+)\{user\}`(?P<login>[\w-]+)`", re.I),
+     "{{user}}`{login}`"),
+    (re.compile(r"(?P<lead>\s+(?:--\s+)?(?:by|thanks(?: to)?)\s+):user:`(?P<login>[\w-]+)`", re.I),
+     ":user:`{login}`"),
+)
+
+
+def _credit_shape(item: str) -> str | None:
+    """The credit form of an item (its words before the handle kept: " by ", " -- by "), with {login}."""
+    for pattern, form in _CREDITS:
+        found = pattern.search(item)
+        if found:
+            tail = re.match(r"\s+in\b(?=\s)", item[found.end():])  # GitHub's "by @x in #12"
+            return found["lead"].replace("{", "{{").replace("}", "}}") + form + (tail.group(0) if tail else "")
+    return None
 
 
 def _ref_shape(item: str) -> tuple[str, str | None, bool, bool, int] | None:
@@ -564,6 +593,8 @@ def body_detail(body: str, limit: int = 400) -> str:
 
 def item_text(style: HouseStyle, item: dict) -> str:
     text = item["title"].rstrip()
+    if style.credit and item.get("author") and not item["author"].lower().endswith("[bot]"):
+        text += style.credit.format(login=item["author"])
     reference = ""
     if item.get("pr") is not None and style.ref:
         url = style.ref_url.replace("{n}", str(item["pr"])) if style.ref_url else (item.get("url") or "")

@@ -254,3 +254,43 @@ def test_news_fragments_are_the_draft(project: Path) -> None:
     assert "#### Added\n\n* Add the `httpx2` extra. [#3323](https://github.com/acme/web/pull/3323)." in text
     assert "#### Fixed\n\n* Clamp oversized ranges. [#3307](https://github.com/acme/web/pull/3307)." in text
     assert 3317 in data["not_in_notes"]
+
+
+GITHUB_STYLE = """\
+# Changelog
+
+## v2.1.0
+
+### Fixed
+
+- Fix the parser by @alice in [#41](https://github.com/acme/web/pull/41)
+- Handle empty input by @bob in [#40](https://github.com/acme/web/pull/40)
+
+## v2.0.0
+
+### Added
+
+- Add the CLI by @carol in [#30](https://github.com/acme/web/pull/30)
+"""
+
+TOWNCRIER_CREDITS = """\
+## v7.6.0
+
+### Bug fixes
+
+- Fixed the index URLs -- by {user}`sirosen` ({issue}`1669`)
+- Added a missing dependency -- by {user}`webknjaz` ({issue}`1670`)
+"""
+
+
+@pytest.mark.parametrize(("notes", "expected"), [
+    (GITHUB_STYLE, "Fix the timeout by @dave in [#50](https://github.com/acme/web/pull/50)"),
+    (TOWNCRIER_CREDITS, "Fix the timeout -- by {user}`dave` ({issue}`50`)"),
+])
+def test_credits_take_the_notes_files_form(notes: str, expected: str) -> None:
+    style = house_style.learn(notes, "CHANGELOG.md")
+    assert house_style.item_text(style, {"title": "Fix the timeout", "pr": 50, "url": None, "author": "dave"}) == \
+        expected
+    # a bot is never credited, and an author without a login is not either
+    assert "@" not in house_style.item_text(style, {"title": "X", "pr": 51, "url": None, "author": "renovate[bot]"})
+    assert house_style.item_text(style, {"title": "X", "pr": 52, "url": None, "author": None}).startswith("X ")
