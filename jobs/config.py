@@ -132,7 +132,16 @@ class PackageRule(_Section):
     prereleases: bool | None = None
 
 
+class LockfileSettings(_Section):
+    enabled: bool = True
+    formats: Strings = ("uv", "pip-tools")
+    timeout: float = Field(default=600, gt=0)
+    uv: str = ""
+    pip_compile: str = ""
+
+
 class UpdateSettings(_Section):
+    transitive: bool = False
     kinds: Kinds
     range_strategy: Strategy
     max_open_prs: int = Field(ge=0)
@@ -389,6 +398,7 @@ class Config(_Section):
     report: ReportSettings
     dashboard: DashboardSettings
     fleet: FleetSettings
+    lockfiles: LockfileSettings = LockfileSettings()
     source: str | None = None
     # dotted keys the configuration file sets itself ("forge.remote"): a default may be bent, an explicit value not
     explicit: frozenset[str] = frozenset()

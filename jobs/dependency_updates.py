@@ -52,6 +52,7 @@ class ChangeResult:
     pull: PullRequest | None = None
     tests: TestReport | None = None
     tested_sha: str | None = None  # the PR head the tests ran on (their outcome says nothing about another head)
+    locks: tuple = ()  # jobs.lockfiles.LockChange: every locked package the change moved, direct and transitive
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class UpdateRun:
     @property
     def failed(self) -> bool:
         return any(c.action == "failed" for c in self.changes)
+
+
+def _lock_context(changes: tuple) -> list[dict]:
+    """The PR body's lockfile part: per lockfile, every package whose locked version moved."""
+    by_file: dict[str, list[dict]] = {}
+    for c in changes:
+        by_file.setdefault(c.lockfile, []).append({"name": c.name, "old": c.old, "new": c.new, "direct": c.direct})
+    return [{"lockfile": name, "changes": rows} for name, rows in by_file.items()]
 
 
 def _repository_from_remote(url: str | None) -> str:
@@ -373,7 +382,8 @@ class DependencyUpdates:
                 self.gate.run("forge.create_pull", branch, lambda: None)
 
         edits = edit.apply(tree, change.updates)
-        if not edits:
+        relocking = any(u.dependency.lockfile for u in change.updates)
+        if not edits and not relocking:
             return result("skipped", "the manifests already allow this version: nothing to change")
         change = replace(change, edits=edits, commit_message=self.renderer.commit_message(change, plan.group))
         title = self.renderer.title(change, plan.group)
@@ -401,13 +411,20 @@ class DependencyUpdates:
                 self.open_count += 0 if replaces_open else 1
             return result(action, "dry run: nothing was changed", pull=open_pr)
 
+        locks: tuple = ()
         with self._worktree(branch, base_sha) as worktree:
             edit.write(worktree, edits)
-            sha = self.gate.run("git.branch", branch, inputs={"files": [e.file for e in edits],
-                                                              "after": [e.after for e in edits],
+            if relocking:  # the lockfile moves with its own tool; a failure leaves nothing committed
+                relocked = self._relock(worktree, branch, change, report)
+                locks = relocked.changes
+                edits = tuple(edits) + relocked.edits
+                change = replace(change, edits=edits)
+                if not edits:
+                    return result("skipped", "the lockfile already locks these versions: nothing to change")
+            files = [e.file for e in edits]
+            sha = self.gate.run("git.branch", branch, inputs={"files": files, "after": [e.after for e in edits],
                                                               "message": change.commit_message},
-                                fn=lambda: self.git.commit(
-                worktree, [e.file for e in edits], change.commit_message, self.author))
+                                fn=lambda: self.git.commit(worktree, files, change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
             if open_pr and same_tree and open_pr.title == title and self._body_vouches_for(open_pr, remote_sha):
                 self._sync_labels(open_pr, failing=None)
@@ -424,7 +441,7 @@ class DependencyUpdates:
             # at once: if updating the PR fails below, the store must not keep vouching for the previous head
             self.recorder.tested(open_pr.number, tests.outcome, tested)
         entries = self._changelog_entries(change, report)
-        body = self.renderer.body(change, plan.group, tests, changelog=entries)
+        body = self.renderer.body(change, plan.group, tests, changelog=entries, locks=_lock_context(locks))
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr, change,
                                             (tests.outcome, tested))
         if self._stop_after is None:
@@ -434,10 +451,12 @@ class DependencyUpdates:
                 self._stop_after = exc
         if self._stop_after is not None:
             # the PR was written (the forge answered with it); its finishing touches or the read-back were not done
-            return result(action, f"not finished: {self._stop_after}", pull=pull, tests=tests, tested_sha=tested)
+            return result(action, f"not finished: {self._stop_after}", pull=pull, tests=tests, tested_sha=tested,
+                          locks=locks)
         if confirmed.state != "open" or confirmed.branch != branch:
-            return result("failed", f"the forge did not confirm #{pull.number} open on {branch}", tests=tests)
-        return result(action, None, pull=confirmed, tests=tests, tested_sha=tested)
+            return result("failed", f"the forge did not confirm #{pull.number} open on {branch}", tests=tests,
+                          locks=locks)
+        return result(action, None, pull=confirmed, tests=tests, tested_sha=tested, locks=locks)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -500,11 +519,34 @@ class DependencyUpdates:
         with self.git.worktree(base_sha) as worktree:
             yield worktree
 
+    def _relock(self, worktree: Path, branch: str, change: ProposedChange, report: ScanReport):  # type: ignore[no-untyped-def]
+        from jobs.lockfiles.relock import relock
+
+        assert report.location is not None
+        location = report.location
+        return self.gate.run("lock.update", branch, inputs={"updates": {u.dependency.name: str(u.new)
+                                                                         for u in change.updates}},
+                             fn=lambda: relock(worktree, report.locked_projects, change.updates,
+                                               index_url=location.url, extra_urls=location.extra_urls,
+                                               settings=self.config.lockfiles, secrets=self.secrets),
+                             extra=lambda done: {"lockfiles": [e.file for e in done.edits],
+                                                 "moved": len(done.changes),
+                                                 "tool_seconds": round(sum(r.seconds for r in done.runs), 3),
+                                                 "commands": [" ".join(r.command) for r in done.runs]})
+
     def _test(self, worktree: Path, branch: str, report: ScanReport) -> TestReport:
         settings = self.config.tests
         spec = RunSpec(setup=settings.setup, command=settings.command, timeout=settings.timeout,
                        system_site_packages=settings.system_site_packages, secret_env=settings.secret_env)
         files = sorted({d.dependency.file for d in report.statuses if d.dependency.section == "requirements"})
+        if report.locked_projects:  # the tests run against the lock: exactly the locked set is installed
+            from jobs.lockfiles.relock import locked_requirements
+
+            assert report.location is not None
+            files += [f for f in locked_requirements(worktree, report.locked_projects, index_url=report.location.url,
+                                                     extra_urls=report.location.extra_urls,
+                                                     settings=self.config.lockfiles, secrets=self.secrets)
+                      if f not in files]
         started = time.perf_counter()
         try:
             assert report.location is not None

@@ -39,6 +39,10 @@ class Dependency:
     marker: str | None = None
     hashes: tuple[str, ...] = ()
     skipped_reason: str | None = None
+    # a locked project: the version its lockfile pins (what runs), the lockfile, and whether the manifest names it
+    locked: str | None = None
+    lockfile: str | None = None
+    direct: bool = True
 
     @property
     def specifier_set(self) -> SpecifierSet:

@@ -124,13 +124,15 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
             continue
         if only and dep.name not in only:
             continue
+        if not dep.direct and not settings.transitive:  # a lockfile's transitive package: only when asked for
+            continue
         rule = _package_rule(dep.name, settings.packages)
         kinds = rule.kinds if rule and rule.kinds is not None else settings.kinds
         pre = rule.prereleases if rule and rule.prereleases is not None else prereleases
         strategy = strategy_override or (rule.range_strategy if rule and rule.range_strategy else settings.range_strategy)
         # "bump" and "pin" move a range's floor even when the range already admits newer releases
         start = status.current
-        if strategy in ("bump", "pin") and dep.pinned_version is None:
+        if strategy in ("bump", "pin") and dep.pinned_version is None and dep.locked is None:
             start = lower_bound(status) or status.current
         assert start is not None
         for lane, version in sorted(targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre,
@@ -146,8 +148,9 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
             except ValueError as exc:
                 skipped.append(Skip(dep.name, str(version), f"cannot write the new specifier: {exc}", dep.file, dep.line))
                 continue
-            if text is None:
+            if text is None and dep.lockfile is None:
                 continue  # the specifier already admits it: nothing to propose
+            # (a locked dependency the range admits: the lockfile alone moves, as Renovate's update-lockfile)
             hashes: tuple[str, ...] = ()
             if dep.hashes:
                 found = _hashes(pages[dep.name], version)

@@ -95,6 +95,9 @@ def read_marker(body: str) -> dict[str, Any] | None:
         return None
 
 
+MAX_LOCK_ROWS = 60  # locked packages listed per lockfile in a PR body; the rest are counted
+
+
 class Renderer:
     def __init__(self, folder: Path | None = None, config_file: str = "nightcrew.toml") -> None:
         self.env = environment(folder)
@@ -108,7 +111,8 @@ class Renderer:
         return " ".join(self.env.get_template("pr_title.j2").render(change=change_context(change, group)).split())
 
     def body(self, change: ProposedChange, group: str | None, tests: TestReport | None,
-             changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT) -> str:
+             changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT,
+             locks: list[dict[str, Any]] | None = None) -> str:
         """The PR body, under ``limit``: the changelog is cut first, then the test output."""
         changelog = [dict(e, sections=[dict(section) for section in e.get("sections", [])],
                           flags=list(e.get("flags", []))[:MAX_FLAGS_LISTED],
@@ -124,6 +128,8 @@ class Renderer:
             "change": change_context(change, group), "changelog": changelog, "changelog_truncated": False,
             "tests": test_data, "tests_truncated": False, "marker": marker(change), "config_file": self.config_file,
             "failing_more": failing_more,
+            "locks": [dict(lock, changes=lock["changes"][:MAX_LOCK_ROWS],
+                           more=max(0, len(lock["changes"]) - MAX_LOCK_ROWS)) for lock in (locks or [])],
         }
         template = self.env.get_template("pr_body.md.j2")
         text = template.render(**context)

@@ -36,6 +36,7 @@ class ScanReport:
     # For the jobs that build on a scan: the index actually used (credentials intact) and its pages.
     location: IndexLocation | None = field(default=None, repr=False, compare=False)
     pages: dict[str, ProjectPage] = field(default_factory=dict, repr=False, compare=False)
+    locked_projects: tuple = field(default=(), repr=False, compare=False)  # jobs.lockfiles.LockedProject
 
     @property
     def outdated(self) -> tuple[DependencyStatus, ...]:
@@ -83,6 +84,71 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     return ParsedManifests(tuple(files), tuple(deps), tuple(problems), index_url, tuple(extra), requires_python)
 
 
+def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[ParsedManifests, list]:
+    """The manifests as their lockfiles pin them: each direct dependency of a locked project carries its locked
+    version (what runs) beside the specifier, the lockfile's other packages are added as transitive entries
+    (``direct`` False, section ``lock``), and a pip-compile output gives way to its ``.in`` source (the file people
+    edit; the output is the lockfile). A lockfile that cannot be read is a problem, not an end."""
+    from dataclasses import replace as copy
+
+    from jobs import lockfiles
+
+    if not config.lockfiles.enabled:
+        return parsed, []
+    projects = lockfiles.detect(repo, tuple(config.lockfiles.formats))
+    deps = list(parsed.dependencies)
+    files = list(parsed.files)
+    problems = list(parsed.problems)
+    used = []
+    for project in projects:
+        try:
+            locked = lockfiles.get(project.kind).read(repo, project)
+        except lockfiles.LockError as exc:
+            problems.append(Problem(project.lockfile, None, exc.message))
+            continue
+        used.append(project)
+        if project.kind == "pip-tools":  # the compiled file is the lock: its source is the manifest
+            deps = [d for d in deps if d.file != project.lockfile]
+            source = manifests.get("requirements").parse(repo, [repo / project.manifest])
+            deps += list(source.dependencies)
+            problems += list(source.problems)
+            files += [f for f in source.files if f not in files]
+        named: set[str] = set()
+        for number, dep in enumerate(deps):
+            if dep.file == project.manifest and dep.name in locked:
+                deps[number] = copy(dep, locked=locked[dep.name].version, lockfile=project.lockfile)
+                named.add(dep.name)
+        lines = _lock_lines(repo, project)
+        for name, package in sorted(locked.items()):
+            if name in named or package.direct:
+                continue
+            deps.append(Dependency(name=name, raw_name=name, specifier="", file=project.lockfile,
+                                   line=lines.get(name, 0), section="lock", locked=package.version,
+                                   lockfile=project.lockfile, direct=False))
+        if project.lockfile not in files:
+            files.append(project.lockfile)
+    return copy(parsed, files=tuple(files), dependencies=tuple(deps), problems=tuple(problems)), used
+
+
+def _lock_lines(repo: Path, project) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The line where each package appears in the lockfile (its name entry), for the scan's file:line."""
+    import re
+
+    from packaging.utils import canonicalize_name
+
+    lines: dict[str, int] = {}
+    try:
+        text = (repo / project.lockfile).read_text(encoding="utf-8")
+    except OSError:
+        return lines
+    pattern = re.compile(r'^(?:name = "(?P<toml>[^"]+)"|(?P<req>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==)')
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = pattern.match(line)
+        if found:
+            lines.setdefault(canonicalize_name(found["toml"] or found["req"]), number)
+    return lines
+
+
 def project_python(parsed: ParsedManifests, config: Config) -> Version:
     """The oldest Python the project supports: its requires-python, else config, else the running interpreter."""
     declared = lowest_python(parsed.requires_python)
@@ -102,6 +168,7 @@ def scan(
 ) -> ScanReport:
     started = time.perf_counter()
     parsed = read_manifests(repo, config)
+    parsed, projects = apply_locks(repo, parsed, config)
     where = locate(config.index.url, config.index.extra_urls, parsed.index_url, parsed.extra_index_urls)
     python = project_python(parsed, config)
     checkable = [d for d in parsed.dependencies if d.skipped_reason is None]
@@ -148,4 +215,5 @@ def scan(
         seconds=time.perf_counter() - started,
         location=where,
         pages={name: page for name, page in pages.items() if isinstance(page, ProjectPage)},
+        locked_projects=tuple(projects),
     )

@@ -32,6 +32,9 @@ def status_json(status: DependencyStatus) -> dict[str, Any]:
         "update_kind": status.update_kind,
         "python_compatible": status.python_compatible,
         "skipped_reason": status.skipped_reason,
+        "locked": dep.locked,
+        "lockfile": dep.lockfile,
+        "direct": dep.direct,
     }
 
 

@@ -42,6 +42,8 @@ def change_json(result: ChangeResult) -> dict[str, Any]:
         "pr": None if result.pull is None else {"number": result.pull.number, "url": result.pull.url,
                                                 "draft": result.pull.draft, "state": result.pull.state},
         "diff": _diff(result),
+        "lockfile_changes": [{"lockfile": c.lockfile, "name": c.name, "from": c.old, "to": c.new, "direct": c.direct}
+                             for c in result.locks],
         "tests": None if tests is None else {
             "outcome": tests.outcome, "passed": tests.passed, "failed": tests.failed + tests.errors,
             "skipped": tests.skipped, "failing": list(tests.failing), "duration": round(tests.duration, 2),

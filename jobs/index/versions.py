@@ -87,6 +87,11 @@ def assess(
     """
     spec = dependency.specifier_set
     pinned = dependency.pinned_version
+    if dependency.locked is not None:  # a lockfile says what runs: that is the current version
+        try:
+            pinned = Version(dependency.locked)
+        except ValueError:
+            pass
     opted_in = allow_prereleases or bool(spec.prereleases and not (pinned and pinned.is_prerelease))
 
     releases: dict[Version, tuple[DistributionFile, ...]] = {}

@@ -28,6 +28,7 @@ ACTIONS: dict[str, bool] = {
     "forge.draft_release": True,  # a draft for people to edit: never published by the bot
     "forge.dashboard": True,  # the dependency dashboard (an issue, or a markdown file)
     "tests.run": True,  # runs freshly bumped third-party code
+    "lock.update": True,  # runs the project's lock tool (uv, pip-compile, poetry) in the change's worktree
     "llm.call": False,
     "state.lock": False,  # the run lock in nightcrew's own state store
 }

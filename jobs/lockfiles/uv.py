@@ -1,0 +1,83 @@
+"""``uv.lock``: read with tomllib, moved with ``uv lock --upgrade-package NAME==VERSION``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from jobs.lockfiles.base import LockedPackage, LockedProject, LockError, ToolRun, normalize, run_tool
+
+_ROOT_SOURCES = ("editable", "virtual")
+
+
+class UvLock:
+    kind = "uv"
+    tool = "uv"
+
+    def detect(self, root: Path, files: Sequence[str]) -> list[LockedProject]:
+        found = []
+        for path in files:
+            if path.rpartition("/")[2] != "uv.lock":
+                continue
+            folder = path.rpartition("/")[0]
+            manifest = f"{folder}/pyproject.toml" if folder else "pyproject.toml"
+            if manifest not in files:
+                continue
+            required = None
+            try:
+                data = tomllib.loads((root / manifest).read_text(encoding="utf-8"))
+                required = data.get("tool", {}).get("uv", {}).get("required-version")
+            except (OSError, tomllib.TOMLDecodeError, AttributeError):
+                pass
+            found.append(LockedProject(self.kind, manifest, path, (),
+                                       str(required) if isinstance(required, str) else None))
+        return found
+
+    def read(self, root: Path, project: LockedProject) -> dict[str, LockedPackage]:
+        try:
+            data = tomllib.loads((root / project.lockfile).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LockError(f"cannot read the lockfile ({exc.strerror})", project.lockfile) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise LockError(f"not valid TOML: {exc}", project.lockfile) from None
+        packages = [p for p in data.get("package", []) if isinstance(p, dict) and isinstance(p.get("name"), str)]
+        roots = [p for p in packages if any(k in _ROOT_SOURCES for k in (p.get("source") or {}))]
+        root_names = {normalize(p["name"]) for p in roots}
+        direct: set[str] = set()
+        for package in roots:
+            groups = [package.get("dependencies") or []]
+            for table in ("optional-dependencies", "dev-dependencies"):
+                groups += list((package.get(table) or {}).values())
+            for group in groups:
+                direct.update(normalize(d["name"]) for d in group if isinstance(d, dict) and "name" in d)
+        locked: dict[str, LockedPackage] = {}
+        for package in packages:
+            name = normalize(package["name"])
+            if name in root_names or not isinstance(package.get("version"), str):
+                continue
+            locked[name] = LockedPackage(name, package["version"], name in direct)
+        return locked
+
+    def update(self, root: Path, project: LockedProject, targets: Mapping[str, str], *, executable: str,
+               env: Mapping[str, str], index_args: Sequence[str], timeout: float,
+               secrets: Sequence[str] = ()) -> ToolRun:
+        command = [executable, "lock", "--no-progress"]
+        for name, version in targets.items():
+            command += ["--upgrade-package", f"{name}=={version}"]
+        return run_tool(command, root / project.folder if project.folder else root, env, timeout,
+                        f"uv lock ({project.lockfile})", secrets)
+
+    def index_env(self, url: str, extra: Sequence[str]) -> dict[str, str]:
+        env = {"UV_DEFAULT_INDEX": url, "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+        if extra:
+            env["UV_INDEX"] = " ".join(extra)
+        return env
+
+    def index_args(self, url: str, extra: Sequence[str]) -> list[str]:
+        return []  # uv takes its index from the environment (UV_DEFAULT_INDEX, UV_INDEX)
+
+    def export_command(self, executable: str) -> list[str]:
+        """What prints the locked set as a requirements file (the tests install exactly that)."""
+        return [executable, "export", "--locked", "--no-hashes", "--no-emit-project", "--all-extras",
+                "--format", "requirements-txt", "--quiet"]

@@ -1,0 +1,187 @@
+"""Locked projects end to end with the real tools (uv and pip-tools, installed from the index as test extras)
+against a loopback index: the scan reports locked versions and transitive packages, bump PRs and lockfile-only
+PRs carry a lockfile the tool itself accepts, the tests run against the locked set, and the PR body lists what
+moved. A tool failure leaves nothing committed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobs.cli import cli
+from tests.support.distbuild import build_wheel
+from tests.support.indexserver import StaticIndex
+
+UV = shutil.which("uv")
+PIP_COMPILE = shutil.which("pip-compile")
+
+TEST_FILE = "import mathlib\n\n\ndef test_add():\n    assert mathlib.add(1, 2) == 3\n"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "Maintainer", "GIT_AUTHOR_EMAIL": "m@example.org", "GIT_COMMITTER_NAME": "Maintainer",
+           "GIT_COMMITTER_EMAIL": "m@example.org", "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(cwd)}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+def publish(index: StaticIndex, dists: Path) -> None:
+    """mathlib 1.0.0, 1.1.0 (needs helper>=1.1), 2.0.0; helper 1.0.0, 1.1.0: helper is the transitive one."""
+    for version in ("1.0.0", "1.1.0"):
+        index.add(build_wheel(dists, "helper", version, modules={"helper/__init__.py": f"V = {version!r}\n"}))
+    source = "def add(a, b):\n    return a + b\n"
+    index.add(build_wheel(dists, "mathlib", "1.0.0", modules={"mathlib/__init__.py": source},
+                          requires_dist=["helper>=1.0"]))
+    index.add(build_wheel(dists, "mathlib", "1.1.0", modules={"mathlib/__init__.py": source},
+                          requires_dist=["helper>=1.1"]))
+    index.add(build_wheel(dists, "mathlib", "2.0.0", modules={"mathlib/__init__.py": "def plus(a, b):\n    "
+                                                                                      "return a + b\n"},
+                          requires_dist=["helper>=1.1"]))
+
+
+def make_repo(tmp_path: Path, index: StaticIndex, files: dict[str, str]) -> Path:
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    for name, text in {**files, "tests/test_math.py": TEST_FILE}.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    cache = (tmp_path / "cache").as_posix()
+    (work / "nightcrew.toml").write_text(
+        f'[index]\nurl = "{index.url}"\ncache_dir = "{cache}"\nretries = 1\nbackoff = 0.01\n\n'
+        '[forge]\nkind = "local"\nremote = "origin"\n\n[updates]\nkinds = ["patch", "minor"]\n\n'
+        '[tests]\nsystem_site_packages = true\ntimeout = 180\n')
+    git(work, "remote", "add", "origin", str(remote))
+    return work
+
+
+def commit_all(work: Path) -> None:
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "project")
+    git(work, "push", "-q", "origin", "main")
+
+
+def tool_env(index: StaticIndex, tmp_path: Path) -> dict[str, str]:
+    import os
+
+    return {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}, "UV_DEFAULT_INDEX": index.url,
+            "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def run(work: Path, *args: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(cli, ["run", "dependency-updates", "--repo", str(work), "--format", "json", *args])
+    assert result.stdout, result.stderr or result.exception
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def scan(work: Path) -> dict:
+    result = CliRunner().invoke(cli, ["scan", "--repo", str(work), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+PYPROJECT = """\
+[project]
+name = "calc"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = [
+    "mathlib>=1.0,<2",  # keep below 2: the API changed
+]
+"""
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_uv_project_gets_a_lockfile_only_pr_uv_accepts(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
+    env = tool_env(static_index, tmp_path)
+    subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.0.0", "--upgrade-package", "helper==1.0.0"],
+                   cwd=work, check=True, capture_output=True, env=env)
+    commit_all(work)
+
+    data = scan(work)
+    rows = {d["name"]: d for d in data["dependencies"]}
+    assert (rows["mathlib"]["current"], rows["mathlib"]["specifier"], rows["mathlib"]["locked"]) == \
+        ("1.0.0", ">=1.0,<2", "1.0.0")
+    assert rows["mathlib"]["update_kind"] == "major" and rows["mathlib"]["latest_allowed"] == "1.1.0"
+    assert (rows["helper"]["direct"], rows["helper"]["file"], rows["helper"]["locked"]) == (False, "uv.lock", "1.0.0")
+
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]
+    assert change["branch"] == "nightcrew/mathlib-1.1.0" and change["action"] == "opened", change
+    assert change["tests"]["outcome"] == "passed", json.dumps(change["tests"])
+    moved = {(c["name"], c["from"], c["to"], c["direct"]) for c in change["lockfile_changes"]}
+    assert moved == {("mathlib", "1.0.0", "1.1.0", True), ("helper", "1.0.0", "1.1.0", False)}
+    # the branch changes the lockfile only (the range admits 1.1.0), and uv itself accepts it
+    changed = git(work, "diff", "--name-only", "main", "nightcrew/mathlib-1.1.0").split()
+    assert changed == ["uv.lock"]
+    check = tmp_path / "check"
+    git(work, "worktree", "add", "-q", str(check), "nightcrew/mathlib-1.1.0")
+    proc = subprocess.run([UV, "lock", "--check"], cwd=check, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    body = (work / ".nightcrew" / "prs").glob("*.md")
+    text = next(iter(body)).read_text()
+    assert "### Lockfile `uv.lock`" in text
+    assert "| mathlib | 1.0.0 | 1.1.0 | direct |" in text and "| helper | 1.0.0 | 1.1.0 | transitive |" in text
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_a_lock_tool_failure_commits_nothing_and_says_why(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
+    subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.0.0"], cwd=work, check=True, capture_output=True,
+                   env=tool_env(static_index, tmp_path))
+    # a constraint uv cannot meet appears in the project after the lock was made
+    pyproject = (work / "pyproject.toml").read_text()
+    (work / "pyproject.toml").write_text(pyproject + '\n[tool.uv]\nconstraint-dependencies = ["helper<1.1"]\n')
+    commit_all(work)
+    code, data, err = run(work)
+    assert code == 1
+    [change] = data["changes"]
+    assert change["action"] == "failed"
+    assert change["reason"].startswith("uv lock (uv.lock): ") and "helper" in change["reason"]
+    assert git(work, "branch", "--list", "nightcrew/*") == ""  # nothing committed
+    assert "nightcrew: error: nightcrew/mathlib-1.1.0: uv lock (uv.lock):" in err
+
+
+@pytest.mark.skipif(PIP_COMPILE is None, reason="pip-tools is a test extra")
+def test_pip_tools_project_edits_the_in_file_and_recompiles(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"requirements.in": "mathlib==1.0.0  # pinned on purpose\n"})
+    proc = subprocess.run([PIP_COMPILE, "--quiet", f"--index-url={static_index.url}", "--no-emit-index-url",
+                           "--output-file=requirements.txt", "requirements.in"], cwd=work, capture_output=True,
+                          text=True, env={**tool_env(static_index, tmp_path),
+                                          "CUSTOM_COMPILE_COMMAND": "pip-compile requirements.in"})
+    assert proc.returncode == 0, proc.stderr
+    header = (work / "requirements.txt").read_text().splitlines()[:8]
+    commit_all(work)
+
+    rows = {d["name"]: d for d in scan(work)["dependencies"]}
+    assert (rows["mathlib"]["file"], rows["mathlib"]["locked"], rows["mathlib"]["direct"]) == \
+        ("requirements.in", "1.0.0", True)
+    assert (rows["helper"]["file"], rows["helper"]["direct"]) == ("requirements.txt", False)
+
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]
+    assert change["action"] == "opened" and change["tests"]["outcome"] == "passed", change
+    assert sorted(git(work, "diff", "--name-only", "main", "nightcrew/mathlib-1.1.0").split()) == \
+        ["requirements.in", "requirements.txt"]
+    assert git(work, "show", "nightcrew/mathlib-1.1.0:requirements.in") == "mathlib==1.1.0  # pinned on purpose"
+    compiled = git(work, "show", "nightcrew/mathlib-1.1.0:requirements.txt")
+    assert "mathlib==1.1.0" in compiled and "helper==1.1.0" in compiled
+    assert compiled.splitlines()[:8] == header  # the header people's command, unchanged
+    assert "127.0.0.1" not in compiled  # no index address written into their file
+    # re-running pip-compile on the branch gives no diff
+    check = tmp_path / "check"
+    git(work, "worktree", "add", "-q", str(check), "nightcrew/mathlib-1.1.0")
+    subprocess.run([PIP_COMPILE, "--quiet", f"--index-url={static_index.url}", "--no-emit-index-url",
+                    "--output-file=requirements.txt", "requirements.in"], cwd=check, check=True, capture_output=True,
+                   env={**tool_env(static_index, tmp_path), "CUSTOM_COMPILE_COMMAND": "pip-compile requirements.in"})
+    assert (check / "requirements.txt").read_text() == compiled + "\n"
