@@ -134,9 +134,10 @@ class PackageRule(_Section):
 
 class LockfileSettings(_Section):
     enabled: bool = True
-    formats: Strings = ("uv", "pip-tools")
+    formats: Strings = ("uv", "poetry", "pip-tools")
     timeout: float = Field(default=600, gt=0)
     uv: str = ""
+    poetry: str = ""
     pip_compile: str = ""
 
 

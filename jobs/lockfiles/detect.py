@@ -7,9 +7,10 @@ from pathlib import Path
 
 from jobs.lockfiles.base import LockedProject, LockFormat
 from jobs.lockfiles.piptools import PipToolsLock
+from jobs.lockfiles.poetry import PoetryLock
 from jobs.lockfiles.uv import UvLock
 
-FORMATS: dict[str, LockFormat] = {"uv": UvLock(), "pip-tools": PipToolsLock()}
+FORMATS: dict[str, LockFormat] = {"uv": UvLock(), "poetry": PoetryLock(), "pip-tools": PipToolsLock()}
 _SKIP = {".git", ".hg", ".venv", "venv", "node_modules", ".tox", ".nox", "__pycache__", ".nightcrew", "build",
          "dist", "site-packages"}
 MAX_DEPTH = 4

@@ -87,6 +87,11 @@ def locked_requirements(worktree: Path, projects: Sequence[LockedProject], *, in
     for project in projects:
         if project.kind == "pip-tools":
             files.append(project.lockfile)
+        elif project.kind == "poetry":
+            target = Path(project.folder or ".") / ".nightcrew-locked-requirements.txt"
+            (worktree / target).write_text(get("poetry").requirements(worktree, project),  # type: ignore[attr-defined]
+                                           encoding="utf-8")
+            files.append(target.as_posix())
         elif project.kind == "uv":
             fmt = get("uv")
             command = fmt.export_command(executable("uv", _configured(settings, "uv")))  # type: ignore[attr-defined]

@@ -185,3 +185,40 @@ def test_pip_tools_project_edits_the_in_file_and_recompiles(static_index: Static
                     "--output-file=requirements.txt", "requirements.in"], cwd=check, check=True, capture_output=True,
                    env={**tool_env(static_index, tmp_path), "CUSTOM_COMPILE_COMMAND": "pip-compile requirements.in"})
     assert (check / "requirements.txt").read_text() == compiled + "\n"
+
+
+POETRY = shutil.which("poetry")
+
+
+@pytest.mark.skipif(POETRY is None, reason="poetry is a test extra")
+def test_poetry_project_gets_a_lockfile_poetry_accepts(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    pyproject = (
+        '[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["m <m@example.org>"]\n'
+        'package-mode = false\n\n[tool.poetry.dependencies]\npython = "^3.8"\nmathlib = "^1.0"\n\n'
+        f'[[tool.poetry.source]]\nname = "ours"\nurl = "{static_index.url}"\npriority = "primary"\n')
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": pyproject})
+    env = {**tool_env(static_index, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache")}
+    # lock at the old versions: pin them for the first lock, then restore the caret range
+    (work / "pyproject.toml").write_text(pyproject.replace('mathlib = "^1.0"', 'mathlib = "1.0.0"\nhelper = "1.0.0"'))
+    subprocess.run([POETRY, "lock", "--no-interaction"], cwd=work, check=True, capture_output=True, env=env)
+    (work / "pyproject.toml").write_text(pyproject)
+    subprocess.run([POETRY, "lock", "--no-interaction"], cwd=work, check=True, capture_output=True, env=env)
+    assert 'name = "mathlib"\nversion = "1.0.0"' in (work / "poetry.lock").read_text()
+    commit_all(work)
+
+    rows = {d["name"]: d for d in scan(work)["dependencies"]}
+    assert (rows["mathlib"]["locked"], rows["mathlib"]["specifier"]) == ("1.0.0", "^1.0")
+    assert rows["helper"]["direct"] is False
+
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]
+    assert change["action"] == "opened" and change["tests"]["outcome"] == "passed", json.dumps(change)
+    assert git(work, "diff", "--name-only", "main", "nightcrew/mathlib-1.1.0").split() == ["poetry.lock"]
+    check = tmp_path / "check"
+    git(work, "worktree", "add", "-q", str(check), "nightcrew/mathlib-1.1.0")
+    proc = subprocess.run([POETRY, "check", "--lock"], cwd=check, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    moved = {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
+    assert ("mathlib", "1.0.0", "1.1.0") in moved and ("helper", "1.0.0", "1.1.0") in moved
