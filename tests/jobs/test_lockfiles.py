@@ -222,3 +222,46 @@ def test_poetry_project_gets_a_lockfile_poetry_accepts(static_index: StaticIndex
     assert proc.returncode == 0, proc.stdout + proc.stderr
     moved = {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
     assert ("mathlib", "1.0.0", "1.1.0") in moved and ("helper", "1.0.0", "1.1.0") in moved
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_uv_major_bump_edits_the_range_and_relocks(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
+    env = tool_env(static_index, tmp_path)
+    subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.1.0"], cwd=work, check=True, capture_output=True,
+                   env=env)
+    config = work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["major"]'))
+    commit_all(work)
+    code, data, err = run(work)
+    [change] = data["changes"]
+    assert change["branch"] == "nightcrew/mathlib-2.0.0" and change["action"] == "opened", change
+    assert change["tests"]["outcome"] == "failed"  # 2.0 renamed add(): the locked set is what was tested
+    assert sorted(git(work, "diff", "--name-only", "main", "nightcrew/mathlib-2.0.0").split()) == \
+        ["pyproject.toml", "uv.lock"]
+    assert '"mathlib>=1.0,<3",  # keep below 2: the API changed' in \
+        git(work, "show", "nightcrew/mathlib-2.0.0:pyproject.toml")
+    check = tmp_path / "check"
+    git(work, "worktree", "add", "-q", str(check), "nightcrew/mathlib-2.0.0")
+    assert subprocess.run([UV, "lock", "--check"], cwd=check, capture_output=True, env=env).returncode == 0
+
+
+@pytest.mark.skipif(PIP_COMPILE is None, reason="pip-tools is a test extra")
+def test_pip_tools_range_that_admits_the_version_recompiles_only(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"requirements.in": "mathlib>=1.0,<2\n",
+                                              "constraints.txt": "mathlib==1.0.0\nhelper==1.0.0\n"})
+    env = {**tool_env(static_index, tmp_path), "CUSTOM_COMPILE_COMMAND": "pip-compile requirements.in"}
+    subprocess.run([PIP_COMPILE, "--quiet", f"--index-url={static_index.url}", "--no-emit-index-url", "-c",
+                    "constraints.txt", "--output-file=requirements.txt", "requirements.in"], cwd=work, check=True,
+                   capture_output=True, env=env)
+    (work / "constraints.txt").unlink()
+    commit_all(work)
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]
+    assert change["action"] == "opened", change
+    assert git(work, "diff", "--name-only", "main", "nightcrew/mathlib-1.1.0").split() == ["requirements.txt"]
+    moved = {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
+    assert moved == {("mathlib", "1.0.0", "1.1.0"), ("helper", "1.0.0", "1.1.0")}
