@@ -141,8 +141,14 @@ class LockfileSettings(_Section):
     pip_compile: str = ""
 
 
+class LockMaintenance(_Section):
+    enabled: bool = False
+    interval_days: int = Field(default=7, ge=1)
+
+
 class UpdateSettings(_Section):
     transitive: bool = False
+    lock_maintenance: LockMaintenance = LockMaintenance()
     kinds: Kinds
     range_strategy: Strategy
     max_open_prs: int = Field(ge=0)

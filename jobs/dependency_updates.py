@@ -80,6 +80,9 @@ class UpdateRun:
         return any(c.action == "failed" for c in self.changes)
 
 
+LOCK_MAINTENANCE = "lock-maintenance"  # the key of the change that refreshes every lockfile
+
+
 def _lock_context(changes: tuple) -> list[dict]:
     """The PR body's lockfile part: per lockfile, every package whose locked version moved."""
     by_file: dict[str, list[dict]] = {}
@@ -308,6 +311,9 @@ class DependencyUpdates:
             )
             self._skipped = tuple(skipped)
             plans = planner.group(chosen, self.config.updates, self.prefix)
+            maintenance = self._lock_maintenance(report)
+            if maintenance is not None:
+                plans.append(maintenance)
             self.open_count = len(snapshot.open)
             self._changelogs = _Changelogs(self.config, report, self.gate) if (
                 self.config.changelogs.enabled and not self.dry_run and plans) else None
@@ -382,7 +388,8 @@ class DependencyUpdates:
                 self.gate.run("forge.create_pull", branch, lambda: None)
 
         edits = edit.apply(tree, change.updates)
-        relocking = any(u.dependency.lockfile for u in change.updates)
+        refresh = change.key == LOCK_MAINTENANCE
+        relocking = refresh or any(u.dependency.lockfile for u in change.updates)
         if not edits and not relocking:
             return result("skipped", "the manifests already allow this version: nothing to change")
         change = replace(change, edits=edits, commit_message=self.renderer.commit_message(change, plan.group))
@@ -415,7 +422,7 @@ class DependencyUpdates:
         with self._worktree(branch, base_sha) as worktree:
             edit.write(worktree, edits)
             if relocking:  # the lockfile moves with its own tool; a failure leaves nothing committed
-                relocked = self._relock(worktree, branch, change, report)
+                relocked = self._relock(worktree, branch, change, report, refresh=refresh)
                 locks = relocked.changes
                 edits = tuple(edits) + relocked.edits
                 change = replace(change, edits=edits)
@@ -519,7 +526,22 @@ class DependencyUpdates:
         with self.git.worktree(base_sha) as worktree:
             yield worktree
 
-    def _relock(self, worktree: Path, branch: str, change: ProposedChange, report: ScanReport):  # type: ignore[no-untyped-def]
+    def _lock_maintenance(self, report: ScanReport) -> planner.Planned | None:
+        """The lock-maintenance change when it is due: enabled, the repository has lockfiles, the run is not
+        limited to some packages, and the branch's last refresh is older than the interval (or there is none)."""
+        settings = self.config.updates.lock_maintenance
+        if not settings.enabled or not report.locked_projects or self.only:
+            return None
+        branch = f"{self.prefix}lock-maintenance"
+        tips = self._branch_tips(branch)
+        if tips:
+            stamp = self.git.run("log", "-1", "--format=%ct", tips[0][1], check=False)
+            if stamp.isdigit() and time.time() - int(stamp) < settings.interval_days * 86400:
+                return None
+        return planner.Planned(ProposedChange(key=LOCK_MAINTENANCE, updates=(), branch=branch), None, "minor")
+
+    def _relock(self, worktree: Path, branch: str, change: ProposedChange, report: ScanReport, *,  # type: ignore[no-untyped-def]
+                refresh: bool = False):
         from jobs.lockfiles.relock import relock
 
         assert report.location is not None
@@ -528,7 +550,8 @@ class DependencyUpdates:
                                                                          for u in change.updates}},
                              fn=lambda: relock(worktree, report.locked_projects, change.updates,
                                                index_url=location.url, extra_urls=location.extra_urls,
-                                               settings=self.config.lockfiles, secrets=self.secrets),
+                                               settings=self.config.lockfiles, secrets=self.secrets,
+                                               refresh=refresh),
                              extra=lambda done: {"lockfiles": [e.file for e in done.edits],
                                                  "moved": len(done.changes),
                                                  "tool_seconds": round(sum(r.seconds for r in done.runs), 3),

@@ -83,6 +83,8 @@ class PipToolsLock:
         command += list(index_args)
         for name, version in targets.items():
             command += ["--upgrade-package", f"{name}=={version}"]
+        if not targets:  # a refresh: every package to the newest the source allows
+            command.append("--upgrade")
         command.append(source)
         # the header keeps the command people run, not ours
         header = _COMMAND.search(original)
@@ -90,6 +92,11 @@ class PipToolsLock:
         if header:
             tool_env["CUSTOM_COMPILE_COMMAND"] = header["command"]
         return run_tool(command, folder, tool_env, timeout, f"pip-compile ({project.lockfile})", secrets)
+
+    def refresh(self, root: Path, project: LockedProject, *, executable: str, env: Mapping[str, str],
+                index_args: Sequence[str], timeout: float, secrets: Sequence[str] = ()) -> ToolRun:
+        return self.update(root, project, {}, executable=executable, env=env, index_args=index_args,
+                           timeout=timeout, secrets=secrets)
 
     def index_env(self, url: str, extra: Sequence[str]) -> dict[str, str]:
         return {}

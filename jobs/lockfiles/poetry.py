@@ -82,6 +82,13 @@ class PoetryLock:
                         {**env, "POETRY_NO_INTERACTION": "1", "POETRY_VIRTUALENVS_CREATE": "false"}, timeout,
                         f"poetry update ({project.lockfile})", secrets)
 
+    def refresh(self, root: Path, project: LockedProject, *, executable: str, env: Mapping[str, str],
+                index_args: Sequence[str], timeout: float, secrets: Sequence[str] = ()) -> ToolRun:
+        return run_tool([executable, "update", "--lock", "--no-interaction"],
+                        root / project.folder if project.folder else root,
+                        {**env, "POETRY_NO_INTERACTION": "1", "POETRY_VIRTUALENVS_CREATE": "false"}, timeout,
+                        f"poetry update ({project.lockfile})", secrets)
+
     def index_env(self, url: str, extra: Sequence[str]) -> dict[str, str]:
         return {}  # the project's sources say where its packages come from
 

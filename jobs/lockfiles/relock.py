@@ -48,14 +48,16 @@ def _configured(settings: object, kind: str) -> str:
 
 
 def relock(worktree: Path, projects: Sequence[LockedProject], updates: Sequence[Update], *, index_url: str,
-           extra_urls: Sequence[str], settings: object, secrets: Sequence[str] = ()) -> Relocked:
-    """Each lockfile the updates name, moved to their versions (manifest edits already written in ``worktree``)."""
+           extra_urls: Sequence[str], settings: object, secrets: Sequence[str] = (),
+           refresh: bool = False) -> Relocked:
+    """Each lockfile the updates name, moved to their versions (manifest edits already written in ``worktree``);
+    with ``refresh``, every lockfile, every package to the newest version the manifests allow."""
     edits: list[FileEdit] = []
     changes: list[LockChange] = []
     runs: list[ToolRun] = []
     for project in projects:
         targets = {u.dependency.name: str(u.new) for u in updates if u.dependency.lockfile == project.lockfile}
-        if not targets:
+        if not targets and not refresh:
             continue
         fmt = get(project.kind)
         path = worktree / project.lockfile
@@ -64,8 +66,13 @@ def relock(worktree: Path, projects: Sequence[LockedProject], updates: Sequence[
         env = tool_env(fmt.index_env(index_url, extra_urls))
         args = fmt.index_args(index_url, extra_urls)
         timeout = float(getattr(settings, "timeout", 600))
-        runs.append(fmt.update(worktree, project, targets, executable=executable(project.kind, _configured(
-            settings, project.kind)), env=env, index_args=args, timeout=timeout, secrets=secrets))
+        tool = executable(project.kind, _configured(settings, project.kind))
+        if refresh:
+            runs.append(fmt.refresh(worktree, project, executable=tool, env=env, index_args=args,  # type: ignore[attr-defined]
+                                    timeout=timeout, secrets=secrets))
+        else:
+            runs.append(fmt.update(worktree, project, targets, executable=tool, env=env, index_args=args,
+                                   timeout=timeout, secrets=secrets))
         after = fmt.read(worktree, project)
         for name, version in targets.items():
             locked = after.get(name)

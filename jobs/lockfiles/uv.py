@@ -68,6 +68,12 @@ class UvLock:
         return run_tool(command, root / project.folder if project.folder else root, env, timeout,
                         f"uv lock ({project.lockfile})", secrets)
 
+    def refresh(self, root: Path, project: LockedProject, *, executable: str, env: Mapping[str, str],
+                index_args: Sequence[str], timeout: float, secrets: Sequence[str] = ()) -> ToolRun:
+        return run_tool([executable, "lock", "--no-progress", "--upgrade"],
+                        root / project.folder if project.folder else root, env, timeout,
+                        f"uv lock --upgrade ({project.lockfile})", secrets)
+
     def index_env(self, url: str, extra: Sequence[str]) -> dict[str, str]:
         env = {"UV_DEFAULT_INDEX": url, "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
         if extra:

@@ -265,3 +265,57 @@ def test_pip_tools_range_that_admits_the_version_recompiles_only(static_index: S
     assert git(work, "diff", "--name-only", "main", "nightcrew/mathlib-1.1.0").split() == ["requirements.txt"]
     moved = {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
     assert moved == {("mathlib", "1.0.0", "1.1.0"), ("helper", "1.0.0", "1.1.0")}
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_lock_maintenance_refreshes_every_lockfile_once_per_interval(static_index: StaticIndex,
+                                                                    tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
+    env = tool_env(static_index, tmp_path)
+    subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.0.0", "--upgrade-package", "helper==1.0.0"],
+                   cwd=work, check=True, capture_output=True, env=env)
+    config = work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["patch"]')
+                      + "\n[updates.lock_maintenance]\nenabled = true\n")
+    commit_all(work)
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]  # no patch release to propose: only the maintenance PR, which moves everything
+    assert (change["branch"], change["action"]) == ("nightcrew/lock-maintenance", "opened"), change
+    assert {(c["name"], c["from"], c["to"], c["direct"]) for c in change["lockfile_changes"]} == \
+        {("mathlib", "1.0.0", "1.1.0", True), ("helper", "1.0.0", "1.1.0", False)}
+    assert change["tests"]["outcome"] == "passed"
+    body = next((work / ".nightcrew" / "prs").glob("*.md")).read_text()
+    assert "build(deps): refresh the lockfiles" in git(work, "log", "-1", "--format=%s", "nightcrew/lock-maintenance")
+    assert "Refreshes the lockfiles" in body and "| helper | 1.0.0 | 1.1.0 | transitive |" in body
+    # within the interval, the next run leaves it alone
+    code, data, err = run(work)
+    assert code == 0 and data["changes"] == [], data
+
+
+@pytest.mark.skipif(POETRY is None, reason="poetry is a test extra")
+def test_poetry_major_bump_edits_the_constraint_and_relocks(static_index: StaticIndex, tmp_path: Path) -> None:
+    publish(static_index, tmp_path / "dists")
+    pyproject = (
+        '[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["m <m@example.org>"]\n'
+        'package-mode = false\n\n[tool.poetry.dependencies]\npython = "^3.8"\nmathlib = "^1.1"\n\n'
+        f'[[tool.poetry.source]]\nname = "ours"\nurl = "{static_index.url}"\npriority = "primary"\n')
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": pyproject})
+    env = {**tool_env(static_index, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache")}
+    subprocess.run([POETRY, "lock", "--no-interaction"], cwd=work, check=True, capture_output=True, env=env)
+    config = work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["major"]'))
+    commit_all(work)
+    code, data, err = run(work)
+    [change] = data["changes"]
+    assert change["branch"] == "nightcrew/mathlib-2.0.0" and change["action"] == "opened", json.dumps(change)
+    assert sorted(git(work, "diff", "--name-only", "main", "nightcrew/mathlib-2.0.0").split()) == \
+        ["poetry.lock", "pyproject.toml"]
+    edited = git(work, "show", "nightcrew/mathlib-2.0.0:pyproject.toml")
+    assert 'mathlib = ">=1.1,<3.0"' in edited, edited  # the caret widened (strategy auto)
+    check = tmp_path / "check"
+    git(work, "worktree", "add", "-q", str(check), "nightcrew/mathlib-2.0.0")
+    proc = subprocess.run([POETRY, "check", "--lock"], cwd=check, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("mathlib", "1.1.0", "2.0.0") in {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
