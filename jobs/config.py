@@ -132,6 +132,14 @@ class PackageRule(_Section):
     prereleases: bool | None = None
 
 
+class SecuritySettings(_Section):
+    enabled: bool = True
+    osv_url: str = "https://api.osv.dev"
+    timeout: float = Field(default=10, gt=0)
+    label: str = "security"
+    min_severity: Literal["LOW", "MODERATE", "HIGH", "CRITICAL"] = "LOW"
+
+
 class LockfileSettings(_Section):
     enabled: bool = True
     formats: Strings = ("uv", "poetry", "pip-tools")
@@ -406,6 +414,7 @@ class Config(_Section):
     dashboard: DashboardSettings
     fleet: FleetSettings
     lockfiles: LockfileSettings = LockfileSettings()
+    security: SecuritySettings = SecuritySettings()
     source: str | None = None
     # dotted keys the configuration file sets itself ("forge.remote"): a default may be bent, an explicit value not
     explicit: frozenset[str] = frozenset()

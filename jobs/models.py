@@ -120,6 +120,19 @@ class ProjectPage:
 
 
 @dataclass(frozen=True)
+class Advisory:
+    """A known vulnerability of a package version (from OSV): what a person needs to judge it and its fix."""
+
+    id: str
+    aliases: tuple[str, ...] = ()  # CVE ids and the like
+    summary: str = ""
+    severity: str = "UNKNOWN"  # LOW, MODERATE, HIGH, CRITICAL, or UNKNOWN
+    fixed: tuple[str, ...] = ()  # the versions the advisory names as fixing it
+    url: str = ""
+    modified: str = ""
+
+
+@dataclass(frozen=True)
 class DependencyStatus:
     """Where one dependency stands against the index: the scan's row."""
 
@@ -131,6 +144,12 @@ class DependencyStatus:
     update_kind: str | None = None
     python_compatible: bool | None = None
     skipped_reason: str | None = None
+    advisories: tuple[Advisory, ...] = ()  # known vulnerabilities of ``current``
+    fix_version: Version | None = None  # the lowest release that fixes every one of them, if any
+
+    @property
+    def vulnerable(self) -> bool:
+        return bool(self.advisories)
 
 
 @dataclass(frozen=True)

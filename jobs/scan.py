@@ -37,6 +37,13 @@ class ScanReport:
     location: IndexLocation | None = field(default=None, repr=False, compare=False)
     pages: dict[str, ProjectPage] = field(default_factory=dict, repr=False, compare=False)
     locked_projects: tuple = field(default=(), repr=False, compare=False)  # jobs.lockfiles.LockedProject
+    # True: the advisory database answered for every dependency; False: it could not be asked (never read that
+    # as "none found"); None: the check is off
+    vulnerabilities_checked: bool | None = None
+
+    @property
+    def vulnerable(self) -> tuple[DependencyStatus, ...]:
+        return tuple(s for s in self.statuses if s.advisories)
 
     @property
     def outdated(self) -> tuple[DependencyStatus, ...]:
@@ -82,6 +89,53 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
         extra.extend(u for u in parsed.extra_index_urls if u not in extra)
         requires_python = requires_python or parsed.requires_python
     return ParsedManifests(tuple(files), tuple(deps), tuple(problems), index_url, tuple(extra), requires_python)
+
+
+def check_advisories(statuses: list[DependencyStatus], pages: dict, config: Config, cache: Path | None,
+                     gate: object | None = None) -> tuple[list[DependencyStatus], bool, Problem | None, int]:
+    """Every dependency's current version asked of the advisory database in one batched round trip, then the
+    details of the advisories found; each status gets its advisories and the lowest release fixing them all.
+    (statuses, checked, problem, requests): a failure leaves the statuses as they were and says so."""
+    from dataclasses import replace as copy
+
+    from jobs.advisories import AdvisoryError, OsvClient, fix_version, to_advisory
+    from jobs.advisories.osv import osv_url
+
+    url = osv_url(config.security.osv_url)
+    pairs = list(dict.fromkeys((s.dependency.name, str(s.current)) for s in statuses
+                               if s.current is not None and s.skipped_reason is None))
+    if not pairs:
+        return statuses, True, None, 0
+    client = OsvClient(url, cache_dir=cache / "osv" if cache else None, timeout=config.security.timeout)
+
+    def ask() -> tuple[dict, dict]:
+        found = client.query(pairs)
+        ids = {vuln_id: modified for vulns in found.values() for vuln_id, modified in vulns.items()}
+        return found, client.details(ids)
+
+    try:
+        if gate is not None:
+            found, records = gate.run("advisories.fetch", url, ask)  # type: ignore[attr-defined]
+        else:
+            found, records = ask()
+    except AdvisoryError as exc:
+        return statuses, False, Problem(None, None, f"vulnerabilities not checked: {exc}"), client.requests
+    finally:
+        client.close()
+    result = []
+    for status in statuses:
+        vulns = found.get((status.dependency.name, str(status.current)), {}) if status.current else {}
+        live = [records[i] for i in sorted(vulns) if i in records and not records[i].get("withdrawn")]
+        if not live:
+            result.append(status)
+            continue
+        page = pages.get(status.dependency.name)
+        releases = [v for v, files in page.versions().items() if any(not f.yanked for f in files)] \
+            if isinstance(page, ProjectPage) else []
+        fix = fix_version(live, status.dependency.name, status.current, releases)  # type: ignore[arg-type]
+        result.append(copy(status, advisories=tuple(to_advisory(r, status.dependency.name) for r in live),
+                           fix_version=fix))
+    return result, True, None, client.requests
 
 
 def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[ParsedManifests, list]:
@@ -165,6 +219,7 @@ def scan(
     *,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[str], None] | None = None,
+    gate: object | None = None,
 ) -> ScanReport:
     started = time.perf_counter()
     parsed = read_manifests(repo, config)
@@ -203,6 +258,12 @@ def scan(
                 continue
             statuses.append(assess(dep, page, python=python, allow_prereleases=config.index.prereleases))
         stats = client.stats.as_dict()
+    checked = None
+    if config.security.enabled:
+        statuses, checked, problem, osv_requests = check_advisories(statuses, pages, config, cache, gate)
+        stats["advisory_requests"] = osv_requests
+        if problem is not None:
+            problems.append(problem)
     return ScanReport(
         repository=str(repo),
         index_url=redact_url(where.url),
@@ -216,4 +277,5 @@ def scan(
         location=where,
         pages={name: page for name, page in pages.items() if isinstance(page, ProjectPage)},
         locked_projects=tuple(projects),
+        vulnerabilities_checked=checked,
     )

@@ -119,3 +119,34 @@ def openai_server() -> Iterator[OpenAIStandIn]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quiet_advisory_database() -> Iterator[None]:
+    """Nothing in the tests reaches beyond loopback: every scan asks an empty OSV stand-in unless a test serves
+    its own (``osv`` fixture)."""
+    import os
+
+    from tests.support.osv_server import OsvStandIn
+
+    server = OsvStandIn().start()
+    before = os.environ.get("NIGHTCREW_OSV_URL")
+    os.environ["NIGHTCREW_OSV_URL"] = server.url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("NIGHTCREW_OSV_URL", None)
+        else:
+            os.environ["NIGHTCREW_OSV_URL"] = before
+        server.stop()
+
+
+@pytest.fixture
+def osv(monkeypatch: pytest.MonkeyPatch) -> Iterator["OsvStandIn"]:  # noqa: F821
+    """An OSV stand-in of the test's own, which every scan of the test asks."""
+    from tests.support.osv_server import OsvStandIn
+
+    with OsvStandIn() as server:
+        monkeypatch.setenv("NIGHTCREW_OSV_URL", server.url)
+        yield server

@@ -23,7 +23,13 @@ from jobs.errors import NightcrewError
 )
 @click.option("--all", "show_all", is_flag=True, help="Table: list up-to-date dependencies too.")
 @click.option("--fail-on-outdated", is_flag=True, help=f"Exit {EXIT_OUTDATED} when any dependency is outdated.")
-def scan(repo: Path, config_path: Path | None, output_format: str | None, show_all: bool, fail_on_outdated: bool) -> None:
+@click.option("--fail-on-vulnerable", is_flag=True,
+              help=f"Exit {EXIT_OUTDATED} when a dependency has a known vulnerability, {EXIT_UNCHECKED} when "
+                   "vulnerabilities could not be checked (a CI gate that fails closed).")
+@click.option("--min-severity", type=click.Choice(["LOW", "MODERATE", "HIGH", "CRITICAL"], case_sensitive=False),
+              default="LOW", show_default=True, help="With --fail-on-vulnerable: the lowest severity that fails.")
+def scan(repo: Path, config_path: Path | None, output_format: str | None, show_all: bool, fail_on_outdated: bool,
+         fail_on_vulnerable: bool, min_severity: str) -> None:
     """List the repository's dependencies that have newer releases on the package index."""
     from jobs.formats.scan import render_table, to_json
     from jobs.scan import scan as run_scan
@@ -62,6 +68,17 @@ def scan(repo: Path, config_path: Path | None, output_format: str | None, show_a
     else:
         # Piped into a file or a CI log, nothing is to be gained by folding rows at 80 columns.
         render_table(report, Console() if sys.stdout.isatty() else Console(width=200), show_all=show_all)
+    if fail_on_vulnerable:
+        from jobs.advisories.osv import SEVERITIES
+
+        floor = SEVERITIES.index(min_severity.upper())
+        # an UNKNOWN severity fails the gate: a vulnerability nobody rated is not a harmless one
+        found = [s for s in report.vulnerable if any(a.severity not in SEVERITIES or SEVERITIES.index(a.severity)
+                                                     >= floor for a in s.advisories)]
+        if found:
+            sys.exit(EXIT_OUTDATED)
+        if report.vulnerabilities_checked is not True:
+            sys.exit(EXIT_UNCHECKED)  # the gate fails closed: no data is not "none found"
     if fail_on_outdated and report.outdated:
         sys.exit(EXIT_OUTDATED)
     if fail_on_outdated and any((s.skipped_reason or "").startswith("not checked") for s in report.statuses):

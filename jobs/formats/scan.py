@@ -35,6 +35,9 @@ def status_json(status: DependencyStatus) -> dict[str, Any]:
         "locked": dep.locked,
         "lockfile": dep.lockfile,
         "direct": dep.direct,
+        "advisories": [{"id": a.id, "aliases": list(a.aliases), "summary": a.summary, "severity": a.severity,
+                        "fixed": list(a.fixed), "url": a.url} for a in status.advisories],
+        "fix_version": _v(status.fix_version),
     }
 
 
@@ -48,12 +51,14 @@ def to_json(report: ScanReport) -> dict[str, Any]:
         "files": list(report.files),
         "dependencies": [status_json(s) for s in statuses],
         "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in report.problems],
+        "vulnerabilities_checked": report.vulnerabilities_checked,
         "summary": {
             "dependencies": len(statuses),
             "outdated": len(report.outdated),
             "up_to_date": sum(1 for s in statuses if s.update_kind is None and s.skipped_reason is None),
             "not_checked": len(report.not_checked),
             "errors": len(report.problems),
+            "vulnerable": len(report.vulnerable),
         },
         "requests": dict(report.requests),
         "seconds": round(report.seconds, 3),
@@ -73,13 +78,17 @@ def render_table(report: ScanReport, console: Console, *, show_all: bool = False
     for column in ("package", "where", "specifier", "current", "allowed", "latest", "kind", "python"):
         table.add_column(column, overflow="fold")
     for s in report.statuses:
-        if not show_all and s.update_kind is None and s.skipped_reason is None:
+        if not show_all and s.update_kind is None and s.skipped_reason is None and not s.advisories:
             continue
         dep = s.dependency
         if s.skipped_reason:
             kind = f"[dim]skipped: {s.skipped_reason}[/dim]"
         else:
             kind = f"[{KIND_STYLE.get(s.update_kind or '', 'dim')}]{s.update_kind or 'up to date'}[/]"
+        if s.advisories:  # a vulnerable row says so, with the advisories and the fixing release
+            ids = ", ".join(a.id for a in s.advisories)
+            fix = f"; fixed in {s.fix_version}" if s.fix_version else "; no fix released"
+            kind = f"[bold red]VULNERABLE[/] ({ids}{fix}) " + kind
         python = "" if s.python_compatible is None else ("yes" if s.python_compatible else "[red]no[/red]")
         table.add_row(
             dep.name, f"{dep.file}:{dep.line}", dep.specifier or "*", _v(s.current) or "",
@@ -92,6 +101,8 @@ def render_table(report: ScanReport, console: Console, *, show_all: bool = False
         f"{_count(summary['dependencies'], 'dependency', 'dependencies')} in {_count(len(report.files), 'file')}: "
         f"{summary['outdated']} outdated, "
         f"{summary['up_to_date']} up to date, {summary['not_checked']} not checked; "
-        f"index {report.index_url} ({report.index_origin}), Python {report.python}",
+        + (f"{summary['vulnerable']} vulnerable; " if report.vulnerabilities_checked
+           else "vulnerabilities NOT checked; " if report.vulnerabilities_checked is False else "")
+        + f"index {report.index_url} ({report.index_origin}), Python {report.python}",
         highlight=False,
     )

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 # Every action nightcrew may take, and whether it changes anything outside this process.
 ACTIONS: dict[str, bool] = {
     "index.fetch": False,
+    "advisories.fetch": False,  # the advisory database (OSV): reads only
     "git.branch": True,  # a local branch or worktree in the user's repository
     "git.fetch": False,
     "git.push": True,
