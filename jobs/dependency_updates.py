@@ -311,6 +311,7 @@ class DependencyUpdates:
             )
             self._skipped = tuple(skipped)
             plans = planner.group(chosen, self.config.updates, self.prefix)
+            plans = self._with_security(plans, report)
             maintenance = self._lock_maintenance(report)
             if maintenance is not None:
                 plans.append(maintenance)
@@ -378,7 +379,7 @@ class DependencyUpdates:
         closed = next((p for p in existing if p.state == "closed"), None)
         if closed and not open_pr and (read_marker(closed.body) or {}).get("closed_by") != "nightcrew":
             return result("skipped", f"#{closed.number} was closed without merging: this version is not proposed again")
-        if open_pr is None:
+        if open_pr is None and not change.security:  # security updates pass the PR limits, as Dependabot's do
             limit = self._limit_reason(replaces_open)
             if limit:
                 return result("skipped", limit)
@@ -434,7 +435,7 @@ class DependencyUpdates:
                                 fn=lambda: self.git.commit(worktree, files, change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
             if open_pr and same_tree and open_pr.title == title and self._body_vouches_for(open_pr, remote_sha):
-                self._sync_labels(open_pr, failing=None)
+                self._sync_labels(open_pr, failing=None, security=bool(change.security))
                 return result("unchanged", None, pull=open_pr)
             tests = self._test(worktree, branch, report)
         failing = tests.outcome != "passed"
@@ -526,6 +527,34 @@ class DependencyUpdates:
         with self.git.worktree(base_sha) as worktree:
             yield worktree
 
+    def _with_security(self, plans: list[planner.Planned], report: ScanReport) -> list[planner.Planned]:
+        """Security updates first: a change that already moves the package to a fixing version carries the
+        advisories (and the label) instead of a second PR; any other vulnerable dependency gets its own change to
+        the lowest fixing release. Ignored and unfixable ones are reported in the run summary."""
+        if not self.config.security.enabled or not report.vulnerable:
+            return plans
+        security, skipped = planner.security_updates(report.statuses, self.config.updates,
+                                                     min_severity=self.config.security.min_severity,
+                                                     only=self.only)
+        self._skipped = tuple(self._skipped) + tuple(skipped)
+        plans = list(plans)
+        extra: list[planner.Planned] = []
+        for update, advisories in security:
+            name, place = update.dependency.name, (update.dependency.file, update.dependency.line)
+            reaching = next((i for i, p in enumerate(plans) if any(
+                u.dependency.name == name and (u.dependency.file, u.dependency.line) == place and u.new >= update.new
+                and u.new.major == update.new.major for u in p.change.updates)), None)
+            if reaching is not None:
+                found = plans[reaching]
+                plans[reaching] = replace(found, change=replace(found.change, security=tuple(
+                    dict.fromkeys(found.change.security + advisories))))
+                continue
+            change = ProposedChange(key=f"{name}:security@{update.dependency.file}", updates=(update,),
+                                    branch=f"{self.prefix}{planner._slug(name)}-{update.new}", security=advisories)
+            extra.append(planner.Planned(change, None, "security"))
+        ordered = extra + [p for p in plans if p.change.security] + [p for p in plans if not p.change.security]
+        return ordered
+
     def _lock_maintenance(self, report: ScanReport) -> planner.Planned | None:
         """The lock-maintenance change when it is due: enabled, the repository has lockfiles, the run is not
         limited to some packages, and the branch's last refresh is older than the interval (or there is none)."""
@@ -608,7 +637,7 @@ class DependencyUpdates:
                 self.open_count += 1
                 self._wrote_body(pull, change, tested)
                 try:
-                    self._sync_labels(pull, failing)
+                    self._sync_labels(pull, failing, security=bool(change.security))
                     if self.config.updates.reviewers:
                         self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
                             pull.number, self.config.updates.reviewers))
@@ -625,7 +654,7 @@ class DependencyUpdates:
         else:
             action = "unchanged"
         try:
-            self._sync_labels(open_pr, failing)
+            self._sync_labels(open_pr, failing, security=bool(change.security))
             if open_pr.draft != draft:  # the draft state follows the latest test result
                 self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
                 action = "updated"
@@ -645,9 +674,11 @@ class DependencyUpdates:
         self.recorder.wrote_body(pull, key=change.key, packages={u.dependency.name: str(u.new) for u in change.updates},
                                  kind=change_kind(u.kind for u in change.updates), tested=tested)
 
-    def _sync_labels(self, pull: PullRequest, failing: bool | None) -> None:
-        """The configured labels, and the failing label exactly when the tests failed (None: leave it)."""
-        wanted = [label for label in self.config.updates.labels if label not in pull.labels]
+    def _sync_labels(self, pull: PullRequest, failing: bool | None, security: bool = False) -> None:
+        """The configured labels (and the security label on a security update), and the failing label exactly
+        when the tests failed (None: leave it)."""
+        labels = list(self.config.updates.labels) + ([self.config.security.label] if security else [])
+        wanted = [label for label in labels if label not in pull.labels]
         failing_label = self.config.updates.failing_label
         if failing and failing_label not in pull.labels:
             wanted.append(failing_label)

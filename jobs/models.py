@@ -212,6 +212,7 @@ class ProposedChange:
     commit_message: str = ""
     edits: tuple[FileEdit, ...] = ()
     tests: TestReport | None = None
+    security: tuple[Advisory, ...] = ()  # the known vulnerabilities this change fixes (a security update)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,55 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
     return chosen, skipped
 
 
+SEVERITY_ORDER = ("LOW", "MODERATE", "HIGH", "CRITICAL")
+
+
+def security_updates(statuses: Iterable[DependencyStatus], settings: UpdateSettings, *, min_severity: str = "LOW",
+                     strategy_override: str | None = None, only: Sequence[str] = (),
+                     ) -> tuple[list[tuple[Update, tuple]], list[Skip]]:
+    """A security update per vulnerable dependency: to the lowest release fixing every advisory of its current
+    version (not the newest), whatever ``kinds`` say; ignore rules still apply, and an ignored vulnerable
+    dependency is reported as such. Advisories below ``min_severity`` (a known severity) make no update."""
+    floor = SEVERITY_ORDER.index(min_severity) if min_severity in SEVERITY_ORDER else 0
+    chosen: list[tuple[Update, tuple]] = []
+    skipped: list[Skip] = []
+    for status in statuses:
+        dep = status.dependency
+        if not status.advisories or status.current is None or (only and dep.name not in only):
+            continue
+        advisories = tuple(a for a in status.advisories
+                           if a.severity not in SEVERITY_ORDER or SEVERITY_ORDER.index(a.severity) >= floor)
+        if not advisories:
+            continue
+        ids = ", ".join(a.id for a in advisories)
+        fix = status.fix_version
+        if fix is None:
+            skipped.append(Skip(dep.name, None, f"vulnerable ({ids}): no release fixes it yet", dep.file, dep.line))
+            continue
+        kind = update_kind(status.current, fix) or "patch"
+        rule = next((r for r in settings.ignore if matches(dep.name, r.package)
+                     and (not r.versions or SpecifierSet(r.versions).contains(fix, prereleases=True))
+                     and (not r.kinds or kind in r.kinds)), None)
+        if rule is not None:
+            skipped.append(Skip(dep.name, str(fix), f"vulnerable ({ids}), ignored by rule "
+                                f"package = {rule.package!r}" + (f", versions = {rule.versions!r}" if rule.versions
+                                                                 else ""), dep.file, dep.line))
+            continue
+        package_rule = _package_rule(dep.name, settings.packages)
+        strategy = strategy_override or (package_rule.range_strategy if package_rule and package_rule.range_strategy
+                                         else settings.range_strategy)
+        try:
+            text = new_specifier(dep, fix, strategy)
+        except ValueError as exc:
+            skipped.append(Skip(dep.name, str(fix), f"vulnerable ({ids}): cannot write the new specifier: {exc}",
+                                dep.file, dep.line))
+            continue
+        if text is None and dep.lockfile is None:
+            continue
+        chosen.append((Update(dep, status.current, fix, kind, text), advisories))
+    return chosen, skipped
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "update"
 

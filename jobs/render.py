@@ -65,7 +65,16 @@ def change_context(change: ProposedChange, group: str | None) -> dict[str, Any]:
         })
         if update.dependency.file not in entry["files"]:
             entry["files"].append(update.dependency.file)
-    return {"key": change.key, "is_group": group is not None, "group": group, "updates": list(by_package.values())}
+    security = [{"id": a.id, "url": a.url, "aliases": list(a.aliases), "severity": a.severity,
+                 "summary": _cell(a.summary), "fixed": list(a.fixed)} for a in change.security]
+    return {"key": change.key, "is_group": group is not None, "group": group, "updates": list(by_package.values()),
+            "security": security}
+
+
+def _cell(text: str) -> str:
+    """Advisory text (third-party) as one markdown table cell: one line, pipes escaped, no pings, no HTML."""
+    text = " ".join(str(text or "").split()).replace("|", "\\|").replace("<", "&lt;")
+    return neutralize_mentions(text)
 
 
 def marker(change: ProposedChange, **more: object) -> str:

@@ -44,6 +44,8 @@ def change_json(result: ChangeResult) -> dict[str, Any]:
         "diff": _diff(result),
         "lockfile_changes": [{"lockfile": c.lockfile, "name": c.name, "from": c.old, "to": c.new, "direct": c.direct}
                              for c in result.locks],
+        "security": [{"id": a.id, "aliases": list(a.aliases), "severity": a.severity}
+                     for a in (result.change.security if result.change is not None else ())],
         "tests": None if tests is None else {
             "outcome": tests.outcome, "passed": tests.passed, "failed": tests.failed + tests.errors,
             "skipped": tests.skipped, "failing": list(tests.failing), "duration": round(tests.duration, 2),
