@@ -66,6 +66,7 @@ class Dashboard:
     failing: tuple[Item, ...]  # tests failed, or the change could not be made
     ignore_rules: tuple[str, ...]  # [updates] ignore, as people wrote them
     closed_more: int = 0  # closed-without-merging PRs not listed (the list is capped)
+    security: tuple[Item, ...] = ()  # known vulnerabilities: their security updates, and the ones left unfixed
 
 
 def _change_item(result: "ChangeResult", *, reason: str | None = None, tests: str | None = None) -> Item:
@@ -135,7 +136,15 @@ def build(result: "UpdateRun", *, store: Store | None, repository: str, config: 
             opened.append(_change_item(r, tests=tests))  # e.g. someone else committed to its branch
         else:
             pending.append(_change_item(r))
+    security: list[Item] = []
+    for r in result.changes:
+        if r.change is not None and r.change.security:
+            ids = ", ".join(a.id for a in r.change.security)
+            security.append(replace(_change_item(r), reason=f"fixes {ids}"))
     for skip in result.skipped:
+        if skip.reason.startswith("vulnerable ("):  # ignored by a rule, or no release fixes it yet
+            security.append(_skip_item(skip))
+            continue
         (ignored if _REJECTED in skip.reason else failing).append(_skip_item(skip))
 
     listed = {i.pull_number for i in (*opened, *failing) if i.pull_number is not None}
@@ -160,7 +169,7 @@ def build(result: "UpdateRun", *, store: Store | None, repository: str, config: 
     ignored += closed_items[:MAX_CLOSED_LISTED]
     return Dashboard(tuple(pending), tuple(opened), tuple(ignored), tuple(failing),
                      tuple(_rule(rule) for rule in config.updates.ignore),
-                     max(0, len(closed_items) - MAX_CLOSED_LISTED))
+                     max(0, len(closed_items) - MAX_CLOSED_LISTED), tuple(security))
 
 
 _ONE_LINE = re.compile(r"\s+")
@@ -205,6 +214,7 @@ def render(dashboard: Dashboard, *, config: Config, links_from: Path | None = No
     return env.get_template("dashboard.md.j2").render(
         marker=MARKER, pending=view(dashboard.pending), open=view(dashboard.open), ignored=view(dashboard.ignored),
         failing=view(dashboard.failing), ignore_rules=list(dashboard.ignore_rules), closed_more=dashboard.closed_more,
+        security=view(dashboard.security),
         config_file=Path(config.source).name if config.source else "nightcrew.toml",
     )
 

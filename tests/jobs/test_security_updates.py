@@ -73,3 +73,21 @@ def test_a_planned_update_that_reaches_the_fix_carries_the_advisories_instead_of
     assert [a["id"] for a in changes["nightcrew/mathlib-1.1.0"]["security"]] == ["GHSA-math-0003"]
     assert changes["nightcrew/mathlib-2.0.0"]["security"] == []  # the major lane is no security fix of its own
     assert data["changes"][0]["branch"] == "nightcrew/mathlib-1.1.0"  # security first
+
+
+def test_the_dashboard_lists_security_updates_and_ignored_vulnerabilities(osv: OsvStandIn, project) -> None:
+    from tests.jobs.conftest import git, run_updates
+
+    osv.add(advisory("GHSA-math-0004", "mathlib", fixed=["1.1.0"]))
+    osv.add(advisory("GHSA-math-0005", "mathlib", fixed=["2.0.0"], introduced="1.0.0"))
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text() + '\n[dashboard]\nenabled = true\n\n[[updates.ignore]]\n'
+                      'package = "mathlib"\nversions = ">=2"\n')
+    git(project.work, "commit", "-qam", "dashboard, ignore 2.x")
+    git(project.work, "push", "-q", "origin", "main")
+    code, data, err = run_updates(project)
+    assert code == 0, err
+    dashboard = next((project.work / ".nightcrew").glob("dashboard*.md")).read_text()
+    section = dashboard.split("## Security", 1)[1].split("## Failing", 1)[0]
+    # 1.1.0 fixes 0004 but not 0005 (fixed in 2.0.0): the lowest release fixing both is 2.0.0, which is ignored
+    assert "vulnerable (GHSA-math-0004, GHSA-math-0005), ignored by rule" in section
