@@ -319,3 +319,26 @@ def test_poetry_major_bump_edits_the_constraint_and_relocks(static_index: Static
     proc = subprocess.run([POETRY, "check", "--lock"], cwd=check, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ("mathlib", "1.1.0", "2.0.0") in {(c["name"], c["from"], c["to"]) for c in change["lockfile_changes"]}
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_a_vulnerable_transitive_package_gets_a_lockfile_only_security_pr(static_index: StaticIndex, osv,
+                                                                          tmp_path: Path) -> None:
+    from tests.support.osv_server import advisory
+
+    publish(static_index, tmp_path / "dists")
+    osv.add(advisory("GHSA-help-0001", "helper", fixed=["1.1.0"], severity="HIGH"))
+    work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
+    subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.0.0", "--upgrade-package", "helper==1.0.0"],
+                   cwd=work, check=True, capture_output=True, env=tool_env(static_index, tmp_path))
+    config = work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', "kinds = []"))
+    commit_all(work)
+    code, data, err = run(work)
+    assert code == 0, err
+    [change] = data["changes"]
+    assert (change["branch"], change["action"]) == ("nightcrew/helper-1.1.0", "opened"), change
+    assert [a["id"] for a in change["security"]] == ["GHSA-help-0001"]
+    assert {(c["name"], c["from"], c["to"], c["direct"]) for c in change["lockfile_changes"]} == \
+        {("helper", "1.0.0", "1.1.0", False)}
+    assert git(work, "diff", "--name-only", "main", "nightcrew/helper-1.1.0").split() == ["uv.lock"]
