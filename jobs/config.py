@@ -149,6 +149,22 @@ class LockfileSettings(_Section):
     pip_compile: str = ""
 
 
+class CooldownRule(_Section):
+    patterns: Strings
+    days: int = Field(ge=0)
+
+
+class Cooldown(_Section):
+    default_days: int = Field(default=3, ge=0)
+    major_days: int | None = Field(default=None, ge=0)
+    minor_days: int | None = Field(default=None, ge=0)
+    patch_days: int | None = Field(default=None, ge=0)
+    include: Strings = ()
+    exclude: Strings = ()
+    packages: Annotated[tuple[CooldownRule, ...], Strict(False)] = ()
+    unknown_age: Literal["propose", "hold"] = "propose"
+
+
 class LockMaintenance(_Section):
     enabled: bool = False
     interval_days: int = Field(default=7, ge=1)
@@ -157,6 +173,8 @@ class LockMaintenance(_Section):
 class UpdateSettings(_Section):
     transitive: bool = False
     lock_maintenance: LockMaintenance = LockMaintenance()
+    cooldown: Cooldown = Cooldown()
+    yanked_label: str = "yanked"
     kinds: Kinds
     range_strategy: Strategy
     max_open_prs: int = Field(ge=0)

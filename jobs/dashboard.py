@@ -136,6 +136,10 @@ def build(result: "UpdateRun", *, store: Store | None, repository: str, config: 
             opened.append(_change_item(r, tests=tests))  # e.g. someone else committed to its branch
         else:
             pending.append(_change_item(r))
+    for wait in getattr(result, "waiting", ()):  # the cooldown holds these back until a date
+        until = f"until {wait.eligible_from:%Y-%m-%d}" if wait.eligible_from else "until the index gives its age"
+        pending.append(Item(key=f"{wait.name}@cooldown", packages=((wait.name, None, wait.version),),
+                            reason=f"cooldown: waits {until} ({wait.rule})"))
     security: list[Item] = []
     for r in result.changes:
         if r.change is not None and r.change.security:

@@ -70,6 +70,7 @@ class UpdateRun:
     stopped: str | None = None  # the kill switch or a shutdown stopped the run before it was done
     mode: str = "propose"
     notices: tuple[str, ...] = ()  # one line each, not errors (the default remote is missing, ...)
+    waiting: tuple = ()  # planner.Waiting: releases the cooldown holds back, and until when
 
     @property
     def denials(self) -> tuple:
@@ -224,6 +225,8 @@ class DependencyUpdates:
         self._results: list[ChangeResult] = []
         self._stop_after: Stopped | None = None  # a stop that came after a change's PR was written
         self._skipped: tuple[planner.Skip, ...] = ()
+        self._waiting: list[planner.Waiting] = []
+        self.notices: list[str] = []
         self._report: ScanReport | None = None
 
     # -- the run ---------------------------------------------------------------------------------
@@ -289,7 +292,8 @@ class DependencyUpdates:
             run_id=self.run_id, forge=self.forge.kind, base=base, dry_run=self.dry_run, changes=tuple(self._results),
             skipped=self._skipped, problems=problems, seconds=time.perf_counter() - started,
             test_seconds=self.test_seconds, audit=tuple(self.gate.records), stopped=stopped, mode=self.gate.mode,
-            notices=tuple(n for n in (getattr(self.forge, "remote_notice", None),) if n),
+            notices=tuple(n for n in (getattr(self.forge, "remote_notice", None),) if n) + tuple(self.notices),
+            waiting=tuple(self._waiting),
         )
 
     def _run(self) -> str:
@@ -308,9 +312,12 @@ class DependencyUpdates:
             chosen, skipped = planner.choose(
                 report.statuses, report.pages, self.config.updates, python=Version(report.python or "3"),
                 prereleases=self.config.index.prereleases, only=self.only, rejected=snapshot.rejected,
+                waiting=self._waiting,
             )
+            self._age_notice(report)
             self._skipped = tuple(skipped)
             plans = planner.group(chosen, self.config.updates, self.prefix)
+            plans = self._with_yank_reasons(plans, report)
             plans = self._with_security(plans, report)
             maintenance = self._lock_maintenance(report)
             if maintenance is not None:
@@ -435,7 +442,8 @@ class DependencyUpdates:
                                 fn=lambda: self.git.commit(worktree, files, change.commit_message, self.author))
             same_tree = bool(remote_sha) and self.git.tree_of(tip) == self.git.tree_of(sha)
             if open_pr and same_tree and open_pr.title == title and self._body_vouches_for(open_pr, remote_sha):
-                self._sync_labels(open_pr, failing=None, security=bool(change.security))
+                self._sync_labels(open_pr, failing=None, security=bool(change.security),
+                                  yanked=change.yanked is not None)
                 return result("unchanged", None, pull=open_pr)
             tests = self._test(worktree, branch, report)
         failing = tests.outcome != "passed"
@@ -526,6 +534,26 @@ class DependencyUpdates:
                       inputs={"branch": branch, "base": base_sha})
         with self.git.worktree(base_sha) as worktree:
             yield worktree
+
+    def _with_yank_reasons(self, plans: list[planner.Planned], report: ScanReport) -> list[planner.Planned]:
+        """A change replacing a yanked pin carries the index's reason for the yank (the PR says why it exists)."""
+        reasons = {(s.dependency.file, s.dependency.line): s.yanked_reason or "" for s in report.statuses if s.yanked}
+        return [replace(p, change=replace(p.change, yanked=next(
+            (reasons[(u.dependency.file, u.dependency.line)] for u in p.change.updates
+             if (u.dependency.file, u.dependency.line) in reasons), ""))) if p.change.yanked is not None else p
+            for p in plans]
+
+    def _age_notice(self, report: ScanReport) -> None:
+        """Once per run: a cooldown is set but the index gives no upload times, so release ages are unknown."""
+        cooldown = self.config.updates.cooldown
+        pages = [p for p in report.pages.values() if p.files]
+        if cooldown.default_days <= 0 and not cooldown.packages and not any(
+                (cooldown.major_days, cooldown.minor_days, cooldown.patch_days)):
+            return
+        if pages and not any(f.upload_time for p in pages for f in p.files):
+            what = "proposed as if old enough" if cooldown.unknown_age == "propose" else "held"
+            self.notices.append(f"the index gives no upload times (PEP 700): release ages are unknown and new "
+                                f"releases are {what} (updates.cooldown.unknown_age = \"{cooldown.unknown_age}\")")
 
     def _with_security(self, plans: list[planner.Planned], report: ScanReport) -> list[planner.Planned]:
         """Security updates first: a change that already moves the package to a fixing version carries the
@@ -637,7 +665,8 @@ class DependencyUpdates:
                 self.open_count += 1
                 self._wrote_body(pull, change, tested)
                 try:
-                    self._sync_labels(pull, failing, security=bool(change.security))
+                    self._sync_labels(pull, failing, security=bool(change.security),
+                                      yanked=change.yanked is not None)
                     if self.config.updates.reviewers:
                         self._soft("forge.request_review", pull.number, lambda: self.forge.request_reviewers(
                             pull.number, self.config.updates.reviewers))
@@ -654,7 +683,8 @@ class DependencyUpdates:
         else:
             action = "unchanged"
         try:
-            self._sync_labels(open_pr, failing, security=bool(change.security))
+            self._sync_labels(open_pr, failing, security=bool(change.security),
+                              yanked=change.yanked is not None)
             if open_pr.draft != draft:  # the draft state follows the latest test result
                 self._soft("forge.update_pull", number, lambda: self.forge.set_draft(number, draft))
                 action = "updated"
@@ -674,10 +704,13 @@ class DependencyUpdates:
         self.recorder.wrote_body(pull, key=change.key, packages={u.dependency.name: str(u.new) for u in change.updates},
                                  kind=change_kind(u.kind for u in change.updates), tested=tested)
 
-    def _sync_labels(self, pull: PullRequest, failing: bool | None, security: bool = False) -> None:
+    def _sync_labels(self, pull: PullRequest, failing: bool | None, security: bool = False,
+                     yanked: bool = False) -> None:
         """The configured labels (and the security label on a security update), and the failing label exactly
         when the tests failed (None: leave it)."""
         labels = list(self.config.updates.labels) + ([self.config.security.label] if security else [])
+        if yanked:
+            labels.append(self.config.updates.yanked_label)
         wanted = [label for label in labels if label not in pull.labels]
         failing_label = self.config.updates.failing_label
         if failing and failing_label not in pull.labels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -102,6 +103,8 @@ class DistributionFile:
     yanked: bool = False
     yanked_reason: str | None = None
     hashes: tuple[tuple[str, str], ...] = ()
+    upload_time: datetime | None = None  # PEP 700 (JSON pages only): when the file was uploaded
+    provenance: str | None = None  # PEP 740: the URL of the file's provenance object, when the index has one
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,11 @@ class ProjectPage:
     name: str
     url: str
     files: tuple[DistributionFile, ...] = field(default_factory=tuple)
+
+    def released(self, version: Version) -> datetime | None:
+        """When ``version`` was released: the upload time of its earliest file (None when the index gives none)."""
+        times = [f.upload_time for f in self.files if f.version == version and f.upload_time is not None]
+        return min(times) if times else None
 
     def versions(self) -> dict[Version, tuple[DistributionFile, ...]]:
         by_version: dict[Version, list[DistributionFile]] = {}
@@ -146,6 +154,8 @@ class DependencyStatus:
     skipped_reason: str | None = None
     advisories: tuple[Advisory, ...] = ()  # known vulnerabilities of ``current``
     fix_version: Version | None = None  # the lowest release that fixes every one of them, if any
+    yanked: bool = False  # PEP 592: the pinned release was yanked from the index after it was chosen
+    yanked_reason: str | None = None
 
     @property
     def vulnerable(self) -> bool:
@@ -213,6 +223,7 @@ class ProposedChange:
     edits: tuple[FileEdit, ...] = ()
     tests: TestReport | None = None
     security: tuple[Advisory, ...] = ()  # the known vulnerabilities this change fixes (a security update)
+    yanked: str | None = None  # the change replaces a yanked pin: why it was yanked ("" when the index says not)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from typing import Iterable, Sequence
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from jobs.config import PackageRule, UpdateSettings
+from jobs.config import Cooldown, PackageRule, UpdateSettings
 from jobs.index.versions import candidate_versions, supports_python, update_kind
 from jobs.manifests.strategy import new_specifier
 from jobs.models import DependencyStatus, ProjectPage, ProposedChange, Update
@@ -81,8 +82,54 @@ def lower_bound(status: DependencyStatus) -> Version | None:
     return max(floors) if floors else None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A release held back by the cooldown: when it came out, when it may be proposed, and the rule that says so
+    (``released`` and ``eligible_from`` None: the index gives no upload time and the cooldown holds such ones)."""
+
+    name: str
+    version: str
+    released: datetime | None
+    eligible_from: datetime | None
+    rule: str
+    file: str | None = None
+    line: int | None = None
+
+
+def cooldown_days(name: str, kind: str, cooldown: Cooldown) -> tuple[int, str]:
+    """(days, rule) of the cooldown for an update of ``name`` of ``kind`` (0: none)."""
+    if cooldown.include and not any(matches(name, g) for g in cooldown.include):
+        return 0, "updates.cooldown.include"
+    if any(matches(name, g) for g in cooldown.exclude):
+        return 0, "updates.cooldown.exclude"
+    for rule in cooldown.packages:
+        if any(matches(name, p) for p in rule.patterns):
+            return rule.days, f"updates.cooldown.packages {list(rule.patterns)}"
+    specific = {"major": cooldown.major_days, "minor": cooldown.minor_days, "patch": cooldown.patch_days}.get(kind)
+    if specific is not None:
+        return specific, f"updates.cooldown.{kind}_days = {specific}"
+    return cooldown.default_days, f"updates.cooldown.default_days = {cooldown.default_days}"
+
+
+def _held(name: str, version: Version, kind: str, page: ProjectPage, cooldown: Cooldown,
+          now: datetime) -> Waiting | None:
+    """Why ``version`` waits (a ``Waiting``), or None when it is old enough (or the cooldown is off for it)."""
+    days, rule = cooldown_days(name, kind, cooldown)
+    if days <= 0:
+        return None
+    released = page.released(version)
+    if released is None:
+        if cooldown.unknown_age == "hold":
+            return Waiting(name, str(version), None, None, f"{rule}; the index gives no upload time "
+                                                           "(updates.cooldown.unknown_age = \"hold\")")
+        return None
+    eligible = released + timedelta(days=days)
+    return Waiting(name, str(version), released, eligible, rule) if now < eligible else None
+
+
 def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | None, kinds: Sequence[str],
-            prereleases: bool, settings: UpdateSettings, current: Version | None = None) -> dict[str, Version]:
+            prereleases: bool, settings: UpdateSettings, current: Version | None = None,
+            now: datetime | None = None, waiting: list[Waiting] | None = None) -> dict[str, Version]:
     """The newest allowed version in each lane: ``minor`` (same major) and ``major``, above ``current``.
 
     Versions are those of ``candidate_versions`` (the one pre-release rule); a pre-release target has the kind of
@@ -94,6 +141,8 @@ def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | No
     live = {version: tuple(f for f in files if not f.yanked) for version, files in page.versions().items()}
     live = {version: files for version, files in live.items() if files}
     best: dict[str, Version] = {}
+    held: dict[str, Waiting] = {}
+    now = now or datetime.now(timezone.utc)
     for version in candidate_versions(live, current=current, opted_in=prereleases or "prerelease" in kinds):
         if version <= current or not supports_python(live[version], python):
             continue
@@ -101,19 +150,31 @@ def targets(status: DependencyStatus, page: ProjectPage, *, python: Version | No
         if kind not in kinds or _ignored(status.dependency.name, version, kind, settings):
             continue
         lane = "major" if kind == "major" else "minor"
+        wait = _held(status.dependency.name, version, kind, page, settings.cooldown, now)
+        if wait is not None:  # too young: the newest release old enough is proposed instead
+            if lane not in held or Version(held[lane].version) < version:
+                held[lane] = wait
+            continue
         if lane not in best or version > best[lane]:
             best[lane] = version
+    if waiting is not None:  # what waits: the newest held release of each lane that is newer than its target
+        dep = status.dependency
+        waiting += [replace(w, file=dep.file, line=dep.line) for lane, w in sorted(held.items())
+                    if lane not in best or Version(w.version) > best[lane]]
     return best
 
 
 def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], settings: UpdateSettings, *,
            python: Version | None, prereleases: bool, strategy_override: str | None = None,
            only: Sequence[str] = (), rejected: dict[tuple[str, str], int] | None = None,
+           waiting: list[Waiting] | None = None, now: datetime | None = None,
            ) -> tuple[list[tuple[Update, str]], list[Skip]]:
     """(update, lane) pairs policy allows, and what was considered but not proposed.
 
     ``rejected`` maps (package, version) to the pull request a human closed without merging: that
-    version is not proposed again, alone or in a group.
+    version is not proposed again, alone or in a group. ``waiting`` collects the releases the cooldown holds
+    back. A pin to a yanked release gets an update to the nearest release that is not (lane ``yanked``), whatever
+    the kinds say.
     """
     rejected = rejected or {}
     chosen: list[tuple[Update, str]] = []
@@ -135,8 +196,14 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
         if strategy in ("bump", "pin") and dep.pinned_version is None and dep.locked is None:
             start = lower_bound(status) or status.current
         assert start is not None
-        for lane, version in sorted(targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre,
-                                            settings=settings, current=start).items()):
+        lanes = targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre, settings=settings,
+                        current=start, now=now, waiting=waiting)
+        if status.yanked and dep.pinned_version is not None:
+            nearest = _unyanked(pages[dep.name], dep.pinned_version, python)
+            if nearest is not None:
+                lanes = {lane: v for lane, v in lanes.items() if v != nearest}
+                lanes["yanked"] = nearest
+        for lane, version in sorted(lanes.items()):
             kind = update_kind(start, version) or "patch"
             if (dep.name, str(version)) in rejected:
                 number = rejected[(dep.name, str(version))]
@@ -161,6 +228,17 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
                 hashes = found
             chosen.append((Update(dep, start, version, kind, text, hashes), lane))
     return chosen, skipped
+
+
+def _unyanked(page: ProjectPage, pinned: Version, python: Version | None) -> Version | None:
+    """The release nearest a yanked pin that is not yanked: the lowest newer final, else the newest older one."""
+    live = [v for v, files in page.versions().items() if any(not f.yanked for f in files)
+            and supports_python(tuple(f for f in files if not f.yanked), python) and not v.is_prerelease]
+    newer = sorted(v for v in live if v > pinned)
+    if newer:
+        return newer[0]
+    older = sorted(v for v in live if v < pinned)
+    return older[-1] if older else None
 
 
 SEVERITY_ORDER = ("LOW", "MODERATE", "HIGH", "CRITICAL")
@@ -222,7 +300,7 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
     grouped: dict[str, list[Update]] = {}
     single: dict[tuple[str, str, str], list[Update]] = {}
     for update, lane in chosen:
-        rule = next((g for g in settings.groups
+        rule = None if lane == "yanked" else next((g for g in settings.groups  # a yanked pin's fix goes alone
                      if any(matches(update.dependency.name, p) for p in g.patterns)
                      and ((update.kind in g.kinds) if g.kinds else update.kind != "major")), None)
         if rule is not None:
@@ -245,8 +323,9 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
     for (package, version, lane), updates in single.items():
         # the same package pinned apart in two manifests moves on two tracks: the places are part of the key
         places = "+".join(sorted({u.dependency.file for u in updates}))
-        key = f"{package}{':major' if lane == 'major' else ''}@{places}"
-        change = ProposedChange(key=key, updates=tuple(updates), branch=f"{prefix}{_slug(package)}-{version}")
+        key = f"{package}{':major' if lane == 'major' else ':yanked' if lane == 'yanked' else ''}@{places}"
+        change = ProposedChange(key=key, updates=tuple(updates), branch=f"{prefix}{_slug(package)}-{version}",
+                                yanked="" if lane == "yanked" else None)
         planned.append(Planned(change, None, lane))
     planned.sort(key=lambda p: (max(KIND_ORDER.get(u.kind, 9) for u in p.change.updates), p.change.key))
     return planned

@@ -68,7 +68,7 @@ def change_context(change: ProposedChange, group: str | None) -> dict[str, Any]:
     security = [{"id": a.id, "url": a.url, "aliases": list(a.aliases), "severity": a.severity,
                  "summary": _cell(a.summary), "fixed": list(a.fixed)} for a in change.security]
     return {"key": change.key, "is_group": group is not None, "group": group, "updates": list(by_package.values()),
-            "security": security}
+            "security": security, "yanked": None if change.yanked is None else _cell(change.yanked)}
 
 
 def _cell(text: str) -> str:

@@ -38,6 +38,8 @@ def status_json(status: DependencyStatus) -> dict[str, Any]:
         "advisories": [{"id": a.id, "aliases": list(a.aliases), "summary": a.summary, "severity": a.severity,
                         "fixed": list(a.fixed), "url": a.url} for a in status.advisories],
         "fix_version": _v(status.fix_version),
+        "yanked": status.yanked,
+        "yanked_reason": status.yanked_reason,
     }
 
 

@@ -31,6 +31,10 @@ def _diff(result: ChangeResult) -> str | None:
     return "".join(parts)
 
 
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
 def change_json(result: ChangeResult) -> dict[str, Any]:
     tests = result.tests
     return {
@@ -75,6 +79,9 @@ def to_json(run: UpdateRun) -> dict[str, Any]:
                          for s in run.skipped],
         "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in run.problems],
         "notices": list(run.notices),
+        "waiting": [{"name": w.name, "version": w.version, "released": _iso(w.released),
+                     "eligible_from": _iso(w.eligible_from), "rule": w.rule, "file": w.file, "line": w.line}
+                    for w in run.waiting],
         "denials": denials_json(run),
         "summary": counts,
         "seconds": round(run.seconds, 3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -64,9 +65,20 @@ def _sdist_version_text(stem: str, project: str | None) -> str:
     return version if dash and name else ""
 
 
+def _upload_time(value: object) -> datetime | None:
+    """PEP 700's ``upload-time``: ISO 8601 in UTC (``2024-01-02T03:04:05.123456Z``); anything else is unknown."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def _make_file(
     filename: str, url: str, base_url: str, requires_python: str | None, yanked: object, hashes: dict[str, str],
-    project: str | None,
+    project: str | None, upload_time: datetime | None = None, provenance: str | None = None,
 ) -> DistributionFile | None:
     version = file_version(filename, project)
     if version is None:
@@ -81,6 +93,8 @@ def _make_file(
         yanked=yanked is True or isinstance(yanked, str),
         yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
         hashes=tuple(sorted(hashes.items())),
+        upload_time=upload_time,
+        provenance=urljoin(base_url, provenance) if provenance else None,
     )
 
 
@@ -109,6 +123,8 @@ def parse_json(body: bytes, base_url: str, project: str | None = None) -> tuple[
             {k: v for k, v in hashes.items() if isinstance(k, str) and isinstance(v, str)}
             if isinstance(hashes, dict) else {},
             project,
+            _upload_time(entry.get("upload-time")),
+            entry["provenance"] if isinstance(entry.get("provenance"), str) else None,
         )
         if made:
             files.append(made)

@@ -115,6 +115,9 @@ def assess(
     latest_allowed = max(allowed) if allowed else None
     current = pinned if pinned is not None else latest_allowed
     reason = None
+    yanked_files = page.versions().get(pinned, ()) if pinned is not None else ()
+    yanked = bool(yanked_files) and all(f.yanked for f in yanked_files) and dependency.locked is None
+    yanked_reason = next((f.yanked_reason for f in yanked_files if f.yanked_reason), None) if yanked else None
     if current is None:
         reason = f"no release satisfies '{dependency.specifier}'"
     elif pinned is not None and pinned not in releases and pinned not in page.versions():
@@ -128,4 +131,6 @@ def assess(
         update_kind=update_kind(current, latest) if current is not None else None,
         python_compatible=supports_python(releases[latest], python),
         skipped_reason=reason,
+        yanked=yanked,
+        yanked_reason=yanked_reason,
     )

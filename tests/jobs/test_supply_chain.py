@@ -1,0 +1,108 @@
+"""Supply-chain guards end to end: releases younger than their cooldown wait (the newest release old enough is
+proposed instead, what waits is listed with its date), security fixes are exempt, an index without upload times
+is said once, and a yanked pin is replaced whatever the kinds say. The loopback index serves PEP 700 upload
+times and PEP 592 yanks; the clock is controlled with time-machine."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import time_machine
+from click.testing import CliRunner
+
+from jobs.cli import cli
+from tests.jobs.conftest import V1, V11, Project, by_branch, git, run_updates
+from tests.support.distbuild import build_wheel
+from tests.support.osv_server import OsvStandIn, advisory
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+
+
+def day(n: int) -> datetime:
+    """``n`` days before NOW."""
+    return datetime.fromtimestamp(NOW.timestamp() - n * 86400, tz=timezone.utc)
+
+
+def republish(project: Project, releases: dict[str, tuple[str, datetime | None, bool | str]]) -> None:
+    """mathlib's releases afresh: version -> (source, upload time, yanked)."""
+    for version, (source, uploaded, yanked) in releases.items():
+        wheel = build_wheel(project.dists, "mathlib", version, modules={"mathlib/__init__.py": source})
+        project.index.add(wheel, upload_time=uploaded, yanked=yanked)
+
+
+def configure(project: Project, extra: str) -> None:
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor", "major"]',
+                                                 'kinds = ["patch", "minor"]') + extra)
+    git(project.work, "commit", "-qam", "config")
+    git(project.work, "push", "-q", "origin", "main")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_release_inside_its_cooldown_waits_and_the_newest_old_enough_is_proposed(project: Project) -> None:
+    republish(project, {"1.0.0": (V1, day(60), False), "1.1.0": (V11, day(10), False),
+                        "1.2.0": (V11, day(1), False)})
+    configure(project, "\n[updates.cooldown]\ndefault_days = 3\nminor_days = 5\n")
+    code, data, err = run_updates(project, "--dry-run")
+    assert code == 0, err
+    assert list(by_branch(data)) == ["nightcrew/mathlib-1.1.0"]  # 1.2.0 is one day old
+    assert data["waiting"] == [{"name": "mathlib", "version": "1.2.0", "released": "2026-12-06T12:00:00Z",
+                                "eligible_from": "2026-12-11T12:00:00Z", "rule": "updates.cooldown.minor_days = 5",
+                                "file": "requirements.txt", "line": 2}]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_security_fixes_skip_the_cooldown(project: Project, osv: OsvStandIn) -> None:
+    republish(project, {"1.0.0": (V1, day(60), False), "1.1.0": (V11, day(0), False)})
+    osv.add(advisory("GHSA-cool-0001", "mathlib", fixed=["1.1.0"]))
+    configure(project, "\n[updates.cooldown]\ndefault_days = 7\n")
+    code, data, err = run_updates(project, "--dry-run")
+    assert code == 0, err
+    changes = by_branch(data)
+    assert list(changes) == ["nightcrew/mathlib-1.1.0"]
+    assert [a["id"] for a in changes["nightcrew/mathlib-1.1.0"]["security"]] == ["GHSA-cool-0001"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_index_without_upload_times_is_said_once_and_can_hold(project: Project) -> None:
+    configure(project, "\n[updates.cooldown]\ndefault_days = 3\nunknown_age = \"hold\"\n")
+    code, data, err = run_updates(project, "--dry-run")
+    assert data["changes"] == []
+    assert [w["version"] for w in data["waiting"]] == ["1.1.0"]
+    assert data["waiting"][0]["released"] is None and "no upload time" in data["waiting"][0]["rule"]
+    notices = [n for n in data["notices"] if "upload times" in n]
+    assert notices == ["the index gives no upload times (PEP 700): release ages are unknown and new releases are "
+                       "held (updates.cooldown.unknown_age = \"hold\")"]
+
+
+def test_a_yanked_pin_is_replaced_whatever_the_kinds_say(project: Project) -> None:
+    republish(project, {"1.0.0": (V1, None, "broken wheel metadata"), "1.0.1": (V1, None, False)})
+    configure(project, "")
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', "kinds = []"))
+    git(project.work, "commit", "-qam", "no kinds")
+    git(project.work, "push", "-q", "origin", "main")
+    scan = CliRunner().invoke(cli, ["scan", "--repo", str(project.work), "--format", "json"])
+    [row] = json.loads(scan.stdout)["dependencies"]
+    assert (row["yanked"], row["yanked_reason"]) == (True, "broken wheel metadata")
+    code, data, err = run_updates(project)
+    assert code == 0, err
+    change = by_branch(data)["nightcrew/mathlib-1.0.1"]  # the nearest release that is not yanked
+    assert change["action"] == "opened"
+    listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"]).stdout)
+    [pr] = [p for p in listed if p["branch"] == "nightcrew/mathlib-1.0.1"]
+    assert "yanked" in pr["labels"]
+    body = (project.work / pr["body_path"]).read_text()
+    assert 'was yanked from the package index: "broken wheel metadata"' in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_dashboard_lists_what_waits_and_until_when(project: Project) -> None:
+    republish(project, {"1.0.0": (V1, day(60), False), "1.1.0": (V11, day(1), False)})
+    configure(project, "\n[updates.cooldown]\ndefault_days = 3\n\n[dashboard]\nenabled = true\n")
+    code, data, err = run_updates(project)
+    assert code == 0 and data["changes"] == [], err
+    dashboard = (project.work / ".nightcrew" / "dashboard.md").read_text()
+    pending = dashboard.split("## Pending", 1)[1].split("## ", 1)[0]
+    assert "**mathlib** 1.1.0 (cooldown: waits until 2026-12-09 (updates.cooldown.default\\_days = 3))" in pending
