@@ -23,7 +23,7 @@ from packaging.version import Version
 
 from jobs import planner
 from jobs.config import Config
-from jobs.errors import ConfigError, NightcrewError
+from jobs.errors import ConfigError, NightcrewError, PackageIndexError
 from jobs.forges import DuplicatePull, Forge, PullRequest
 from jobs.manifests import edit
 from jobs.models import Problem, ProposedChange, TestReport
@@ -82,6 +82,7 @@ class UpdateRun:
 
 
 LOCK_MAINTENANCE = "lock-maintenance"  # the key of the change that refreshes every lockfile
+PUBLISHER_LABEL = "publisher-changed"  # a release published differently than the current one: never automerged
 
 
 def _lock_context(changes: tuple) -> list[dict]:
@@ -457,9 +458,14 @@ class DependencyUpdates:
             # at once: if updating the PR fails below, the store must not keep vouching for the previous head
             self.recorder.tested(open_pr.number, tests.outcome, tested)
         entries = self._changelog_entries(change, report)
-        body = self.renderer.body(change, plan.group, tests, changelog=entries, locks=_lock_context(locks))
+        publishers = self._publishers(change, report)
+        flagged = [c for c in publishers if c.flagged]
+        body = self.renderer.body(change, plan.group, tests, changelog=entries, locks=_lock_context(locks),
+                                  publishers=[c.to_json() for c in flagged])
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr, change,
                                             (tests.outcome, tested))
+        if flagged and PUBLISHER_LABEL not in pull.labels:  # the bot never merges it: the label says why
+            self._soft("forge.label", pull.number, lambda: self.forge.add_labels(pull.number, [PUBLISHER_LABEL]))
         if self._stop_after is None:
             try:
                 confirmed = self.gate.run("forge.read", f"#{pull.number}", lambda: self.forge.get_pull(pull.number))
@@ -534,6 +540,32 @@ class DependencyUpdates:
                       inputs={"branch": branch, "base": base_sha})
         with self.git.worktree(base_sha) as worktree:
             yield worktree
+
+    def _publishers(self, change: ProposedChange, report: ScanReport) -> list:  # type: ignore[type-arg]
+        """PEP 740 publisher continuity of each update (``jobs.index.provenance``); a fetch failure is reported and
+        costs only the check."""
+        from jobs.index import provenance
+        from jobs.index.client import IndexClient
+
+        checks = []
+        if report.location is None:
+            return checks
+        with IndexClient(report.location, cache_dir=None, timeout=self.config.index.timeout, retries=1,
+                         backoff=self.config.index.backoff) as client:
+            for update in change.updates:
+                page = report.pages.get(update.dependency.name)
+                if page is None or update.old is None:
+                    continue
+                try:
+                    found = self.gate.run("index.fetch", f"provenance {update.dependency.name}",
+                                          lambda page=page, update=update: provenance.check(client, page, update.old,
+                                                                                            update.new))
+                except (PackageIndexError, provenance.PackageIndexError) as exc:
+                    self.problems.append(Problem(None, None, f"{change.branch}: publisher not checked: {exc}"))
+                    continue
+                if found is not None:
+                    checks.append(found)
+        return checks
 
     def _with_yank_reasons(self, plans: list[planner.Planned], report: ScanReport) -> list[planner.Planned]:
         """A change replacing a yanked pin carries the index's reason for the yank (the PR says why it exists)."""
@@ -823,6 +855,10 @@ class DependencyUpdates:
                 continue
             pull = self.gate.run("forge.read", f"#{number}", lambda: self.forge.get_pull(number))
             if pull.state != "open" or not pull.head_sha:
+                continue
+            if PUBLISHER_LABEL in pull.labels:  # a changed publisher or dropped attestations: a person decides
+                self.gate.note("forge.merge", f"#{number}", "denied", "the release's publisher changed or its "
+                               "attestations were dropped: never merged by the bot", rule=PUBLISHER_LABEL)
                 continue
             if result is None and self._foreign_commits(pull, base_sha):
                 continue  # tests recorded for the bot's commit say nothing about someone else's

@@ -156,6 +156,7 @@ class DependencyStatus:
     fix_version: Version | None = None  # the lowest release that fixes every one of them, if any
     yanked: bool = False  # PEP 592: the pinned release was yanked from the index after it was chosen
     yanked_reason: str | None = None
+    publisher: object | None = None  # jobs.index.provenance.PublisherCheck of ``latest`` against ``current``
 
     @property
     def vulnerable(self) -> bool:

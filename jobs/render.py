@@ -121,7 +121,7 @@ class Renderer:
 
     def body(self, change: ProposedChange, group: str | None, tests: TestReport | None,
              changelog: list[dict[str, Any]] | None = None, limit: int = BODY_LIMIT,
-             locks: list[dict[str, Any]] | None = None) -> str:
+             locks: list[dict[str, Any]] | None = None, publishers: list[dict[str, Any]] | None = None) -> str:
         """The PR body, under ``limit``: the changelog is cut first, then the test output."""
         changelog = [dict(e, sections=[dict(section) for section in e.get("sections", [])],
                           flags=list(e.get("flags", []))[:MAX_FLAGS_LISTED],
@@ -139,6 +139,8 @@ class Renderer:
             "failing_more": failing_more,
             "locks": [dict(lock, changes=lock["changes"][:MAX_LOCK_ROWS],
                            more=max(0, len(lock["changes"]) - MAX_LOCK_ROWS)) for lock in (locks or [])],
+            "publishers": [{k: (_cell(v) if isinstance(v, str) else v) for k, v in c.items()}
+                           for c in (publishers or [])],
         }
         template = self.env.get_template("pr_body.md.j2")
         text = template.render(**context)

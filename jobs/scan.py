@@ -91,6 +91,31 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     return ParsedManifests(tuple(files), tuple(deps), tuple(problems), index_url, tuple(extra), requires_python)
 
 
+def _publishers(client: IndexClient, statuses: list[DependencyStatus], pages: dict,
+                problems: list[Problem]) -> list[DependencyStatus]:
+    """PEP 740 publisher continuity of each outdated dependency's newest release against its current one, where
+    the index has provenance for them (a fetch failure is a problem line; the rest goes on)."""
+    from dataclasses import replace as copy
+
+    from jobs.index import provenance
+
+    result = []
+    for status in statuses:
+        page = pages.get(status.dependency.name)
+        if (status.update_kind is None or status.current is None or status.latest is None
+                or not isinstance(page, ProjectPage) or not any(f.provenance for f in page.files)):
+            result.append(status)
+            continue
+        try:
+            found = provenance.check(client, page, status.current, status.latest)
+        except PackageIndexError as exc:
+            problems.append(Problem(status.dependency.file, status.dependency.line,
+                                    f"{status.dependency.name}: publisher not checked: {exc}"))
+            found = None
+        result.append(copy(status, publisher=found) if found is not None else status)
+    return result
+
+
 def check_advisories(statuses: list[DependencyStatus], pages: dict, config: Config, cache: Path | None,
                      gate: object | None = None) -> tuple[list[DependencyStatus], bool, Problem | None, int]:
     """Every dependency's current version asked of the advisory database in one batched round trip, then the
@@ -257,6 +282,7 @@ def scan(
                     problems.append(Problem(dep.file, dep.line, f"{dep.name}: {page}"))
                 continue
             statuses.append(assess(dep, page, python=python, allow_prereleases=config.index.prereleases))
+        statuses = _publishers(client, statuses, pages, problems)
         stats = client.stats.as_dict()
     checked = None
     if config.security.enabled:

@@ -40,6 +40,10 @@ def status_json(status: DependencyStatus) -> dict[str, Any]:
         "fix_version": _v(status.fix_version),
         "yanked": status.yanked,
         "yanked_reason": status.yanked_reason,
+        # PEP 740, latest against current, by the index's provenance records (signatures not verified); null:
+        # the index has no provenance for them
+        "publisher_changed": status.publisher.publisher_changed if status.publisher else None,  # type: ignore[attr-defined]
+        "attestations_dropped": status.publisher.attestations_dropped if status.publisher else None,  # type: ignore[attr-defined]
     }
 
 

@@ -373,6 +373,20 @@ class IndexClient:
             raise PackageIndexError(f"larger than {max_bytes} bytes", shown)
         return data
 
+    def provenance(self, file: DistributionFile) -> dict[str, object] | None:
+        """The PEP 740 provenance object of ``file`` (None when the index lists none, or has none: 404)."""
+        if not file.provenance:
+            return None
+        shown = f"GET {redact_url(file.provenance)}"
+        response = self._get(file.provenance, "application/vnd.pypi.integrity.v1+json, application/json;q=0.5")
+        if response is None:
+            return None
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise PackageIndexError("not a JSON answer", shown) from None
+        return data if isinstance(data, dict) else None
+
     def json_url(self, name: str) -> str | None:
         """Where the index would serve ``name``'s JSON metadata (PyPI's ``/pypi/<name>/json``); None when
         the index URL does not end in ``/simple/``, as then there is no known place to look."""

@@ -106,3 +106,76 @@ def test_the_dashboard_lists_what_waits_and_until_when(project: Project) -> None
     dashboard = (project.work / ".nightcrew" / "dashboard.md").read_text()
     pending = dashboard.split("## Pending", 1)[1].split("## ", 1)[0]
     assert "**mathlib** 1.1.0 (cooldown: waits until 2026-12-09 (updates.cooldown.default\\_days = 3))" in pending
+
+
+# -- publisher continuity (PEP 740) ---------------------------------------------------------------------------
+
+def publish_with_provenance(project: Project, old: dict | None, new: dict | None) -> None:
+    from tests.jobs.conftest import V1
+
+    project.index.add(build_wheel(project.dists, "mathlib", "1.0.0", modules={"mathlib/__init__.py": V1}),
+                      provenance=old)
+    project.index.add(build_wheel(project.dists, "mathlib", "1.0.1", modules={"mathlib/__init__.py": V1}),
+                      provenance=new)
+
+
+AUTONOMOUS = ('\n[policy]\nmode = "autonomous"\n\n[[policy.automerge]]\npackages = ["*"]\nkinds = ["patch"]\n'
+              'min_age_hours = 0\n')
+
+
+def test_a_changed_publisher_is_flagged_and_never_merged(project: Project) -> None:
+    from tests.support.indexserver import provenance
+
+    publish_with_provenance(project, provenance("math/mathlib"), provenance("someone-else/mathlib", "publish.yml"))
+    configure(project, "")
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["patch"]') + AUTONOMOUS)
+    git(project.work, "commit", "-qam", "autonomous")
+    git(project.work, "push", "-q", "origin", "main")
+    code, data, err = run_updates(project)
+    assert code == 0, err
+    assert [(c["branch"], c["action"]) for c in data["changes"]] == [("nightcrew/mathlib-1.0.1", "opened")]
+    listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"]).stdout)
+    [pr] = listed
+    assert pr["state"] == "open" and "publisher-changed" in pr["labels"]
+    body = (project.work / pr["body_path"]).read_text()
+    assert ("**mathlib 1.0.1 was published differently than 1.0.0**: its publisher changed from GitHub "
+            "math/mathlib (release.yml) to GitHub someone-else/mathlib (publish.yml).") in body
+    assert "the attestation signatures were not verified" in body
+
+
+def test_dropped_attestations_are_flagged(project: Project) -> None:
+    from tests.support.indexserver import provenance
+
+    publish_with_provenance(project, provenance("math/mathlib"), None)
+    configure(project, "")
+    code, data, err = run_updates(project, "--only", "mathlib")
+    assert code == 0, err
+    listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"]).stdout)
+    flagged = {p["branch"]: p for p in listed}
+    body = (project.work / flagged["nightcrew/mathlib-1.1.0"]["body_path"]).read_text()
+    assert "it has no attestations, where 1.0.0 had them (GitHub math/mathlib (release.yml))" in body
+    assert "publisher-changed" in flagged["nightcrew/mathlib-1.1.0"]["labels"]
+
+
+def test_the_same_publisher_or_a_first_attestation_is_no_flag() -> None:
+    from jobs.index.provenance import Publisher, PublisherCheck
+
+    same = Publisher("GitHub", "Math/Mathlib", "release.yml")
+    assert not PublisherCheck("m", "1", "2", same, Publisher("GitHub", "math/mathlib", "release.yml"), True,
+                              True).flagged
+    assert not PublisherCheck("m", "1", "2", None, same, False, True).flagged  # attestations gained: fine
+    moved = PublisherCheck("m", "1", "2", same, Publisher("GitHub", "math/mathlib", "other.yml"), True, True)
+    assert moved.publisher_changed and moved.to_json()["verified"] is False
+
+
+def test_the_scan_says_whether_the_newest_release_changed_publisher(project: Project) -> None:
+    from tests.support.indexserver import provenance
+
+    project.index.add(build_wheel(project.dists, "mathlib", "1.0.0", modules={"mathlib/__init__.py": V1}),
+                      provenance=provenance("math/mathlib"))
+    project.index.add(build_wheel(project.dists, "mathlib", "2.0.0", modules={"mathlib/__init__.py": V1}),
+                      provenance=provenance("evil/mathlib"))
+    scan = CliRunner().invoke(cli, ["scan", "--repo", str(project.work), "--format", "json"])
+    [row] = json.loads(scan.stdout)["dependencies"]
+    assert (row["latest"], row["publisher_changed"], row["attestations_dropped"]) == ("2.0.0", True, False)

@@ -81,6 +81,7 @@ class FileEntry:
     version: str | None
     upload_time: datetime | None
     added: float
+    provenance: dict[str, Any] | None = None  # PEP 740: served at /integrity/<project>/<version>/<file>/provenance
 
 
 @dataclass
@@ -196,6 +197,17 @@ class _Handler(LoopbackHandler):
         self.reply(status, headers, body, head=head)
 
 
+def provenance(repository: str, workflow: str = "release.yml", *, kind: str = "GitHub",
+               environment: str | None = "pypi") -> dict[str, Any]:
+    """A provenance object as the index serves it (PEP 740): one attestation bundle by a Trusted Publisher."""
+    publisher: dict[str, Any] = {"kind": kind, "repository": repository, "workflow": workflow}
+    if environment:
+        publisher["environment"] = environment
+    return {"version": 1, "attestation_bundles": [{"publisher": publisher, "attestations": [{
+        "version": 1, "verification_material": {"certificate": "MIIC...", "transparency_entries": [{}]},
+        "envelope": {"statement": "eyJfdHlwZSI6...", "signature": "MEUCIQ..."}}]}]}
+
+
 class StaticIndex(LoopbackServer[RequestRecord]):
     """Simple-repository server on 127.0.0.1:0, serving pages from added dists or page-only entries.
 
@@ -247,8 +259,9 @@ class StaticIndex(LoopbackServer[RequestRecord]):
         yanked: bool | str = False,
         requires_python: str | None = None,
         upload_time: datetime | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> FileEntry:
-        """List a real dist file and serve it at ``/files/<filename>``.
+        """List a real dist file and serve it at ``/files/<filename>`` (and its PEP 740 provenance object, if given).
 
         Project name and Requires-Python come from the file's metadata; an explicit ``requires_python``
         wins (pass ``""`` to list none).
@@ -272,6 +285,7 @@ class StaticIndex(LoopbackServer[RequestRecord]):
             version=(meta.get("Version") if meta is not None else None) or _version_of(path.name),
             upload_time=upload_time,
             added=time.time(),
+            provenance=provenance,
         )
         with self._lock:
             self._files[path.name] = entry
@@ -431,6 +445,15 @@ class StaticIndex(LoopbackServer[RequestRecord]):
             return self._page(handler, normalized, query)
         if path.startswith("/files/"):
             return self._file(handler, path[len("/files/") :])
+        if path.startswith("/integrity/") and path.endswith("/provenance"):
+            parts = path.split("/")
+            filename = parts[4] if len(parts) == 6 else ""
+            with self._lock:
+                entry = next((e for proj in self._projects.values() for e in proj.files.values()
+                              if e.filename == filename and e.provenance is not None), None)
+            if entry is None:
+                return _not_found(path)
+            return 200, {"Content-Type": "application/vnd.pypi.integrity.v1+json"}, json.dumps(entry.provenance).encode()
         return _not_found(path)
 
     def _authorized(self, header: str | None) -> bool:
@@ -564,6 +587,8 @@ class StaticIndex(LoopbackServer[RequestRecord]):
                     item["size"] = e.size
                 if e.upload_time is not None:
                     item["upload-time"] = _iso(e.upload_time)
+                if e.provenance is not None:
+                    item["provenance"] = f"/integrity/{quote(key)}/{quote(e.version or '')}/{quote(e.filename)}/provenance"
                 files.append(item)
             versions = sorted({e.version for e in entries if e.version}, key=_version_key)
             doc = {
