@@ -133,3 +133,11 @@ def test_a_client_error_names_the_request() -> None:
         with OsvClient(url, retries=0) as client, pytest.raises(AdvisoryError) as caught:
             client.query([("pkg", "1.0")])
     assert str(caught.value) == f"POST {url}/v1/querybatch: HTTP 500"
+
+
+def test_a_cvss_vector_alone_gives_the_severity_band() -> None:
+    from jobs.advisories import to_advisory
+
+    assert to_advisory(OTHER, "requests").severity == "CRITICAL"  # CVSS 3.1 base score 9.8
+    assert to_advisory(advisory("Q", "pkg", severity="medium"), "pkg").severity == "MODERATE"
+    assert to_advisory(advisory("R", "pkg", severity=None), "pkg").severity == "UNKNOWN"

@@ -163,7 +163,7 @@ def test_package_globs_match_names_the_way_the_index_normalises_them(tmp_path: P
     ('["tests.run", "forge.merge"]', "tests.run"),
     ('["forge.create_pull"]', "forge.create_pull"),
     ('["forge.*"]', "forge.read, forge.create_pull, forge.draft_release, forge.dashboard"),  # a glob: all it covers
-    ('["*"]', "index.fetch, git.branch"),
+    ('["*"]', "index.fetch, advisories.fetch, git.branch"),
 ])
 def test_needs_approval_for_an_action_before_a_pr_exists_is_a_config_error(tmp_path: Path, actions: str,
                                                                            rejected: str) -> None:
