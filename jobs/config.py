@@ -355,6 +355,8 @@ class PolicySettings(_Section):
     hold_labels: Strings
     rules: Annotated[tuple[PolicyRule, ...], Strict(False)]
     automerge: Annotated[tuple[AutomergeRule, ...], Strict(False)]
+    require_all_checks: bool = True
+    merge_method: Literal["", "squash", "merge", "rebase"] = ""
 
     @field_validator("timezone")
     @classmethod

@@ -866,9 +866,19 @@ class DependencyUpdates:
             key = result.key if result is not None else (read_marker(pull.body) or {}).get("key", "")
             subject = self._merge_subject(pull, result)
             head = pull.head_sha
+            verdict = self._forge_verdict(number, head)
+            if verdict is not None:
+                outcome, reason, rule = verdict
+                self.gate.note("forge.merge", f"#{number}", "denied" if outcome == "denied" else "waiting", reason,
+                               rule=rule)
+                if outcome == "waiting":  # the next run looks again; a denial is never retried in a loop
+                    merged.append(ChangeResult(key, pull.branch, "skipped", change, reason, pull))
+                continue
+            method = self._merge_method()
             try:
-                self.gate.run("forge.merge", f"#{number}", lambda: self.forge.merge_pull(number, sha=head),
-                              inputs={"number": number, "sha": head},
+                self.gate.run("forge.merge", f"#{number}",
+                              lambda: self.forge.merge_pull(number, sha=head, method=method),
+                              inputs={"number": number, "sha": head, "method": method},
                               subject=subject)
                 confirmed = self.gate.run("forge.read", f"#{number}", lambda: self.forge.get_pull(number))
             except Denied:
@@ -886,6 +896,28 @@ class DependencyUpdates:
             merged.append(ChangeResult(key, pull.branch, "merged", change, reason, confirmed,
                                        result.tests if result is not None else None))
         return merged
+
+    def _forge_verdict(self, number: int, head: str) -> tuple[str, str, str] | None:
+        """The forge's checks, reviews and mergeability for the head, when the forge gives them (GitHub): None when
+        it says ready (or has no such verdict), else (``waiting`` | ``denied``, reason, rule)."""
+        readiness = getattr(self.forge, "merge_readiness", None)
+        if readiness is None:
+            return None
+        try:
+            outcome, reason, rule = self.gate.run("forge.read", f"#{number} checks", lambda: readiness(
+                number, sha=head, require_all=self.config.policy.require_all_checks))
+        except Stopped:
+            raise
+        except NightcrewError as exc:
+            return "denied", f"cannot verify checks: {exc}", "checks-unverifiable"
+        return None if outcome == "ready" else (outcome, reason, rule)
+
+    def _merge_method(self) -> str:
+        chooser = getattr(self.forge, "merge_method", None)
+        preferred = self.config.policy.merge_method
+        if chooser is None:
+            return preferred or "squash"
+        return self.gate.run("forge.read", "merge method", lambda: chooser(preferred))
 
     def _foreign_commits(self, pull: PullRequest, base_sha: str) -> list[str]:
         tips = self._branch_tips(pull.branch)

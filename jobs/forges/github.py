@@ -157,6 +157,80 @@ class GitHubForge:
             raise ForgeError(f"#{number} is {merged.state} after the merge", f"GET /repos/{self.repository}/pulls/{number}")
         return merged
 
+    def merge_method(self, preferred: str = "") -> str:
+        """``preferred`` when the repository allows it, else the first of squash, merge, rebase it allows."""
+        repo = self._call(f"GET /repos/{self.repository}", lambda: self._repo)
+        allowed = [m for m, flag in (("squash", repo.allow_squash_merge), ("merge", repo.allow_merge_commit),
+                                     ("rebase", repo.allow_rebase_merge)) if flag is not False]
+        if preferred:
+            if preferred not in allowed:
+                raise ForgeError(f"the repository does not allow {preferred} merges", "policy.merge_method")
+            return preferred
+        return allowed[0] if allowed else "merge"
+
+    def merge_readiness(self, number: int, *, sha: str, require_all: bool = True) -> tuple[str, str, str]:
+        """GitHub's verdict before a merge: (``ready`` | ``waiting`` | ``denied``, reason, rule).
+
+        For the head ``sha``: every check branch protection requires passed (and every other reported check with
+        ``require_all``; neutral and skipped count as passed), none pending, no reviewer's latest review requests
+        changes, no conflict. What cannot be read is a denial ("cannot verify checks"), never a pass."""
+        from github import GithubException
+
+        where = f"/repos/{self.repository}"
+        pull = self._call(f"GET {where}/pulls/{number}", lambda: self._repo.get_pull(number))
+        if pull.head.sha != sha:
+            return "denied", f"the head is {pull.head.sha[:7]}, not the tested {sha[:7]}", "checks-head-moved"
+        try:
+            commit = self._repo.get_commit(sha)
+            statuses: dict[str, str] = {}
+            for status in commit.get_combined_status().statuses:
+                statuses.setdefault(status.context, {"success": "success", "pending": "pending"}.get(
+                    status.state, "failure"))
+            for run in commit.get_check_runs():
+                if run.status != "completed":
+                    statuses[run.name] = "pending"
+                else:
+                    statuses[run.name] = "success" if run.conclusion in ("success", "neutral", "skipped") else "failure"
+            reviews = list(pull.get_reviews())
+        except GithubException as exc:
+            return "denied", f"cannot verify checks: HTTP {exc.status} reading checks or reviews", \
+                "checks-unverifiable"
+        required: list[str] = []
+        try:
+            protection = self._repo.get_branch(pull.base.ref).get_protection()
+            checks = protection.required_status_checks
+            required = list(checks.contexts) if checks is not None else []
+        except GithubException as exc:
+            if exc.status != 404:  # 404: the branch is not protected; anything else: we cannot know
+                return "denied", f"cannot verify checks: HTTP {exc.status} reading branch protection", \
+                    "checks-unverifiable"
+        considered = dict(statuses) if require_all else {c: statuses.get(c, "") for c in required}
+        for context in required:
+            considered.setdefault(context, "missing")
+        failed = sorted(c for c, s in considered.items() if s == "failure")
+        if failed:
+            return "denied", f"checks failed: {', '.join(failed)}", "checks-failed"
+        latest: dict[str, str] = {}
+        for review in reviews:
+            if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+                latest[review.user.login] = review.state
+        blocking = sorted(who for who, state in latest.items() if state == "CHANGES_REQUESTED")
+        if blocking:
+            return "denied", f"changes requested by {', '.join(blocking)}", "review-changes-requested"
+        waiting = sorted(c for c, s in considered.items() if s in ("pending", "missing", ""))
+        if waiting:
+            shown = ", ".join(f"{c} {'pending' if considered[c] == 'pending' else 'not reported'}" for c in waiting)
+            return "waiting", f"waiting for checks: {shown}", "checks-pending"
+        state = getattr(pull, "mergeable_state", None)
+        if state == "dirty":
+            return "denied", "conflicts with the base branch", "merge-conflict"
+        if state == "behind":
+            return "denied", "behind its base branch, which requires up-to-date branches: rebuilt on the next run", \
+                "branch-behind"
+        if state == "blocked":
+            return "denied", "blocked by branch protection", "protection-blocked"
+        return "ready", "", ""
+
     def closed_pulls(self, prefix: str, limit: int = 300) -> list[PullRequest]:
         path = f"GET /repos/{self.repository}/pulls?state=closed&sort=updated&direction=desc"
 

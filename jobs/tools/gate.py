@@ -165,7 +165,8 @@ class Gate:
 
     def note(self, action: str, target: str, outcome: str, detail: str, *, rule: str = "") -> None:
         """An audit record for something nightcrew noticed or did on its own state (a lock taken over, a run stopped)."""
-        self._record(action, target, "allow", rule or outcome, outcome, 0.0, None, detail)
+        self._record(action, target, "deny" if outcome == "denied" else "allow", rule or outcome, outcome, 0.0, None,
+                     detail)
 
     def _record(self, action: str, target: str, verdict: str, rule: str, outcome: str, duration: float,
                 digest: str | None, detail: str | None, extra: dict | None = None) -> None:

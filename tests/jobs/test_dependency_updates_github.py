@@ -92,8 +92,8 @@ def test_persistent_forge_error_fails_that_change_with_one_line(project: Project
     assert len(failed) == 2
     assert failed[0]["reason"].startswith(f"POST /repos/{REPO}/pulls: ")
     assert "bot-token" not in err + json.dumps(data)
-    for line in err.strip().splitlines():
-        assert line.startswith("nightcrew: error: ")
+    for line in err.strip().splitlines():  # errors one line each (and notes, such as unknown release ages)
+        assert line.startswith(("nightcrew: error: ", "nightcrew: note: "))
 
 
 def test_token_never_reaches_git_urls_or_output(project: Project, hub: GitHubStandIn) -> None:

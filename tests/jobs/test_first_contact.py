@@ -36,10 +36,10 @@ def test_default_remote_missing_keeps_branches_local_and_says_so_once(project: P
     assert change["action"] == "opened" and change["tests"]["outcome"] == "passed"
     # the branch is in the local repository, with the bump
     assert git(project.work, "show", "nightcrew/mathlib-1.1.0:requirements.txt").count("mathlib==1.1.0") == 1
-    notes = [line for line in err.splitlines() if line.startswith("nightcrew: note:")]
+    notes = [line for line in err.splitlines() if line.startswith("nightcrew: note:") and "remote" in line]
     assert notes == ["nightcrew: note: no git remote 'origin' in this repository: branches stay in the local "
-                     "repository (set [forge] remote to push them)"]
-    assert data["notices"] == [notes[0].removeprefix("nightcrew: note: ")]
+                     "repository (set [forge] remote to push them)"]  # once
+    assert notes[0].removeprefix("nightcrew: note: ") in data["notices"]
     assert "error" not in err
 
 

@@ -597,6 +597,13 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         self._user(self.owner, "Organization")
         self._main_releases: dict[int, _Release] = {}
         self._extra: dict[str, _Repo] = {}  # lower-cased full name -> repository added by add_repo
+        # merge safety: commit statuses and check runs by sha, reviews by pull, branch protection by branch
+        self._statuses: dict[str, list[dict[str, Any]]] = {}
+        self._check_runs: dict[str, list[dict[str, Any]]] = {}
+        self._reviews: dict[int, list[dict[str, Any]]] = {}
+        self._protection: dict[str, dict[str, Any]] = {}
+        self.protection_readable = True  # False: the token may not read protection (403), as without admin
+        self.merge_methods = {"merge": True, "squash": True, "rebase": True}
         self._routes = self._build_routes()
 
     # -- urls (start/stop/port/base_url come from LoopbackServer) ----------------------------------
@@ -867,6 +874,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         n, rest = r"(?P<number>\d+)", r"(?P<name>.+)"
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/user", self._get_user), ("GET", _R, self._get_repo),
+            ("GET", _R + f"/branches/{rest}/protection", self._get_protection),  # before the branch: names have "/"
             ("GET", _R + f"/branches/{rest}", self._get_branch),
             # PyGithub's GitRef (fetched, then deleted by PullRequest.delete_branch) uses the singular /git/ref/.
             ("GET", _R + "/git/refs?/(?P<ref>heads/.+)", self._get_ref),
@@ -894,6 +902,10 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             ("DELETE", _R + r"/releases/(?P<rid>\d+)", self._delete_release),
             ("GET", _R + "/contents", self._get_contents), ("GET", _R + "/contents/(?P<path>.+)", self._get_contents),
             ("GET", _R + "/git/trees/(?P<ref>.+)", self._get_tree),
+            ("GET", _R + "/commits/(?P<ref>[^/]+)", self._get_commit),
+            ("GET", _R + "/commits/(?P<ref>[^/]+)/status", self._combined_status),
+            ("GET", _R + "/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs),
+            ("GET", _R + f"/pulls/{n}/reviews", self._list_reviews),
             ("POST", _GRAPHQL, self._graphql),
         ]  # fmt: skip
         # Anonymous GETs of a public repository may reach these; repositories added by add_repo serve only these
@@ -1069,7 +1081,8 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                 "ssh_url": str(r.bare.resolve()), "default_branch": r.default_branch,
                 "visibility": "private" if r.private else "public", "archived": False, "disabled": False,
                 "created_at": _iso(r.created), "updated_at": _iso(r.created), "pushed_at": _iso(r.created),
-                "allow_merge_commit": True, "allow_squash_merge": True, "allow_rebase_merge": True,
+                "allow_merge_commit": self.merge_methods["merge"], "allow_squash_merge": self.merge_methods["squash"],
+                "allow_rebase_merge": self.merge_methods["rebase"],
                 "delete_branch_on_merge": False,
                 "permissions": {"admin": False, "maintain": push, "push": push, "triage": push,
                                 "pull": True}}  # fmt: skip
@@ -1148,6 +1161,8 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             if issue.state == "open" and pr.head in self._refs(ctx) and pr.base in self._refs(ctx):
                 mergeable = self._merge_tree(pr.base_sha, pr.head_sha) is not None
                 state = "draft" if pr.draft else ("clean" if mergeable else "dirty")
+                if state == "clean":
+                    state = self._protection_state(pr.base, pr.base_sha, pr.head_sha)
             span = f"{pr.base_sha}..{pr.head_sha}"
             stats = self._git("diff", "--numstat", f"{pr.base_sha}...{pr.head_sha}", check=False).stdout.splitlines()
             nums = [line.split("\t") for line in stats]
@@ -1193,6 +1208,111 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
                 "issue_url": f"{ctx.api}/repos/{self.full_name}/issues/{c.issue}", "body": c.body,
                 "user": self._user_json(ctx, c.user), "created_at": _iso(c.created), "updated_at": _iso(c.updated),
                 "author_association": self._association(c.user), "performed_via_github_app": None}  # fmt: skip
+
+    # -- merge safety: statuses, check runs, reviews, protection -------------------------------------
+
+    def set_status(self, sha: str, context: str, state: str, description: str = "") -> None:
+        """A commit status (``success``, ``failure``, ``error``, ``pending``), as CI posts one."""
+        with self._lock:
+            self._statuses.setdefault(sha, []).insert(0, {"context": context, "state": state,
+                                                          "description": description, "id": next(self._ids)})
+
+    def add_check_run(self, sha: str, name: str, status: str = "completed", conclusion: str | None = "success") -> None:
+        with self._lock:
+            runs = [r for r in self._check_runs.get(sha, []) if r["name"] != name]
+            runs.append({"name": name, "status": status, "conclusion": conclusion, "id": next(self._ids)})
+            self._check_runs[sha] = runs
+
+    def add_review(self, number: int, login: str, state: str) -> None:
+        """A review (``APPROVED``, ``CHANGES_REQUESTED``, ``COMMENTED``, ``DISMISSED``), newest last."""
+        with self._lock:
+            self._reviews.setdefault(number, []).append({"login": login, "state": state, "id": next(self._ids)})
+
+    def protect(self, branch: str, contexts: list[str], *, strict: bool = False) -> None:
+        with self._lock:
+            self._protection[branch] = {"contexts": list(contexts), "strict": strict}
+
+    def _check_states(self, sha: str) -> dict[str, str]:
+        """Every reported check of ``sha`` by name: success, failure, pending (latest status per context, and each
+        check run's conclusion; neutral and skipped count as success)."""
+        states: dict[str, str] = {}
+        for status in reversed(self._statuses.get(sha, [])):
+            states[status["context"]] = {"success": "success", "pending": "pending"}.get(status["state"], "failure")
+        for run in self._check_runs.get(sha, []):
+            if run["status"] != "completed":
+                states[run["name"]] = "pending"
+            else:
+                states[run["name"]] = "success" if run["conclusion"] in ("success", "neutral", "skipped") else "failure"
+        return states
+
+    def _unmet_required(self, branch: str, sha: str) -> list[str]:
+        required = self._protection.get(branch, {}).get("contexts", [])
+        states = self._check_states(sha)
+        return [c for c in required if states.get(c) != "success"]
+
+    def _protection_state(self, branch: str, base_sha: str, head_sha: str) -> str:
+        protection = self._protection.get(branch)
+        if not protection:
+            states = self._check_states(head_sha)
+            return "unstable" if any(s != "success" for s in states.values()) else "clean"
+        if protection.get("strict") and self._git("merge-base", "--is-ancestor", base_sha, head_sha,
+                                                  check=False).returncode != 0:
+            return "behind"
+        return "blocked" if self._unmet_required(branch, head_sha) else "clean"
+
+    def _get_commit(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
+        sha = self._refs(ctx).get(ref, ref)
+        found = self._commits("-1", sha) if self._git("cat-file", "-e", f"{sha}^{{commit}}",
+                                                      check=False).returncode == 0 else []
+        if not found:
+            raise _err(422, f"No commit found for SHA: {ref}")
+        return 200, self._commit_json(ctx, found[0])
+
+    def _combined_status(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
+        sha = self._refs(ctx).get(ref, ref)
+        latest: dict[str, dict[str, Any]] = {}
+        for status in self._statuses.get(sha, []):
+            latest.setdefault(status["context"], status)
+        states = [s["state"] for s in latest.values()]
+        state = "failure" if any(s in ("failure", "error") for s in states) else (
+            "pending" if not states or "pending" in states else "success")
+        items = [{"url": f"{ctx.api}/repos/{self.full_name}/statuses/{sha}", "id": s["id"], "state": s["state"],
+                  "description": s["description"], "context": s["context"], "target_url": None,
+                  "created_at": _iso(self.created), "updated_at": _iso(self.created)} for s in latest.values()]
+        return 200, {"state": state, "statuses": items, "sha": sha, "total_count": len(items),
+                     "commit_url": f"{ctx.api}/repos/{self.full_name}/commits/{sha}",
+                     "url": f"{ctx.api}/repos/{self.full_name}/commits/{sha}/status"}
+
+    def _list_check_runs(self, ctx: _Ctx, ref: str) -> tuple[int, Any, dict[str, str]]:
+        sha = self._refs(ctx).get(ref, ref)
+        runs = [{"id": r["id"], "name": r["name"], "head_sha": sha, "status": r["status"],
+                 "conclusion": r["conclusion"], "url": f"{ctx.api}/repos/{self.full_name}/check-runs/{r['id']}",
+                 "html_url": None, "details_url": None, "started_at": _iso(self.created),
+                 "completed_at": _iso(self.created) if r["status"] == "completed" else None,
+                 "output": {"title": None, "summary": None, "text": None, "annotations_count": 0},
+                 "app": None, "pull_requests": []} for r in self._check_runs.get(sha, [])]
+        _status, page, headers = self._page(ctx, runs, lambda r: r)
+        return 200, {"total_count": len(runs), "check_runs": page}, headers
+
+    def _list_reviews(self, ctx: _Ctx, number: str) -> tuple[int, Any, dict[str, str]]:
+        self._pull_issue(number)
+        reviews = [{"id": r["id"], "node_id": _node("Review", r["id"]), "user": self._user_json(ctx, r["login"]),
+                    "body": "", "state": r["state"], "commit_id": None, "submitted_at": _iso(self.created),
+                    "html_url": None, "pull_request_url": None, "author_association": "COLLABORATOR"}
+                   for r in self._reviews.get(int(number), [])]
+        return self._page(ctx, reviews, lambda r: r)
+
+    def _get_protection(self, ctx: _Ctx, name: str) -> tuple[int, Any]:
+        if not self.protection_readable:
+            raise _err(403, "Resource not accessible by integration")
+        protection = self._protection.get(name)
+        if protection is None:
+            raise _err(404, "Branch not protected")
+        url = f"{ctx.api}/repos/{self.full_name}/branches/{quote(name)}/protection"
+        contexts = protection["contexts"]
+        return 200, {"url": url, "required_status_checks": {
+            "url": url + "/required_status_checks", "strict": protection["strict"], "contexts": contexts,
+            "checks": [{"context": c, "app_id": None} for c in contexts], "contexts_url": url + "/contexts"}}
 
     # -- users, repo, branches, refs ---------------------------------------------------------------
 
@@ -1336,6 +1456,16 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             raise _err(405, "Pull Request is not mergeable")
         if body.get("sha") and body["sha"] != head:
             raise _err(409, "Head branch was modified. Review and try the merge again.")
+        if not self.merge_methods.get(method, False):
+            raise _err(405, {"merge": "Merge commits are not allowed on this repository.",
+                             "squash": "Squash merges are not allowed on this repository.",
+                             "rebase": "Rebase merges are not allowed on this repository."}[method])
+        missing = self._unmet_required(pr.base, head)
+        if missing:  # what GitHub answers when protection requires a check that has not passed
+            raise _err(405, f"Required status check \"{missing[0]}\" is expected.")
+        if self._protection.get(pr.base, {}).get("strict") and \
+                self._git("merge-base", "--is-ancestor", base, head, check=False).returncode != 0:
+            raise _err(405, "Head branch is out of date. Review and try the merge again.")
         title, message = _str(body, "commit_title"), _str(body, "commit_message")
         if method == "rebase":
             # Deviation: only the fast-forward case of "rebase and merge" (no commit rewriting).
