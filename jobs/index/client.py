@@ -377,15 +377,21 @@ class IndexClient:
         """The PEP 740 provenance object of ``file`` (None when the index lists none, or has none: 404)."""
         if not file.provenance:
             return None
-        shown = f"GET {redact_url(file.provenance)}"
-        response = self._get(file.provenance, "application/vnd.pypi.integrity.v1+json, application/json;q=0.5")
+        return self._get_json(file.provenance, "application/vnd.pypi.integrity.v1+json, application/json;q=0.5")
+
+    def _get_json(self, url: str, accept: str) -> dict[str, object] | None:
+        """A JSON object from the index (None on 404); ``PackageIndexError`` when it is not one."""
+        shown = f"GET {redact_url(url)}"
+        response = self._get(url, accept)
         if response is None:
             return None
         try:
             data = json.loads(response.content)
         except ValueError:
             raise PackageIndexError("not a JSON answer", shown) from None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise PackageIndexError("not a JSON object", shown)
+        return data
 
     def json_url(self, name: str) -> str | None:
         """Where the index would serve ``name``'s JSON metadata (PyPI's ``/pypi/<name>/json``); None when
@@ -403,14 +409,5 @@ class IndexClient:
         url = self.json_url(name)
         if url is None:
             return None
-        shown = f"GET {redact_url(url)}"
-        response = self._get(url, "application/json")
-        if response is None:
-            return None
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise PackageIndexError("not a JSON answer", shown) from None
-        if not isinstance(data, dict):
-            raise PackageIndexError("not a JSON object", shown)
+        data = self._get_json(url, "application/json")
         return data

@@ -86,6 +86,19 @@ class LockFormat(Protocol):
         ...
 
 
+def beside_pyproject(files: Sequence[str], lock_name: str) -> list[tuple[str, str]]:
+    """(lockfile, manifest) of every ``lock_name`` that has a ``pyproject.toml`` in its folder."""
+    found = []
+    for path in files:
+        if path.rpartition("/")[2] != lock_name:
+            continue
+        folder = path.rpartition("/")[0]
+        manifest = f"{folder}/pyproject.toml" if folder else "pyproject.toml"
+        if manifest in files:
+            found.append((path, manifest))
+    return found
+
+
 def diff(lockfile: str, before: Mapping[str, LockedPackage], after: Mapping[str, LockedPackage]) -> list[LockChange]:
     """What moved between two readings of one lockfile: direct packages first, then by name."""
     changes = []

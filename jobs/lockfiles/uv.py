@@ -6,7 +6,8 @@ import tomllib
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from jobs.lockfiles.base import LockedPackage, LockedProject, LockError, ToolRun, normalize, run_tool
+from jobs.lockfiles.base import (LockedPackage, LockedProject, LockError, ToolRun, beside_pyproject, normalize,
+                                 run_tool)
 
 _ROOT_SOURCES = ("editable", "virtual")
 
@@ -17,13 +18,7 @@ class UvLock:
 
     def detect(self, root: Path, files: Sequence[str]) -> list[LockedProject]:
         found = []
-        for path in files:
-            if path.rpartition("/")[2] != "uv.lock":
-                continue
-            folder = path.rpartition("/")[0]
-            manifest = f"{folder}/pyproject.toml" if folder else "pyproject.toml"
-            if manifest not in files:
-                continue
+        for path, manifest in beside_pyproject(files, "uv.lock"):
             required = None
             try:
                 data = tomllib.loads((root / manifest).read_text(encoding="utf-8"))

@@ -47,7 +47,7 @@ from jobs.releases.enrich import closing_issues
 from jobs.releases.style import RULES, release_chore
 
 RELEASE_CHORE_RULE = RULES["release"]
-from jobs.render import environment, neutralize_mentions
+from jobs.render import environment
 
 TEMPLATE = "release_notes.md.j2"
 PLAIN_MERGE_RULE = "a merge commit of no pull request"
