@@ -45,10 +45,9 @@ from jobs.releases.categories import CategoryConfig, author_in, decide, parse_co
 from jobs.releases import history
 from jobs.releases.enrich import closing_issues
 from jobs.releases.style import RULES, release_chore
-
-RELEASE_CHORE_RULE = RULES["release"]
 from jobs.render import environment
 
+RELEASE_CHORE_RULE = RULES["release"]
 TEMPLATE = "release_notes.md.j2"
 PLAIN_MERGE_RULE = "a merge commit of no pull request"
 DEFAULT_BOT_AUTHORS = ("nightcrew-bot", "nightcrew[bot]", "dependabot[bot]", "dependabot-preview[bot]", "renovate[bot]",
