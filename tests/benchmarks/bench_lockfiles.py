@@ -86,7 +86,7 @@ def project(base: Path, kind: str, index_url: str) -> Path:
         f'[index]\nurl = "{index_url}"\ncache_dir = "{(base / "cache").as_posix()}"\nretries = 1\n\n'
         '[forge]\nkind = "local"\nremote = "origin"\n\n'
         f'[updates]\nkinds = ["patch", "minor"]\nmax_prs_per_run = {PACKAGES}\nmax_open_prs = {PACKAGES}\n\n'
-        '[tests]\nsystem_site_packages = true\ntimeout = 120\n')
+        '[tests]\nsystem_site_packages = true\ntimeout = 120\n\n[security]\nenabled = false\n')
     git(work, "add", "-A")
     git(work, "commit", "-qm", "initial")
     git(work, "remote", "add", "origin", str(remote))

@@ -37,7 +37,9 @@ def write_repo(repo: Path, index_url: str, cache: Path) -> None:
     repo.mkdir(parents=True, exist_ok=True)
     lines = [f"bench-pkg-{p:03d}=={p % 3}.{p % 10}.0" if p % 4 else f"bench-pkg-{p:03d}>={p % 3}.0,<3" for p in range(PACKAGES)]
     (repo / "requirements.txt").write_text("\n".join(lines) + "\n")
-    (repo / "nightcrew.toml").write_text(f'[index]\nurl = "{index_url}"\ncache_dir = "{cache.as_posix()}"\n')
+    # the advisory check is measured by bench_advisories.py against a stand-in; nothing here leaves loopback
+    (repo / "nightcrew.toml").write_text(f'[index]\nurl = "{index_url}"\ncache_dir = "{cache.as_posix()}"\n'
+                                         '\n[security]\nenabled = false\n')
 
 
 def page_traffic(index: StaticIndex) -> tuple[int, int, int]:

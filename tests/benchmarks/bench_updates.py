@@ -61,7 +61,7 @@ def write_repo(base: Path, index_url: str) -> Path:
         '[forge]\nkind = "local"\nremote = "origin"\n\n'
         # the defaults (max_prs_per_run = 5) would hold back half of the ten updates
         f'[updates]\nkinds = ["patch", "minor"]\nmax_prs_per_run = {PACKAGES}\nmax_open_prs = {PACKAGES}\n\n'
-        '[tests]\nsystem_site_packages = true\ntimeout = 120\n'
+        '[tests]\nsystem_site_packages = true\ntimeout = 120\n\n[security]\nenabled = false\n'
     )
     git(work, "add", ".")
     git(work, "commit", "-qm", "initial")
