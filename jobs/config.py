@@ -235,6 +235,7 @@ class ReleaseNoteSettings(_Section):
     changelog_file: str
     bot_authors: Strings
     bot_branches: Strings = ()
+    credit_bots: bool = False
     style: Literal["auto", "default"] = "auto"
     notes_file: str = ""
     heading: str = ""

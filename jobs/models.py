@@ -374,3 +374,4 @@ class ReleaseNote:
     new_contributors: tuple[str, ...] = ()
     compare_url: str | None = None
     text: str = ""
+    bots: tuple[str, ...] = ()  # bot accounts whose PRs are in the notes, credited apart (credit_bots)

@@ -252,7 +252,7 @@ def run(repo: Path, config: Config, *, tag: str, previous_tag: str | None = None
     note = compose.compose(range_, pulls, config=category_config, repo_url=web, bot_authors=settings.bot_authors,
                            bot_branch_prefix=(config.forge.branch_prefix, *settings.bot_branches),
                            neutralize_handles=settings.neutralize_handles,
-                           include_direct_commits=settings.include_direct_commits,
+                           include_direct_commits=settings.include_direct_commits, credit_bots=settings.credit_bots,
                            branches={n: p.branch for n, p in pulls.items() if p.branch})
     explicit = categories.find_release_yml(repo) is not None or bool(settings.categories)
     house = _house(repo, config, range_, pulls, note, web, keep_categories=explicit)

@@ -132,6 +132,16 @@ def plain_markdown(text: object) -> str:
     return _ORDERED_START.sub(r"\1\\\2", result)
 
 
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
+
+
+def login_markdown(name: object) -> str:
+    """A forge login as markdown: as it is when it is one (``dependabot[bot]`` renders as written: a bracket pair
+    with nothing after it is no link), else plain text."""
+    text = str(name or "")
+    return text if _LOGIN.fullmatch(text) else plain_markdown(text)
+
+
 def _plain_prose(text: str) -> str:
     """``plain_markdown`` of text with no code span in it."""
     for _ in range(8):  # nested link and image syntax, innermost first: [![alt](img)](url) -> alt
@@ -256,7 +266,7 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
             bot_branch_prefix: str | Iterable[str] | None = ("nightcrew/", *DEFAULT_BOT_BRANCHES),
             neutralize_handles: bool = False,
             branches: Mapping[int, str] | None = None, include_direct_commits: bool = True,
-            templates: Path | None = None) -> ReleaseNote:  # fmt: skip
+            templates: Path | None = None, credit_bots: bool = False) -> ReleaseNote:  # fmt: skip
     """The draft for ``range_``: ``pulls`` describes its PRs (from the forge, or git-only titles); ``branches``
     optionally gives PR head branches (to recognize the bot's); ``templates`` a folder overriding the packaged
     templates. ``ReleaseNote.text`` is the rendered markdown; check it with ``check_complete``."""
@@ -314,11 +324,15 @@ def compose(range_: ReleaseRange, pulls: Mapping[int, PullInfo], *, config: Cate
     categories = tuple((title, tuple(by_category[title])) for title in order if title in by_category)
 
     contributors, new_contributors = _contributors(range_, placed + commits, bot_authors, name_of_email)
+    bots: tuple[str, ...] = ()
+    if credit_bots:  # bots are never contributors; asked for, they are credited apart
+        bots = tuple(dict.fromkeys(item.author for item, _ in placed + commits if item.author and (
+            item.author.casefold().endswith("[bot]") or author_in(item.author, bot_authors))))
     note = ReleaseNote(
         tag=range_.tag, previous_tag=range_.previous_tag, categories=categories, excluded=tuple(excluded),
         direct_commits=tuple(c.sha for c in range_.direct_commits) if include_direct_commits else (),
         contributors=contributors, new_contributors=new_contributors,
-        compare_url=compare_url(base, range_.tag, range_.previous_tag),
+        compare_url=compare_url(base, range_.tag, range_.previous_tag), bots=bots,
     )
     return replace(note, text=render_note(note, repo_url=base, neutralize_handles=neutralize_handles,
                                           templates=templates))  # fmt: skip
@@ -399,6 +413,7 @@ def render_note(note: ReleaseNote, *, repo_url: str | None = None, neutralize_ha
     context = render_context(note, repo_url=base, neutralize_handles=neutralize_handles, highlights=highlights)
     env = environment(templates)
     env.filters["plain"] = plain_markdown
+    env.filters["login"] = login_markdown
     return env.get_template(TEMPLATE).render(**context)
 
 
@@ -447,6 +462,7 @@ def render_context(note: ReleaseNote, *, repo_url: str | None, neutralize_handle
         "tag_url": f"{base}/tree/{_ref(note.tag)}" if base else None,
         "categories": categories,
         "contributors": [{"name": c, "handle": c in handles} for c in note.contributors],
+        "bots": [{"name": b, "handle": True} for b in note.bots],
         "new_contributors": [{"name": c, "handle": c in handles, "pr": first_pr.get(c),
                               "url": link("pull", first_pr[c]) if c in first_pr else None}
                              for c in note.new_contributors],  # fmt: skip

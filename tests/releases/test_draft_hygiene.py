@@ -114,3 +114,10 @@ def test_github_draft_credits_pr_authors_as_plain_handles(repo: Path, monkeypatc
     check(data, {1: "alice", 2: "bob"})
     assert "by @alice in" in data["text"] and "@alice, @bob, Carol Coder" in data["text"]
     assert "mona" not in data["text"].lower()
+
+
+def test_bots_can_be_credited_apart(repo: Path) -> None:
+    (repo / "nightcrew.toml").write_text("[release_notes]\ncredit_bots = true\n")
+    data = draft(repo)
+    assert "Automated contributions: @dependabot[bot], @renovate[bot], @pre-commit-ci[bot]" in data["text"]
+    assert data["contributors"] == ["Alice", "Bob", "Carol Coder"]
