@@ -158,6 +158,7 @@ class Report:
     failures_in_a_row: int
     median_hours_to_merge_by_human: float | None = None
     median_hours_to_merge_by_nightcrew: float | None = None
+    merges_held: tuple[Count, ...] = ()  # autonomous merges held back, by rule (a pending check, a failed one...)
 
     @property
     def run_count(self) -> int:
@@ -312,11 +313,15 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
 
     # -- policy, runs, alerts --------------------------------------------------------------------
     audit = schema.audit
-    query = select(audit.c.action, audit.c.rule).where(
-        audit.c.outcome.in_(("denied", "needs-approval")), audit.c.time >= stamp(since), audit.c.time <= stamp(until))
+    query = select(audit.c.action, audit.c.rule, audit.c.outcome).where(
+        audit.c.outcome.in_(("denied", "needs-approval", "waiting")), audit.c.time >= stamp(since),
+        audit.c.time <= stamp(until))
     if repository is not None:
         query = query.where(audit.c.repository == repository)
-    denied = _rows(store, query)
+    held = _rows(store, query)
+    denied = [r for r in held if r["outcome"] != "waiting"]
+    # merges held back: by the policy, or by the forge's verdict (checks, reviews, conflicts, a changed publisher)
+    merges_held = _counts(Counter(r["rule"] for r in held if r["action"] == "forge.merge"))
     runs = [r for r in _rows(store, mine(schema.runs).order_by(schema.runs.c.started_at, schema.runs.c.id))
             if _in(r["started_at"], since, until)]
 
@@ -365,6 +370,7 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
         releases=tuple(finals.values()),
         denials=Denials(len(denied), _counts(Counter(r["rule"] for r in denied)),
                         _counts(Counter(r["action"] for r in denied))),
+        merges_held=merges_held,
         runs=_counts(Counter(r["outcome"] for r in runs)),
         alerts=tuple(_alerts(store, runs, since, until, failures_in_a_row, every_repository=repository is None)
                      + reopened_closed),

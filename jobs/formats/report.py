@@ -94,6 +94,7 @@ def to_json(report: Report) -> dict[str, Any]:
                            "hours_to_merge": _rate(p.hours_to_merge), "tests": p.tests, "reopened": p.reopened,
                            "merged_by": p.merged_by if p.state == "merged" else None}
                           for p in report.pull_requests],
+        "merges_held": _counts(report.merges_held),  # added in schema 1: keys only come after the old ones
     }
 
 
@@ -141,6 +142,7 @@ def render_table(report: Report, console: Console) -> None:
         ("policy denials", f"{report.denials.count}"),
         ("  by rule", _joined(report.denials.by_rule)),
         ("  by action", _joined(report.denials.by_action)),
+        ("merges held back", _joined(report.merges_held)),
         ("runs", f"{report.run_count} ({_joined(report.runs)})"),
     ]
     for name, value in rows:

@@ -297,3 +297,16 @@ def test_a_repository_without_tests_has_no_pass_rate_rather_than_zero(store: Sto
     assert report.tests.pass_rate == pytest.approx(1 / 3)
     week = next(w for w in report.weeks if w.week == "2026-W45")
     assert (week.tests_passed, week.tests_total) == (1, 3)
+
+
+def test_merges_held_back_are_counted_per_reason(store: Store) -> None:
+    from tests.report.seed import audit
+
+    audit(store, "r1", "forge.merge", "waiting", "11-10 10:00", rule="checks-pending")
+    audit(store, "r2", "forge.merge", "waiting", "11-11 10:00", rule="checks-pending")
+    audit(store, "r2", "forge.merge", "denied", "11-11 10:01", rule="review-changes-requested")
+    audit(store, "r3", "forge.merge", "ok", "11-12 10:00")
+    audit(store, "r3", "forge.create_pull", "denied", "11-12 10:00", rule="quiet-hours")
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert report.merges_held == (Count("checks-pending", 2), Count("review-changes-requested", 1))
+    assert report.denials.count == 2  # waiting is no denial
