@@ -150,3 +150,10 @@ def osv(monkeypatch: pytest.MonkeyPatch) -> Iterator["OsvStandIn"]:  # noqa: F82
     with OsvStandIn() as server:
         monkeypatch.setenv("NIGHTCREW_OSV_URL", server.url)
         yield server
+
+
+@pytest.fixture(autouse=True)
+def own_uv_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv (the test runner's installer when it is on PATH, and a lock tool) keeps one cache per test: loopback
+    indexes come and go on reused ports, serving other files under the same names."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))

@@ -118,7 +118,7 @@ def normalize(name: str) -> str:
 # what a lock tool may see of the environment: enough to run and to reach the index, never a token
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "SSL_CERT_FILE", "SSL_CERT_DIR",
              "REQUESTS_CA_BUNDLE", "PIP_CERT", "SYSTEMROOT", "XDG_CACHE_HOME", "http_proxy", "https_proxy",
-             "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+             "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "UV_CACHE_DIR", "POETRY_CACHE_DIR")
 
 
 def tool_env(extra: Mapping[str, str]) -> dict[str, str]:
