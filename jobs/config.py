@@ -341,6 +341,7 @@ class AutomergeRule(_Section):
     kinds: Kinds = ("patch",)
     repositories: Strings = ()
     min_age_hours: float = Field(ge=0, default=24)
+    min_release_age_days: float = Field(ge=0, default=0)  # Renovate's minimumReleaseAge, for merging
 
 
 class PolicySettings(_Section):

@@ -26,7 +26,7 @@ from jobs.config import Config
 from jobs.errors import ConfigError, NightcrewError, PackageIndexError
 from jobs.forges import DuplicatePull, Forge, PullRequest
 from jobs.manifests import edit
-from jobs.models import Problem, ProposedChange, TestReport
+from jobs.models import Problem, ProposedChange, TestReport, Update
 from jobs.render import Renderer, read_marker, with_marker
 from jobs.scan import ScanReport, scan
 from jobs.testing.runner import RunSpec, run_tests
@@ -83,6 +83,15 @@ class UpdateRun:
 
 LOCK_MAINTENANCE = "lock-maintenance"  # the key of the change that refreshes every lockfile
 PUBLISHER_LABEL = "publisher-changed"  # a release published differently than the current one: never automerged
+
+
+def _with_release_times(plans: list[planner.Planned], report: ScanReport) -> list[planner.Planned]:
+    """Each update carries when its new version was released (the index's upload time), for the PR marker."""
+    def timed(update: Update) -> Update:
+        page = report.pages.get(update.dependency.name)
+        return replace(update, released=page.released(update.new)) if page is not None else update
+
+    return [replace(p, change=replace(p.change, updates=tuple(timed(u) for u in p.change.updates))) for p in plans]
 
 
 def _lock_context(changes: tuple) -> list[dict]:
@@ -320,6 +329,7 @@ class DependencyUpdates:
             plans = planner.group(chosen, self.config.updates, self.prefix)
             plans = self._with_yank_reasons(plans, report)
             plans = self._with_security(plans, report)
+            plans = _with_release_times(plans, report)
             maintenance = self._lock_maintenance(report)
             if maintenance is not None:
                 plans.append(maintenance)
@@ -460,6 +470,9 @@ class DependencyUpdates:
         entries = self._changelog_entries(change, report)
         publishers = self._publishers(change, report)
         flagged = [c for c in publishers if c.flagged]
+        for check in flagged:  # an audit record the report turns into an alert
+            self.gate.note("index.provenance", f"{check.package} {check.new}", "flagged", check.summary(),
+                           rule=PUBLISHER_LABEL)
         body = self.renderer.body(change, plan.group, tests, changelog=entries, locks=_lock_context(locks),
                                   publishers=[c.to_json() for c in flagged])
         pull, action = self._open_or_update(branch, base, title, body, failing, open_pr, change,
@@ -951,7 +964,27 @@ class DependencyUpdates:
             created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
             age = max(0.0, (self.gate.policy.clock() - created).total_seconds() / 3600)
         return Subject(packages=packages, kind=kind, labels=tuple(pull.labels), tests=tests, age_hours=age,
-                       draft=pull.draft)
+                       draft=pull.draft, release_age_hours=self._release_age(pull, change))
+
+    def _release_age(self, pull: PullRequest, change: ProposedChange | None) -> float | None:
+        """Hours since the youngest release the PR moves to appeared on the index: from this run's plan, else
+        from the PR's marker (written by the bot, first in the body). None when any of them is unknown."""
+        if change is not None:
+            times: list[datetime | None] = [u.released for u in change.updates]
+        else:
+            marker = read_marker(pull.body) or {}
+            released = marker.get("released") or {}
+            times = []
+            for name in marker.get("updates") or {}:
+                try:
+                    times.append(datetime.fromisoformat(str(released[name])))
+                except (KeyError, ValueError):
+                    times.append(None)
+        if not times or any(t is None for t in times):
+            return None
+        now = self.gate.policy.clock()
+        youngest = max(t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in times if t is not None)
+        return max(0.0, (now - youngest).total_seconds() / 3600)
 
     @staticmethod
     def _already_on_base(marker: dict, current: dict[str, list[Version]]) -> bool:

@@ -170,6 +170,7 @@ class Update:
     ``new_specifier`` is in the manifest's own syntax (Poetry's caret stays a caret); ``None`` means the
     current specifier already admits ``new`` and the file needs no edit (range strategy ``auto``).
     ``hashes`` are the ``algo:hex`` values to write when the requirement carries ``--hash`` options.
+    ``released`` is when ``new`` appeared on the index (PEP 700 upload time), None when the index does not say.
     """
 
     dependency: Dependency
@@ -178,6 +179,7 @@ class Update:
     kind: str
     new_specifier: str | None
     hashes: tuple[str, ...] = ()
+    released: datetime | None = None
 
 
 @dataclass(frozen=True)

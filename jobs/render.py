@@ -80,6 +80,9 @@ def _cell(text: str) -> str:
 def marker(change: ProposedChange, **more: object) -> str:
     """A hidden comment, first in the body, that lets a later run know what the PR proposes."""
     data = {"key": change.key, "updates": {u.dependency.name: str(u.new) for u in change.updates}, **more}
+    released = {u.dependency.name: u.released.isoformat(timespec="seconds") for u in change.updates if u.released}
+    if released:  # the automerge rules' minimum release age is checked against these on a later run
+        data["released"] = released
     return f"{MARKER_PREFIX}{json.dumps(data, sort_keys=True)} -->"
 
 

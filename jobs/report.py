@@ -86,7 +86,7 @@ class Denials:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # repeated-failure | retry-loop | reopened-closed
+    kind: str  # repeated-failure | retry-loop | reopened-closed | publisher-changed
     subject: str  # the action, the change key, "action target", or "#number"
     count: int  # runs in a row, errors in the run, or times reopened
     runs: tuple[str, ...]
@@ -254,6 +254,16 @@ def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n:
         if count >= RETRIES_IN_ONE_RUN:
             alerts.append(Alert("retry-loop", f"{action} {target}", count, (run_id,),
                                 f"{action} on {target} failed {count} times in run {run_id}"))
+    # a release published differently than the one before it (PEP 740): once per package version
+    flagged: dict[str, list[dict]] = {}
+    for row in _rows(store, select(audit.c.run_id, audit.c.target, audit.c.detail).where(
+            audit.c.outcome == "flagged", audit.c.rule == "publisher-changed", audit.c.time >= stamp(since),
+            audit.c.time <= stamp(until)).order_by(audit.c.time, audit.c.id)):
+        if row["run_id"] in run_ids:
+            flagged.setdefault(row["target"], []).append(row)
+    for target, rows in sorted(flagged.items()):
+        alerts.append(Alert("publisher-changed", target, len(rows), tuple(dict.fromkeys(r["run_id"] for r in rows)),
+                            f"{rows[-1]['detail'] or target} (a person reviews it; never merged by the bot)"))
     return alerts
 
 

@@ -56,6 +56,15 @@ class PublisherCheck:
     def flagged(self) -> bool:
         return self.publisher_changed or self.attestations_dropped
 
+    def summary(self) -> str:
+        """One line for the audit log and the report's alert."""
+        what = []
+        if self.publisher_changed:
+            what.append(f"publisher changed from {self.old_publisher} to {self.new_publisher}")
+        if self.attestations_dropped:
+            what.append(f"{self.new} has no attestations where {self.old} had them")
+        return f"{self.package} {self.old} -> {self.new}: " + "; ".join(what or ["unchanged"])
+
     def to_json(self) -> dict[str, Any]:
         return {"package": self.package, "old": self.old, "new": self.new,
                 "old_publisher": str(self.old_publisher) if self.old_publisher else None,

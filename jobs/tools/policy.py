@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from fnmatch import fnmatchcase
-from typing import Callable
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from packaging.utils import canonicalize_name
@@ -47,6 +47,7 @@ class Subject:
     labels: tuple[str, ...] = ()  # the PR's labels: approval and hold labels
     tests: str | None = None  # the PR's test outcome: passed, failed, timed_out, error
     age_hours: float | None = None  # how long the PR has been open
+    release_age_hours: float | None = None  # how old the youngest release it moves to is (None: unknown)
     draft: bool = False
 
 
@@ -192,11 +193,28 @@ class Policy:
         if not matching:
             return Decision(DENY, "automerge-no-rule", "no [[policy.automerge]] rule covers "
                             f"{', '.join(subject.packages) or 'it'} ({subject.kind or 'unknown kind'})")
-        youngest = min(r.min_age_hours for r in matching)
-        if subject.age_hours is None or subject.age_hours < youngest:
-            age = "unknown" if subject.age_hours is None else f"{subject.age_hours:.1f} h"
-            return Decision(DENY, "too-young", f"open {age}, needs {youngest:g} h")
+        refusals = [_too_young(rule, subject) for rule in matching]
+        if all(refusals):  # every rule that covers it still waits: say why for the most lenient
+            return min(refusals, key=lambda d: d[1])[0]  # type: ignore[index]
         limit = self._get("max_merges_per_day", None)
         if isinstance(limit, int) and self.merges_today() >= limit:
             return Decision(DENY, "limit-merges-per-day", f"max_merges_per_day = {limit} reached")
         return None
+
+
+def _too_young(rule: Any, subject: Subject) -> tuple[Decision, float] | None:
+    """Why ``rule`` does not let the merge happen yet (and how long it still asks for), or None when it does:
+    the PR must have been open ``min_age_hours`` and the release it moves to out ``min_release_age_days``."""
+    if subject.age_hours is None or subject.age_hours < rule.min_age_hours:
+        age = "unknown" if subject.age_hours is None else f"{subject.age_hours:.1f} h"
+        wait = rule.min_age_hours - (subject.age_hours or 0.0)
+        return Decision(DENY, "too-young", f"open {age}, needs {rule.min_age_hours:g} h"), wait
+    days = getattr(rule, "min_release_age_days", 0) or 0
+    if days > 0:
+        if subject.release_age_hours is None:
+            return Decision(DENY, "release-too-young", f"the release's age is unknown (the index gives no upload "
+                            f"time), and the automerge rule needs {days:g} days"), float("inf")
+        if subject.release_age_hours < days * 24:
+            return Decision(DENY, "release-too-young", f"released {subject.release_age_hours / 24:.1f} days ago, "
+                            f"the automerge rule needs {days:g}"), days * 24 - subject.release_age_hours
+    return None

@@ -142,6 +142,13 @@ def test_a_changed_publisher_is_flagged_and_never_merged(project: Project) -> No
     assert ("**mathlib 1.0.1 was published differently than 1.0.0**: its publisher changed from GitHub "
             "math/mathlib (release.yml) to GitHub someone-else/mathlib (publish.yml).") in body
     assert "the attestation signatures were not verified" in body
+    # ... and the report raises it as an alert, once for the release
+    again = CliRunner().invoke(cli, ["report", "--repo", str(project.work), "--format", "json"])
+    assert again.exit_code == 0, again.output
+    alerts = [a for a in json.loads(again.stdout)["alerts"] if a["kind"] == "publisher-changed"]
+    assert [(a["subject"], a["count"]) for a in alerts] == [("mathlib 1.0.1", 1)]
+    assert alerts[0]["message"].startswith("mathlib 1.0.0 -> 1.0.1: publisher changed from GitHub math/mathlib "
+                                           "(release.yml) to GitHub someone-else/mathlib (publish.yml)")
 
 
 def test_dropped_attestations_are_flagged(project: Project) -> None:
@@ -179,3 +186,45 @@ def test_the_scan_says_whether_the_newest_release_changed_publisher(project: Pro
     scan = CliRunner().invoke(cli, ["scan", "--repo", str(project.work), "--format", "json"])
     [row] = json.loads(scan.stdout)["dependencies"]
     assert (row["latest"], row["publisher_changed"], row["attestations_dropped"]) == ("2.0.0", True, False)
+
+
+# -- automerge: a minimum release age of its own ------------------------------------------------------------------
+
+def test_an_automerge_rule_waits_for_its_minimum_release_age(project: Project) -> None:
+    # the default cooldown (3 days) lets it be proposed; the rule asks a week before merging it
+    republish(project, {"1.0.0": (V1, day(60), False), "1.0.1": (V1, day(4), False)})
+    configure(project, "")
+    config = project.work / "nightcrew.toml"
+    config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["patch"]') + AUTONOMOUS
+                      + "min_release_age_days = 7\n")
+    git(project.work, "commit", "-qam", "autonomous")
+    git(project.work, "push", "-q", "origin", "main")
+    branch = "nightcrew/mathlib-1.0.1"
+    with time_machine.travel(NOW, tick=False):
+        code, first, err = run_updates(project)
+    assert code == 0, err
+    assert [(c["branch"], c["action"]) for c in first["changes"]] == [(branch, "opened")]
+    [held] = [d for d in first["denials"] if d["action"] == "forge.merge"]
+    assert held["rule"] == "release-too-young"
+    assert held["reason"] == "released 4.0 days ago, the automerge rule needs 7"
+    # the PR's marker keeps the release time, so a later run knows the age without the plan
+    listed = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(project.work), "--format", "json"]).stdout)
+    body = (project.work / listed[0]["body_path"]).read_text()
+    assert '"released": {"mathlib": "' + day(4).isoformat(timespec="seconds") + '"}' in body
+    with time_machine.travel(day(-3), tick=False):  # a week after the release
+        code, second, err = run_updates(project)
+    assert code == 0, err
+    assert [(c["branch"], c["action"]) for c in second["changes"]] == [(branch, "unchanged"), (branch, "merged")]
+
+
+def test_a_release_of_unknown_age_never_passes_a_minimum_release_age() -> None:
+    from jobs.config import AutomergeRule
+    from jobs.tools.policy import Subject, _too_young
+
+    rule = AutomergeRule(packages=("*",), min_age_hours=0, min_release_age_days=2)
+    unknown = _too_young(rule, Subject(packages=("m",), kind="patch", tests="passed", age_hours=5))
+    assert unknown is not None and unknown[0].rule == "release-too-young" and "unknown" in unknown[0].reason
+    old_enough = Subject(packages=("m",), kind="patch", tests="passed", age_hours=5, release_age_hours=48)
+    assert _too_young(rule, old_enough) is None
+    no_rule_age = AutomergeRule(packages=("*",), min_age_hours=0)
+    assert _too_young(no_rule_age, Subject(packages=("m",), kind="patch", tests="passed", age_hours=5)) is None
