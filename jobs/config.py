@@ -396,6 +396,7 @@ class ReportSettings(_Section):
     since_days: int = Field(ge=1)
     failures_in_a_row: int = Field(ge=2)
     folder: str
+    security_pr_days: float = Field(ge=0, default=7)
 
 
 class DashboardSettings(_Section):

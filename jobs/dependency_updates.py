@@ -71,6 +71,9 @@ class UpdateRun:
     mode: str = "propose"
     notices: tuple[str, ...] = ()  # one line each, not errors (the default remote is missing, ...)
     waiting: tuple = ()  # planner.Waiting: releases the cooldown holds back, and until when
+    # the known vulnerabilities of the scanned dependencies, {name: {"ids": [...], "fix": version or None}};
+    # None when they were not checked (security off, or OSV not reached). The report follows them run to run.
+    advisories: dict | None = None
 
     @property
     def denials(self) -> tuple:
@@ -92,6 +95,20 @@ def _with_release_times(plans: list[planner.Planned], report: ScanReport) -> lis
         return replace(update, released=page.released(update.new)) if page is not None else update
 
     return [replace(p, change=replace(p.change, updates=tuple(timed(u) for u in p.change.updates))) for p in plans]
+
+
+def _advisories(report: ScanReport | None) -> dict | None:
+    """What the scan knew to be vulnerable, for the run's record; None when it did not check."""
+    if report is None or report.vulnerabilities_checked is not True:
+        return None
+    found: dict[str, dict] = {}
+    for status in report.vulnerable:
+        entry = found.setdefault(status.dependency.name, {"ids": [], "fix": None})
+        entry["ids"] = sorted(set(entry["ids"]) | {a.id for a in status.advisories})
+        if status.fix_version is not None:  # one name in several files: the fix that covers every one
+            fixes = [status.fix_version] + ([Version(entry["fix"])] if entry["fix"] else [])
+            entry["fix"] = str(max(fixes))
+    return found
 
 
 def _lock_context(changes: tuple) -> list[dict]:
@@ -303,7 +320,7 @@ class DependencyUpdates:
             skipped=self._skipped, problems=problems, seconds=time.perf_counter() - started,
             test_seconds=self.test_seconds, audit=tuple(self.gate.records), stopped=stopped, mode=self.gate.mode,
             notices=tuple(n for n in (getattr(self.forge, "remote_notice", None),) if n) + tuple(self.notices),
-            waiting=tuple(self._waiting),
+            waiting=tuple(self._waiting), advisories=_advisories(report),
         )
 
     def _run(self) -> str:
@@ -1031,5 +1048,8 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_ru
         counts: dict[str, int] = {}
         for change in result.changes:
             counts[change.action] = counts.get(change.action, 0) + 1
-        job.finish(outcome, {"changes": counts, "stopped": result.stopped, "problems": len(result.problems)})
+        summary: dict = {"changes": counts, "stopped": result.stopped, "problems": len(result.problems)}
+        if result.advisories is not None:
+            summary["advisories"] = result.advisories
+        job.finish(outcome, summary)
     return result

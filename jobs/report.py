@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 
 from jobs.config import Config
@@ -86,11 +87,29 @@ class Denials:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # repeated-failure | retry-loop | reopened-closed | publisher-changed
+    kind: str  # repeated-failure | retry-loop | reopened-closed | publisher-changed | security-pr-waiting
     subject: str  # the action, the change key, "action target", or "#number"
     count: int  # runs in a row, errors in the run, or times reopened
     runs: tuple[str, ...]
     message: str
+
+
+@dataclass(frozen=True)
+class OpenAdvisory:
+    """A known vulnerability of a dependency, as the latest dependency-update run that checked saw it."""
+
+    repository: str
+    package: str
+    ids: tuple[str, ...]
+    fix_version: str | None
+    first_seen: str  # the start of the first run (of the streak up to now) that saw it
+
+
+@dataclass(frozen=True)
+class Security:
+    open: tuple[OpenAdvisory, ...]  # as of the latest run that checked, per repository
+    fixed: int  # advisories gone in the period after a PR moving their package was merged
+    median_hours_to_fix: float | None  # first seen -> that merge
 
 
 @dataclass(frozen=True)
@@ -159,6 +178,7 @@ class Report:
     median_hours_to_merge_by_human: float | None = None
     median_hours_to_merge_by_nightcrew: float | None = None
     merges_held: tuple[Count, ...] = ()  # autonomous merges held back, by rule (a pending check, a failed one...)
+    security: Security = Security((), 0, None)
 
     @property
     def run_count(self) -> int:
@@ -267,8 +287,62 @@ def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n:
     return alerts
 
 
+def _security(runs: list[dict], pulls: list[PullRecord], since: datetime, until: datetime,
+              security_pr_days: float) -> tuple[Security, list[Alert]]:
+    """Advisories followed from run to run (each dependency-update run records what it knew to be vulnerable),
+    the time from first seeing one to merging the PR that moved its package, and security PRs left waiting."""
+    checked = [r for r in runs if r["job"] == "dependency-updates" and parse_stamp(r["started_at"]) <= until]
+    open_now: list[OpenAdvisory] = []
+    hours: list[float] = []
+    for repo in sorted({r["repository"] for r in checked}):
+        active: dict[tuple[str, str], str] = {}  # (package, advisory id) -> first seen
+        latest: dict[str, dict] = {}
+        for run in (r for r in checked if r["repository"] == repo):
+            try:
+                seen = (json.loads(run["summary"] or "{}") or {}).get("advisories")
+            except ValueError:
+                continue
+            if not isinstance(seen, dict):
+                continue  # that run did not check
+            now_keys = {(name, i) for name, entry in seen.items() for i in (entry or {}).get("ids") or ()}
+            for key in now_keys - set(active):
+                active[key] = run["started_at"]
+            for key in set(active) - now_keys:  # gone: fixed, if a PR moving the package was merged meanwhile
+                first, gone = parse_stamp(active.pop(key)), parse_stamp(run["started_at"])
+                merges = sorted(parse_stamp(p.merged_at) for p in pulls if p.repository == repo
+                                and p.state == "merged" and p.merged_at and key[0] in dict(p.packages)
+                                and first <= parse_stamp(p.merged_at) <= gone)
+                if merges and since <= merges[0] <= until:
+                    hours.append((merges[0] - first).total_seconds() / 3600)
+            latest = seen
+        by_package: dict[str, list[str]] = {}
+        for (name, ident), _ in sorted(active.items()):
+            by_package.setdefault(name, []).append(ident)
+        for name, ids in by_package.items():
+            open_now.append(OpenAdvisory(repo, name, tuple(ids), (latest.get(name) or {}).get("fix"),
+                                         min(active[(name, i)] for i in ids)))
+    alerts: list[Alert] = []
+    cutoff = until - timedelta(days=security_pr_days)
+    for advisory in open_now:
+        fix = advisory.fix_version
+        for p in pulls:
+            version = dict(p.packages).get(advisory.package)
+            if p.repository != advisory.repository or p.state != "open" or version is None:
+                continue
+            try:
+                reaches = fix is None or Version(version) >= Version(fix)
+            except InvalidVersion:
+                reaches = False
+            if reaches and parse_stamp(p.opened_at) <= cutoff:
+                days = (until - parse_stamp(p.opened_at)).total_seconds() / 86400
+                alerts.append(Alert("security-pr-waiting", f"#{p.number}", 1, (),
+                                    f"#{p.number} fixes {', '.join(advisory.ids)} in {advisory.package} and has "
+                                    f"waited {days:.0f} days unmerged"))
+    return Security(tuple(open_now), len(hours), statistics.median(hours) if hours else None), alerts
+
+
 def compute(store: Store, *, since: datetime, repository: str | None = None, now: datetime | None = None,
-            failures_in_a_row: int = 3) -> Report:
+            failures_in_a_row: int = 3, security_pr_days: float = 7) -> Report:
     """The figures for the period from ``since`` to ``now`` (default: the current time), for one repository
     (None: every repository in the store)."""
     until = now or store_now()
@@ -332,8 +406,9 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
     denied = [r for r in held if r["outcome"] != "waiting"]
     # merges held back: by the policy, or by the forge's verdict (checks, reviews, conflicts, a changed publisher)
     merges_held = _counts(Counter(r["rule"] for r in held if r["action"] == "forge.merge"))
-    runs = [r for r in _rows(store, mine(schema.runs).order_by(schema.runs.c.started_at, schema.runs.c.id))
-            if _in(r["started_at"], since, until)]
+    every_run = _rows(store, mine(schema.runs).order_by(schema.runs.c.started_at, schema.runs.c.id))
+    runs = [r for r in every_run if _in(r["started_at"], since, until)]
+    security, security_alerts = _security(every_run, pulls, since, until, security_pr_days)
 
     # -- by week, for the charts -----------------------------------------------------------------
     weeks: dict[str, dict[str, Any]] = {}
@@ -381,9 +456,10 @@ def compute(store: Store, *, since: datetime, repository: str | None = None, now
         denials=Denials(len(denied), _counts(Counter(r["rule"] for r in denied)),
                         _counts(Counter(r["action"] for r in denied))),
         merges_held=merges_held,
+        security=security,
         runs=_counts(Counter(r["outcome"] for r in runs)),
         alerts=tuple(_alerts(store, runs, since, until, failures_in_a_row, every_repository=repository is None)
-                     + reopened_closed),
+                     + reopened_closed + security_alerts),
         weeks=tuple(Week(week, **values) for week, values in weeks.items()),
         pull_requests=tuple(sorted(relevant.values(), key=lambda p: (p.number, p.repository))),
         failures_in_a_row=failures_in_a_row,
@@ -416,7 +492,8 @@ def run_job(repo: Path, config: Config, *, shutdown: threading.Event | None = No
         assert job.store is not None  # not a dry run: JobRun opened the store
         until = store_now()
         report = compute(job.store, since=until - timedelta(days=config.report.since_days),
-                         repository=job.repository, now=until, failures_in_a_row=config.report.failures_in_a_row)
+                         repository=job.repository, now=until, failures_in_a_row=config.report.failures_in_a_row,
+                         security_pr_days=config.report.security_pr_days)
         write_atomic(folder / "report.json", json.dumps(to_json(report), indent=2) + "\n")
         write_atomic(folder / "report.html", to_html(report))
         job.finish("ok", {"alerts": len(report.alerts), "pulls": report.pulls.proposed})

@@ -74,7 +74,8 @@ def report(repo: Path, config_path: Path | None, since_text: str | None, output_
             named = repository_id(config, repo, forge_kind) if repository is None else (
                 None if repository == "all" else repository)
             figures = compute(store, since=since, repository=named, now=until,
-                              failures_in_a_row=config.report.failures_in_a_row)
+                              failures_in_a_row=config.report.failures_in_a_row,
+                              security_pr_days=config.report.security_pr_days)
         finally:
             store.close()
     except NightcrewError as exc:

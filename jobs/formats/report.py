@@ -95,6 +95,11 @@ def to_json(report: Report) -> dict[str, Any]:
                            "merged_by": p.merged_by if p.state == "merged" else None}
                           for p in report.pull_requests],
         "merges_held": _counts(report.merges_held),  # added in schema 1: keys only come after the old ones
+        "security": {"open_advisories": [{"repository": a.repository, "package": a.package, "ids": list(a.ids),
+                                          "fix_version": a.fix_version, "first_seen": a.first_seen}
+                                         for a in report.security.open],
+                     "fixed": report.security.fixed,
+                     "median_hours_to_fix": _rate(report.security.median_hours_to_fix)},
     }
 
 
@@ -143,6 +148,12 @@ def render_table(report: Report, console: Console) -> None:
         ("  by rule", _joined(report.denials.by_rule)),
         ("  by action", _joined(report.denials.by_action)),
         ("merges held back", _joined(report.merges_held)),
+        ("open advisories", f"{sum(len(a.ids) for a in report.security.open)}"
+                            + "".join(f"{'; ' if i else ' ('}{a.package} {', '.join(a.ids)}"
+                                      for i, a in enumerate(report.security.open[:5]))
+                            + (")" if report.security.open else "")),
+        ("advisory seen to fix merged", f"{_number(report.security.median_hours_to_fix, ' h')} median over "
+                                        f"{report.security.fixed} fixed"),
         ("runs", f"{report.run_count} ({_joined(report.runs)})"),
     ]
     for name, value in rows:

@@ -46,6 +46,13 @@ def test_a_vulnerable_pin_gets_one_security_pr_to_the_lowest_fix_past_kinds_and_
     # a second run finds the same PR: no duplicate
     code, data, _ = run_updates(project)
     assert [c["action"] for c in data["changes"]] == ["unchanged"]
+    # the report follows the advisory from the runs' records: open, its fix proposed, not merged yet
+    shown = CliRunner().invoke(cli, ["report", "--repo", str(project.work), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    security = json.loads(shown.stdout)["security"]
+    assert [(a["package"], a["ids"], a["fix_version"]) for a in security["open_advisories"]] == [
+        ("mathlib", ["GHSA-math-0001"], "1.1.0")]
+    assert (security["fixed"], security["median_hours_to_fix"]) == (0, None)
 
 
 def test_an_ignored_vulnerable_dependency_is_reported_as_such(osv: OsvStandIn, project) -> None:

@@ -310,3 +310,40 @@ def test_merges_held_back_are_counted_per_reason(store: Store) -> None:
     report = compute(store, since=SINCE, repository=REPO, now=NOW)
     assert report.merges_held == (Count("checks-pending", 2), Count("review-changes-requested", 1))
     assert report.denials.count == 2  # waiting is no denial
+
+
+def checked_run(store: Store, run_id: str, when: str, advisories: dict, *, repository: str = REPO) -> None:
+    """A dependency-update run that recorded what it knew to be vulnerable (as the job's summary does)."""
+    from tests.report.seed import clock, t
+
+    with clock(t(when)):
+        store.start_run(run_id, repository, "dependency-updates", "propose")
+        store.end_run(run_id, "ok", {"changes": {}, "advisories": advisories})
+
+
+def test_advisories_are_followed_from_run_to_run(store: Store) -> None:
+    vulnerable = {"pkg1": {"ids": ["GHSA-aaaa"], "fix": "1.0"}, "pkg2": {"ids": ["GHSA-bbbb", "PYSEC-1"],
+                                                                        "fix": "2.5"}}
+    checked_run(store, "r1", "11-10 00:00", vulnerable)
+    pull(store, 1, "11-10 01:00", packages={"pkg1": "1.0"})
+    close(store, 1, "11-11 12:00", merged=True)  # the fix merged 36 h after the advisory was first seen
+    checked_run(store, "r2", "11-12 00:00", {"pkg2": vulnerable["pkg2"]})  # pkg1's advisory is gone
+    pull(store, 2, "11-12 01:00", packages={"pkg2": "2.5"})  # reaches the fix, left open ...
+    pull(store, 3, "11-28 01:00", packages={"pkg2": "2.6"})  # ... and one too recent to alert on
+    run(store, "r3", "11-20 00:00")  # a run that did not check says nothing about advisories
+    checked_run(store, "r4", "11-29 00:00", {"pkg2": vulnerable["pkg2"]})
+    report = compute(store, since=SINCE, repository=REPO, now=NOW, security_pr_days=7)
+    [still] = report.security.open
+    assert (still.package, still.ids, still.fix_version) == ("pkg2", ("GHSA-bbbb", "PYSEC-1"), "2.5")
+    assert still.first_seen.startswith("2026-11-10T00:00")  # the streak began with r1
+    assert (report.security.fixed, report.security.median_hours_to_fix) == (1, 36.0)
+    waiting = [a for a in report.alerts if a.kind == "security-pr-waiting"]
+    assert [(a.subject, a.message) for a in waiting] == [
+        ("#2", "#2 fixes GHSA-bbbb, PYSEC-1 in pkg2 and has waited 18 days unmerged")]
+
+
+def test_an_advisory_gone_without_a_merged_pr_is_not_counted_as_fixed(store: Store) -> None:
+    checked_run(store, "r1", "11-10 00:00", {"pkg1": {"ids": ["GHSA-aaaa"], "fix": None}})
+    checked_run(store, "r2", "11-12 00:00", {})  # withdrawn, or fixed by hand: no merge to time
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert (report.security.open, report.security.fixed, report.security.median_hours_to_fix) == ((), 0, None)

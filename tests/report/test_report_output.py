@@ -65,7 +65,7 @@ def test_json_has_the_schema_and_the_figures(report) -> None:
     assert data["schema"] == SCHEMA == "nightcrew.report/1"
     assert list(data) == ["schema", "repository", "since", "until", "pulls", "acceptance_rate",
                           "median_hours_to_merge", "median_hours_to_merge_by", "overrides", "tests", "releases",
-                          "denials", "runs", "alerts", "weeks", "pull_requests", "merges_held"]
+                          "denials", "runs", "alerts", "weeks", "pull_requests", "merges_held", "security"]
     # 1 merged by a person, 2 closed by a person: 1 of 2 decided
     assert data["pulls"] == {"proposed": 3, "merged": 1, "closed_by_human": 1, "closed_by_nightcrew": 0, "open": 1,
                              "merged_by_human": 1, "merged_by_nightcrew": 0}
