@@ -131,23 +131,39 @@ def test_uv_project_gets_a_lockfile_only_pr_uv_accepts(static_index: StaticIndex
     assert "| mathlib | 1.0.0 | 1.1.0 | direct |" in text and "| helper | 1.0.0 | 1.1.0 | transitive |" in text
 
 
-@pytest.mark.skipif(UV is None, reason="uv is a test extra")
-def test_a_lock_tool_failure_commits_nothing_and_says_why(static_index: StaticIndex, tmp_path: Path) -> None:
+def relock_after(static_index: StaticIndex, tmp_path: Path, tool_uv: str) -> tuple[Path, int, dict, str]:
+    """A uv project locked at mathlib 1.0.0, then given a ``[tool.uv]`` table, and the update run on it."""
     publish(static_index, tmp_path / "dists")
     work = make_repo(tmp_path, static_index, {"pyproject.toml": PYPROJECT})
     subprocess.run([UV, "lock", "--upgrade-package", "mathlib==1.0.0"], cwd=work, check=True, capture_output=True,
                    env=tool_env(static_index, tmp_path))
-    # a constraint uv cannot meet appears in the project after the lock was made
-    pyproject = (work / "pyproject.toml").read_text()
-    (work / "pyproject.toml").write_text(pyproject + '\n[tool.uv]\nconstraint-dependencies = ["helper<1.1"]\n')
+    (work / "pyproject.toml").write_text(PYPROJECT + "\n[tool.uv]\n" + tool_uv)
     commit_all(work)
-    code, data, err = run(work)
+    return (work, *run(work))
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_a_lock_tool_failure_commits_nothing_and_says_why(static_index: StaticIndex, tmp_path: Path) -> None:
+    # a constraint uv cannot meet appears in the project after the lock was made
+    work, code, data, err = relock_after(static_index, tmp_path, 'constraint-dependencies = ["helper<1.1"]\n')
     assert code == 1
     [change] = data["changes"]
     assert change["action"] == "failed"
     assert change["reason"].startswith("uv lock (uv.lock): ") and "helper" in change["reason"]
     assert git(work, "branch", "--list", "nightcrew/*") == ""  # nothing committed
     assert "nightcrew: error: nightcrew/mathlib-1.1.0: uv lock (uv.lock):" in err
+
+
+@pytest.mark.skipif(UV is None, reason="uv is a test extra")
+def test_a_project_pinning_another_uv_version_is_not_relocked_by_this_one(static_index: StaticIndex,
+                                                                          tmp_path: Path) -> None:
+    # the project asks for a uv this machine does not have: its lockfile format is that uv's, not ours to churn
+    work, code, data, _ = relock_after(static_index, tmp_path, 'required-version = "<0.1"\n')
+    assert code == 1
+    [change] = data["changes"]
+    assert change["action"] == "failed"
+    assert change["reason"].startswith("uv lock (uv.lock): ") and "Required uv version" in change["reason"]
+    assert git(work, "branch", "--list", "nightcrew/*") == ""
 
 
 @pytest.mark.skipif(PIP_COMPILE is None, reason="pip-tools is a test extra")
