@@ -74,6 +74,7 @@ class UpdateRun:
     # the known vulnerabilities of the scanned dependencies, {name: {"ids": [...], "fix": version or None}};
     # None when they were not checked (security off, or OSV not reached). The report follows them run to run.
     advisories: dict | None = None
+    advisories_unchecked: tuple[str, ...] = ()  # names the check could not look at: their advisories are unknown
 
     @property
     def denials(self) -> tuple:
@@ -102,13 +103,25 @@ def _advisories(report: ScanReport | None) -> dict | None:
     if report is None or report.vulnerabilities_checked is not True:
         return None
     found: dict[str, dict] = {}
+    unfixed: set[str] = set()
     for status in report.vulnerable:
         entry = found.setdefault(status.dependency.name, {"ids": [], "fix": None})
         entry["ids"] = sorted(set(entry["ids"]) | {a.id for a in status.advisories})
-        if status.fix_version is not None:  # one name in several files: the fix that covers every one
-            fixes = [status.fix_version] + ([Version(entry["fix"])] if entry["fix"] else [])
-            entry["fix"] = str(max(fixes))
+        if status.fix_version is None:  # one name in several files: a fix only when it covers every one
+            unfixed.add(status.dependency.name)
+        elif status.dependency.name not in unfixed:
+            entry["fix"] = str(max([status.fix_version] + ([Version(entry["fix"])] if entry["fix"] else [])))
+    for name in unfixed:
+        found[name]["fix"] = None
     return found
+
+
+def _unchecked(report: ScanReport | None) -> list[str]:
+    """Dependencies the advisory check could not look at (no current version, or skipped: an index error...): the
+    report keeps their earlier advisories open rather than counting them gone."""
+    if report is None or report.vulnerabilities_checked is not True:
+        return []
+    return sorted({s.dependency.name for s in report.statuses if s.current is None or s.skipped_reason})
 
 
 def _lock_context(changes: tuple) -> list[dict]:
@@ -321,6 +334,7 @@ class DependencyUpdates:
             test_seconds=self.test_seconds, audit=tuple(self.gate.records), stopped=stopped, mode=self.gate.mode,
             notices=tuple(n for n in (getattr(self.forge, "remote_notice", None),) if n) + tuple(self.notices),
             waiting=tuple(self._waiting), advisories=_advisories(report),
+            advisories_unchecked=tuple(_unchecked(report)),
         )
 
     def _run(self) -> str:
@@ -990,9 +1004,11 @@ class DependencyUpdates:
             times: list[datetime | None] = [u.released for u in change.updates]
         else:
             marker = read_marker(pull.body) or {}
-            released = marker.get("released") or {}
+            released = marker.get("released")
+            released = released if isinstance(released, dict) else {}  # a person may have edited the body
+            updates = marker.get("updates")
             times = []
-            for name in marker.get("updates") or {}:
+            for name in updates if isinstance(updates, dict) else ():
                 try:
                     times.append(datetime.fromisoformat(str(released[name])))
                 except (KeyError, ValueError):
@@ -1051,5 +1067,6 @@ def run_job(repo: Path, config: Config, *, forge_kind: str | None = None, dry_ru
         summary: dict = {"changes": counts, "stopped": result.stopped, "problems": len(result.problems)}
         if result.advisories is not None:
             summary["advisories"] = result.advisories
+            summary["advisories_unchecked"] = list(result.advisories_unchecked)
         job.finish(outcome, summary)
     return result

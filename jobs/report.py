@@ -287,58 +287,85 @@ def _alerts(store: Store, runs: list[dict], since: datetime, until: datetime, n:
     return alerts
 
 
+def _recorded(summary: str | None) -> tuple[dict[str, tuple[tuple[str, ...], str | None]], set[str]] | None:
+    """A run summary's advisories, {name: (ids, fix)}, and the names it could not check; None when the run did
+    not check (or its record is not what the job writes: the store is a file people can edit)."""
+    try:
+        data = json.loads(summary or "{}")
+    except ValueError:
+        return None
+    seen = data.get("advisories") if isinstance(data, dict) else None
+    if not isinstance(seen, dict):
+        return None
+    found: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    for name, entry in seen.items():
+        ids = entry.get("ids") if isinstance(entry, dict) else None
+        if isinstance(ids, list) and ids:
+            fix = entry.get("fix")
+            found[str(name)] = (tuple(str(i) for i in ids), str(fix) if isinstance(fix, str) and fix else None)
+    unchecked = data.get("advisories_unchecked")
+    return found, {str(n) for n in unchecked} if isinstance(unchecked, list) else set()
+
+
+def _reaches(version: str | None, fix: str | None) -> bool:
+    """Whether a PR's version reaches the release that fixes an advisory (no fix known: nothing reaches it)."""
+    if version is None or fix is None:
+        return False
+    try:
+        return Version(version) >= Version(fix)
+    except InvalidVersion:
+        return False
+
+
 def _security(runs: list[dict], pulls: list[PullRecord], since: datetime, until: datetime,
               security_pr_days: float) -> tuple[Security, list[Alert]]:
     """Advisories followed from run to run (each dependency-update run records what it knew to be vulnerable),
-    the time from first seeing one to merging the PR that moved its package, and security PRs left waiting."""
+    the time from first seeing one to merging the PR that moved its package to the fix, and security PRs left
+    waiting. A package a run could not check keeps its advisories open; one gone without a merge that reaches
+    the fix (withdrawn, fixed by hand, the dependency dropped) is not counted as fixed."""
     checked = [r for r in runs if r["job"] == "dependency-updates" and parse_stamp(r["started_at"]) <= until]
     open_now: list[OpenAdvisory] = []
     hours: list[float] = []
     for repo in sorted({r["repository"] for r in checked}):
-        active: dict[tuple[str, str], str] = {}  # (package, advisory id) -> first seen
-        latest: dict[str, dict] = {}
+        active: dict[tuple[str, str], tuple[str, str | None]] = {}  # (package, id) -> (first seen, fix)
         for run in (r for r in checked if r["repository"] == repo):
-            try:
-                seen = (json.loads(run["summary"] or "{}") or {}).get("advisories")
-            except ValueError:
-                continue
-            if not isinstance(seen, dict):
+            recorded = _recorded(run["summary"])
+            if recorded is None:
                 continue  # that run did not check
-            now_keys = {(name, i) for name, entry in seen.items() for i in (entry or {}).get("ids") or ()}
-            for key in now_keys - set(active):
-                active[key] = run["started_at"]
-            for key in set(active) - now_keys:  # gone: fixed, if a PR moving the package was merged meanwhile
-                first, gone = parse_stamp(active.pop(key)), parse_stamp(run["started_at"])
+            seen, unchecked = recorded
+            now_keys = {(name, i): fix for name, (ids, fix) in seen.items() for i in ids}
+            for key, fix in now_keys.items():
+                first = active[key][0] if key in active else run["started_at"]
+                active[key] = (first, fix)
+            for key in [k for k in active if k not in now_keys and k[0] not in unchecked]:
+                first_text, fix = active.pop(key)
+                first, gone = parse_stamp(first_text), parse_stamp(run["started_at"])
                 merges = sorted(parse_stamp(p.merged_at) for p in pulls if p.repository == repo
-                                and p.state == "merged" and p.merged_at and key[0] in dict(p.packages)
+                                and p.state == "merged" and p.merged_at
+                                and _reaches(dict(p.packages).get(key[0]), fix)
                                 and first <= parse_stamp(p.merged_at) <= gone)
                 if merges and since <= merges[0] <= until:
                     hours.append((merges[0] - first).total_seconds() / 3600)
-            latest = seen
         by_package: dict[str, list[str]] = {}
-        for (name, ident), _ in sorted(active.items()):
+        for name, ident in sorted(active):
             by_package.setdefault(name, []).append(ident)
         for name, ids in by_package.items():
-            open_now.append(OpenAdvisory(repo, name, tuple(ids), (latest.get(name) or {}).get("fix"),
-                                         min(active[(name, i)] for i in ids)))
-    alerts: list[Alert] = []
+            open_now.append(OpenAdvisory(repo, name, tuple(ids), active[(name, ids[0])][1],
+                                         min(active[(name, i)][0] for i in ids)))
+    alerts: dict[tuple[str, int], list[str]] = {}
     cutoff = until - timedelta(days=security_pr_days)
+    ages: dict[tuple[str, int], float] = {}
     for advisory in open_now:
-        fix = advisory.fix_version
         for p in pulls:
-            version = dict(p.packages).get(advisory.package)
-            if p.repository != advisory.repository or p.state != "open" or version is None:
-                continue
-            try:
-                reaches = fix is None or Version(version) >= Version(fix)
-            except InvalidVersion:
-                reaches = False
-            if reaches and parse_stamp(p.opened_at) <= cutoff:
-                days = (until - parse_stamp(p.opened_at)).total_seconds() / 86400
-                alerts.append(Alert("security-pr-waiting", f"#{p.number}", 1, (),
-                                    f"#{p.number} fixes {', '.join(advisory.ids)} in {advisory.package} and has "
-                                    f"waited {days:.0f} days unmerged"))
-    return Security(tuple(open_now), len(hours), statistics.median(hours) if hours else None), alerts
+            if (p.repository == advisory.repository and p.state == "open" and parse_stamp(p.opened_at) <= cutoff
+                    and _reaches(dict(p.packages).get(advisory.package), advisory.fix_version)):
+                alerts.setdefault((p.repository, p.number), []).append(
+                    f"{', '.join(advisory.ids)} in {advisory.package}")
+                ages[(p.repository, p.number)] = (until - parse_stamp(p.opened_at)).total_seconds() / 86400
+    waiting = [Alert("security-pr-waiting", f"#{number}", 1, (),
+                     f"#{number} fixes {'; '.join(fixes)} and has waited {ages[(repo, number)]:.0f} days unmerged")
+               for (repo, number), fixes in sorted(alerts.items())]
+    return Security(tuple(open_now), len(hours), statistics.median(hours) if hours else None), waiting
 
 
 def compute(store: Store, *, since: datetime, repository: str | None = None, now: datetime | None = None,

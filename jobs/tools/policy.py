@@ -203,18 +203,23 @@ class Policy:
 
 
 def _too_young(rule: Any, subject: Subject) -> tuple[Decision, float] | None:
-    """Why ``rule`` does not let the merge happen yet (and how long it still asks for), or None when it does:
-    the PR must have been open ``min_age_hours`` and the release it moves to out ``min_release_age_days``."""
+    """Why ``rule`` does not let the merge happen yet and how many hours it still asks for (the longer of its two
+    waits, which is also the reason given), or None when it does: the PR must have been open ``min_age_hours``
+    and the releases it moves to out ``min_release_age_days``."""
+    waits: list[tuple[float, Decision]] = []
     if subject.age_hours is None or subject.age_hours < rule.min_age_hours:
         age = "unknown" if subject.age_hours is None else f"{subject.age_hours:.1f} h"
-        wait = rule.min_age_hours - (subject.age_hours or 0.0)
-        return Decision(DENY, "too-young", f"open {age}, needs {rule.min_age_hours:g} h"), wait
+        waits.append((rule.min_age_hours - (subject.age_hours or 0.0),
+                      Decision(DENY, "too-young", f"open {age}, needs {rule.min_age_hours:g} h")))
     days = getattr(rule, "min_release_age_days", 0) or 0
-    if days > 0:
-        if subject.release_age_hours is None:
-            return Decision(DENY, "release-too-young", f"the release's age is unknown (the index gives no upload "
-                            f"time), and the automerge rule needs {days:g} days"), float("inf")
-        if subject.release_age_hours < days * 24:
-            return Decision(DENY, "release-too-young", f"released {subject.release_age_hours / 24:.1f} days ago, "
-                            f"the automerge rule needs {days:g}"), days * 24 - subject.release_age_hours
-    return None
+    if days > 0 and subject.release_age_hours is None:
+        waits.append((float("inf"), Decision(DENY, "release-too-young", "the release's age is unknown (the index "
+                                             f"gives no upload time), and the automerge rule needs {days:g} days")))
+    elif days > 0 and subject.release_age_hours is not None and subject.release_age_hours < days * 24:
+        waits.append((days * 24 - subject.release_age_hours, Decision(
+            DENY, "release-too-young", f"released {subject.release_age_hours / 24:.1f} days ago, the automerge "
+            f"rule needs {days:g}")))
+    if not waits:
+        return None
+    wait, decision = max(waits, key=lambda w: w[0])
+    return decision, wait

@@ -347,3 +347,37 @@ def test_an_advisory_gone_without_a_merged_pr_is_not_counted_as_fixed(store: Sto
     checked_run(store, "r2", "11-12 00:00", {})  # withdrawn, or fixed by hand: no merge to time
     report = compute(store, since=SINCE, repository=REPO, now=NOW)
     assert (report.security.open, report.security.fixed, report.security.median_hours_to_fix) == ((), 0, None)
+
+
+def test_a_merge_short_of_the_fix_or_an_unchecked_package_fixes_nothing(store: Store) -> None:
+    checked_run(store, "r1", "11-10 00:00", {"pkg1": {"ids": ["GHSA-aaaa"], "fix": "2.0"},
+                                             "pkg2": {"ids": ["GHSA-cccc"], "fix": None}})
+    pull(store, 1, "11-10 01:00", packages={"pkg1": "1.5"})  # moves pkg1, but not to the fix
+    close(store, 1, "11-10 05:00", merged=True)
+    pull(store, 2, "11-10 02:00", packages={"pkg2": "9.0"})  # no fixing release exists: nothing reaches it
+    from tests.report.seed import clock, t
+
+    with clock(t("11-11 00:00")):  # the index failed for both: the check could not look at them
+        store.start_run("r2", REPO, "dependency-updates", "propose")
+        store.end_run("r2", "partial", {"advisories": {}, "advisories_unchecked": ["pkg1", "pkg2"]})
+    checked_run(store, "r3", "11-12 00:00", {})  # gone without a merge that reaches the fix
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert (report.security.fixed, report.security.median_hours_to_fix, report.security.open) == (0, None, ())
+    assert not [a for a in report.alerts if a.kind == "security-pr-waiting"]  # #2 reaches no fix
+    # r2 alone: both advisories are still open, first seen in r1
+    midway = compute(store, since=SINCE, repository=REPO, now=NOW.replace(day=11, hour=12))
+    assert [(a.package, a.first_seen[:16]) for a in midway.security.open] == [
+        ("pkg1", "2026-11-10T00:00"), ("pkg2", "2026-11-10T00:00")]
+
+
+@pytest.mark.parametrize("summary", [["not", "a", "dict"], {"advisories": ["pkg1"]},
+                                     {"advisories": {"pkg1": ["GHSA-aaaa"]}},
+                                     {"advisories": {"pkg1": {"ids": "GHSA-aaaa", "fix": 3}}}])
+def test_a_hand_edited_run_record_is_skipped_not_a_crash(store: Store, summary: object) -> None:
+    from tests.report.seed import clock, t
+
+    with clock(t("11-10 00:00")):
+        store.start_run("r1", REPO, "dependency-updates", "propose")
+        store.end_run("r1", "ok", summary)  # type: ignore[arg-type]
+    report = compute(store, since=SINCE, repository=REPO, now=NOW)
+    assert report.security.open == () and report.run_count == 1

@@ -250,3 +250,18 @@ def test_automerge_allows_what_a_rule_covers(tmp_path: Path) -> None:
 def test_no_automerge_rule_means_nothing_is_merged(tmp_path: Path) -> None:
     decision = Policy(settings(tmp_path), mode="autonomous").decide("forge.merge", MERGEABLE)
     assert (decision.verdict, decision.rule) == ("deny", "automerge-no-rule")
+
+
+def test_the_rule_that_lets_a_merge_happen_soonest_gives_the_reason(tmp_path: Path) -> None:
+    rules = ('[[policy.automerge]]\npackages = ["*"]\nkinds = ["patch"]\nmin_age_hours = 1\nmin_release_age_days = 30\n'
+             '\n[[policy.automerge]]\npackages = ["*"]\nkinds = ["patch"]\nmin_age_hours = 48\n')
+    policy = Policy(settings(tmp_path, rules), mode="autonomous")
+    young = Subject(packages=("m",), kind="patch", tests="passed", age_hours=0.5, release_age_hours=24)
+    decision = policy.decide("forge.merge", young)
+    # the first rule waits 29 more days for the release, the second 47.5 hours for the PR: the second says why
+    assert (decision.verdict, decision.rule, decision.reason) == ("deny", "too-young", "open 0.5 h, needs 48 h")
+    old_pr = Subject(packages=("m",), kind="patch", tests="passed", age_hours=50, release_age_hours=24)
+    assert policy.decide("forge.merge", old_pr).allowed  # the second rule is met
+    only_first = Policy(settings(tmp_path, rules.split("\n\n")[0] + "\n"), mode="autonomous")
+    late = only_first.decide("forge.merge", old_pr)
+    assert (late.rule, late.reason) == ("release-too-young", "released 1.0 days ago, the automerge rule needs 30")
