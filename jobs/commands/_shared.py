@@ -62,6 +62,16 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def echo_outcome(result) -> None:  # type: ignore[no-untyped-def]
+    """A job's stop reason, notes and problems on standard error, one line each, the same way for every job."""
+    if getattr(result, "stopped", None):
+        click.echo(f"nightcrew: {result.stopped}", err=True)
+    for notice in getattr(result, "notices", ()):
+        click.echo(f"nightcrew: note: {notice}", err=True)
+    for problem in result.problems:
+        click.echo(f"nightcrew: error: {problem}", err=True)
+
+
 def guard_job(job):  # type: ignore[no-untyped-def]
     """Run a job; a configuration error exits 2, a held run lock 75, any other nightcrew error (nothing could be
     done) exits 1. A stop by the kill switch is not an error: it is reported and exits 0."""

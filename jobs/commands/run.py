@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from jobs.commands._shared import (EXIT_PARTIAL, config_option, guard_job, is_interactive, load_config, mode_option,
+from jobs.commands._shared import (EXIT_PARTIAL, config_option, echo_outcome, guard_job, is_interactive, load_config, mode_option,
                                    only_option, repo_option, stop_on_signals)
 
 
@@ -38,14 +38,9 @@ def dependency_updates(repo: Path, config_path: Path | None, forge_kind: str | N
     with stop_on_signals() as shutdown:
         result = guard_job(lambda: run_job(repo, config, forge_kind=forge_kind, dry_run=dry_run, only=only, mode=mode,
                                            progress=progress, shutdown=shutdown, remote=remote))
-    for notice in result.notices:
-        click.echo(f"nightcrew: note: {notice}", err=True)
-    if result.stopped:
-        click.echo(f"nightcrew: {result.stopped}", err=True)
+    echo_outcome(result)
     for record in result.denials:
         click.echo(f"nightcrew: denied: {record.action} {record.target} ({record.rule})", err=True)
-    for problem in result.problems:
-        click.echo(f"nightcrew: error: {problem}", err=True)
     for change in result.changes:
         if change.action == "failed":
             click.echo(f"nightcrew: error: {change.branch}: {change.reason}", err=True)
@@ -78,10 +73,7 @@ def release_notes(tag: str, previous_tag: str | None, repo: Path, config_path: P
     with stop_on_signals() as shutdown:
         result = guard_job(lambda: job.run_job(repo, config, tag=tag, previous_tag=previous_tag, forge_kind=forge_kind,
                                               dry_run=dry_run, shutdown=shutdown))
-    for problem in result.problems:
-        click.echo(f"nightcrew: error: {problem}", err=True)
-    for notice in result.notices:
-        click.echo(f"nightcrew: note: {notice}", err=True)
+    echo_outcome(result)
     output_format = output_format or ("markdown" if sys.stdout.isatty() else "json")
     if output_format == "json":
         click.echo(json.dumps(to_json(result), indent=2))

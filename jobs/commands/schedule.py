@@ -83,17 +83,12 @@ def release_watch(repo: Path, config_path: Path | None, forge_kind: str | None, 
     its release is published, a local draft file once a newer release tag was drafted by an earlier watch.
     """
     from jobs import release_watch as job
-    from jobs.commands._shared import EXIT_PARTIAL, load_config, guard_job, stop_on_signals
+    from jobs.commands._shared import EXIT_PARTIAL, echo_outcome, guard_job, load_config, stop_on_signals
 
     config = load_config(repo, config_path)
     with stop_on_signals() as shutdown:
         result = guard_job(lambda: job.run_job(repo, config, forge_kind=forge_kind, shutdown=shutdown))
-    if result.stopped:
-        click.echo(f"nightcrew: {result.stopped}", err=True)
-    for notice in result.notices:
-        click.echo(f"nightcrew: {notice}", err=True)
-    for problem in result.problems:
-        click.echo(f"nightcrew: error: {problem}", err=True)
+    echo_outcome(result)
     if (output_format or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps({"schema": WATCH_SCHEMA, **asdict(result)}, indent=2))
     else:

@@ -99,6 +99,34 @@ def beside_pyproject(files: Sequence[str], lock_name: str) -> list[tuple[str, st
     return found
 
 
+def read_toml(root: Path, path: str) -> dict:
+    """A TOML lockfile's data; a ``LockError`` naming the file when it cannot be read or is not TOML."""
+    import tomllib
+
+    try:
+        return tomllib.loads((root / path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LockError(f"cannot read the lockfile ({exc.strerror})", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(f"not valid TOML: {exc}", path) from None
+
+
+def manifest_names(root: Path, manifest: str) -> set[str]:
+    """The names a lock's manifest lists (its direct packages), read by nightcrew's own manifest parsers; a
+    constraints file it includes lists none, and a manifest no parser reads (``setup.py``) gives an empty set."""
+    from jobs import manifests
+
+    name = manifest.rpartition("/")[2]
+    if name == "pyproject.toml":
+        kind = "pyproject"
+    elif name.endswith((".in", ".txt")):
+        kind = "requirements"
+    else:
+        return set()
+    parsed = manifests.get(kind).parse(root, [root / manifest])
+    return {normalize(d.name) for d in parsed.dependencies if d.section != "constraints"}
+
+
 def diff(lockfile: str, before: Mapping[str, LockedPackage], after: Mapping[str, LockedPackage]) -> list[LockChange]:
     """What moved between two readings of one lockfile: direct packages first, then by name."""
     changes = []

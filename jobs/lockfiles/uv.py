@@ -6,8 +6,8 @@ import tomllib
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from jobs.lockfiles.base import (LockedPackage, LockedProject, LockError, ToolRun, beside_pyproject, normalize,
-                                 run_tool)
+from jobs.lockfiles.base import (LockedPackage, LockedProject, ToolRun, beside_pyproject, normalize,
+                                 read_toml, run_tool)
 
 _ROOT_SOURCES = ("editable", "virtual")
 
@@ -30,12 +30,7 @@ class UvLock:
         return found
 
     def read(self, root: Path, project: LockedProject) -> dict[str, LockedPackage]:
-        try:
-            data = tomllib.loads((root / project.lockfile).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise LockError(f"cannot read the lockfile ({exc.strerror})", project.lockfile) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LockError(f"not valid TOML: {exc}", project.lockfile) from None
+        data = read_toml(root, project.lockfile)
         packages = [p for p in data.get("package", []) if isinstance(p, dict) and isinstance(p.get("name"), str)]
         roots = [p for p in packages if any(k in _ROOT_SOURCES for k in (p.get("source") or {}))]
         root_names = {normalize(p["name"]) for p in roots}

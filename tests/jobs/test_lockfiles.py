@@ -206,15 +206,21 @@ def test_pip_tools_project_edits_the_in_file_and_recompiles(static_index: Static
 POETRY = shutil.which("poetry")
 
 
-@pytest.mark.skipif(POETRY is None, reason="poetry is a test extra")
-def test_poetry_project_gets_a_lockfile_poetry_accepts(static_index: StaticIndex, tmp_path: Path) -> None:
+def poetry_project(static_index: StaticIndex, tmp_path: Path, mathlib: str) -> tuple[Path, str, dict[str, str]]:
+    """A Poetry project (package mode off, the loopback index as its only source) needing ``mathlib``; returns
+    the work tree, its pyproject text and the environment to run poetry in."""
     publish(static_index, tmp_path / "dists")
     pyproject = (
         '[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["m <m@example.org>"]\n'
-        'package-mode = false\n\n[tool.poetry.dependencies]\npython = "^3.8"\nmathlib = "^1.0"\n\n'
+        f'package-mode = false\n\n[tool.poetry.dependencies]\npython = "^3.8"\nmathlib = "{mathlib}"\n\n'
         f'[[tool.poetry.source]]\nname = "ours"\nurl = "{static_index.url}"\npriority = "primary"\n')
     work = make_repo(tmp_path, static_index, {"pyproject.toml": pyproject})
-    env = {**tool_env(static_index, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache")}
+    return work, pyproject, {**tool_env(static_index, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache")}
+
+
+@pytest.mark.skipif(POETRY is None, reason="poetry is a test extra")
+def test_poetry_project_gets_a_lockfile_poetry_accepts(static_index: StaticIndex, tmp_path: Path) -> None:
+    work, pyproject, env = poetry_project(static_index, tmp_path, "^1.0")
     # lock at the old versions: pin them for the first lock, then restore the caret range
     (work / "pyproject.toml").write_text(pyproject.replace('mathlib = "^1.0"', 'mathlib = "1.0.0"\nhelper = "1.0.0"'))
     subprocess.run([POETRY, "lock", "--no-interaction"], cwd=work, check=True, capture_output=True, env=env)
@@ -312,13 +318,7 @@ def test_lock_maintenance_refreshes_every_lockfile_once_per_interval(static_inde
 
 @pytest.mark.skipif(POETRY is None, reason="poetry is a test extra")
 def test_poetry_major_bump_edits_the_constraint_and_relocks(static_index: StaticIndex, tmp_path: Path) -> None:
-    publish(static_index, tmp_path / "dists")
-    pyproject = (
-        '[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["m <m@example.org>"]\n'
-        'package-mode = false\n\n[tool.poetry.dependencies]\npython = "^3.8"\nmathlib = "^1.1"\n\n'
-        f'[[tool.poetry.source]]\nname = "ours"\nurl = "{static_index.url}"\npriority = "primary"\n')
-    work = make_repo(tmp_path, static_index, {"pyproject.toml": pyproject})
-    env = {**tool_env(static_index, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache")}
+    work, pyproject, env = poetry_project(static_index, tmp_path, "^1.1")
     subprocess.run([POETRY, "lock", "--no-interaction"], cwd=work, check=True, capture_output=True, env=env)
     config = work / "nightcrew.toml"
     config.write_text(config.read_text().replace('kinds = ["patch", "minor"]', 'kinds = ["major"]'))

@@ -283,7 +283,7 @@ def test_run_release_watch_exits_0_while_the_policy_holds_a_tag_back(tagged) -> 
 
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stdout.strip() == "waiting (tried again next watch): v1.1.1"
-    assert "nightcrew: v1.1.1: waiting, the policy said no" in quiet.stderr and "quiet-hours" in quiet.stderr
+    assert "nightcrew: note: v1.1.1: waiting, the policy said no" in quiet.stderr and "quiet-hours" in quiet.stderr
 
 
 def test_whether_a_repository_was_watched_before_is_one_row_not_every_watch_run(tmp_path: Path) -> None:
