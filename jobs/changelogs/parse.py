@@ -312,7 +312,7 @@ _DIRECTIVE = re.compile(r"\.\.\s+changelog::\s*")
 _FIELD = re.compile(r"\s+:(?P<name>[\w-]+):\s*(?P<value>.*)")
 
 
-def _is_adornment(line: str) -> bool:
+def is_adornment(line: str) -> bool:
     return bool(_ADORNMENT.fullmatch(line))
 
 
@@ -328,22 +328,22 @@ def _rst_blocks(lines: list[str]) -> list[_Block]:
 
     def opens_section(i: int) -> bool:
         # a title follows a blank line, the start, another title's underline, or a label/comment line
-        return i == 0 or not lines[i - 1].strip() or _is_adornment(lines[i - 1]) or lines[i - 1].startswith("..")
+        return i == 0 or not lines[i - 1].strip() or is_adornment(lines[i - 1]) or lines[i - 1].startswith("..")
 
     def is_text(line: str) -> bool:
-        return bool(line.strip()) and not _is_adornment(line)
+        return bool(line.strip()) and not is_adornment(line)
 
     i = 0
     while i < count:
         line = lines[i]
-        if (_is_adornment(line) and i + 2 < count and is_text(lines[i + 1]) and _is_adornment(lines[i + 2])
+        if (is_adornment(line) and i + 2 < count and is_text(lines[i + 1]) and is_adornment(lines[i + 2])
                 and lines[i + 2].strip()[0] == line[0] and opens_section(i)):
             level = styles.setdefault((line[0], True), len(styles) + 1)
             title = lines[i + 1].strip()
             blocks.append(_Block("heading", i, i + 1, i + 3, level, title, _rst_plain(title)))
             i += 3
             continue
-        if (is_text(line) and not line[0].isspace() and i + 1 < count and _is_adornment(lines[i + 1])
+        if (is_text(line) and not line[0].isspace() and i + 1 < count and is_adornment(lines[i + 1])
                 and not _BULLET.match(line) and not line.startswith("..") and opens_section(i)):
             level = styles.setdefault((lines[i + 1][0], False), len(styles) + 1)
             title = line.strip()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
 
-from jobs.changelogs.parse import Release, find_releases, split_lines
+from jobs.changelogs.parse import Release, find_releases, is_adornment, split_lines
 
 RECENT = 8  # release sections learned from
 
@@ -228,7 +228,6 @@ _DATE_FORMATS = (
     (re.compile(r"\d{8}"), "%Y%m%d"),
 )
 
-_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")
 _BULLET = re.compile(r"^(?P<bullet>[-*+])\s+(?P<text>\S.*)$")
 _MD_HEADING = re.compile(r"^(?P<marks>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
 _COLON_TITLE = re.compile(r"^(?P<title>[A-Z][\w /&'-]{2,40}):\s*$")
@@ -286,8 +285,8 @@ def learn(text: str, path: str) -> HouseStyle | None:
     style = {"markup": markup, "heading": heading, "date_format": date_format, "source": path}
     if markup == "rst":
         rule = lines[newest.line] if newest.line < len(lines) else ""
-        style["heading_rule"] = rule.strip()[:1] if _ADORNMENT.match(rule) else "="
-        style["heading_overline"] = newest.start < newest.line - 1 and bool(_ADORNMENT.match(lines[newest.line - 2]))
+        style["heading_rule"] = rule.strip()[:1] if is_adornment(rule) else "="
+        style["heading_overline"] = newest.start < newest.line - 1 and bool(is_adornment(lines[newest.line - 2]))
     else:
         marks = _MD_HEADING.match(lines[newest.line - 1].strip())
         style["heading_level"] = len(marks["marks"]) if marks else 2
@@ -317,8 +316,8 @@ def learn(text: str, path: str) -> HouseStyle | None:
                 if found and index:
                     title = found["title"]
                     category_levels[len(found["marks"])] += 1
-            elif (index + 1 < len(body) and line.strip() and not line[0].isspace() and _ADORNMENT.match(body[index + 1])
-                  and not _ADORNMENT.match(line) and body[index + 1].strip()[0] not in release_rules):
+            elif (index + 1 < len(body) and line.strip() and not line[0].isspace() and is_adornment(body[index + 1])
+                  and not is_adornment(line) and body[index + 1].strip()[0] not in release_rules):
                 title = line.strip()
                 category_rules[body[index + 1].strip()[0]] += 1
             if title is None and (colon := _COLON_TITLE.match(line)) and not line.startswith((" ", "-", "*")):
