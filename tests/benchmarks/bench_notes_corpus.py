@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     command += ["--only", args.only] if args.only else []
     command += ["--keep", args.keep] if args.keep else []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     print(proc.stdout, end="")
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
