@@ -24,24 +24,32 @@ from jobs.tools.redact import secrets_from_environment
 PUBLIC_API = "https://api.github.com"
 
 
-def github_sources(config: Config, gate: Gate) -> list[ChangelogSource]:
-    """The GitHub changelog sources, when enabled and a token is set (never without one: rate limits).
+def upstream_reader(config: Config, gate: Gate | None = None):  # type: ignore[no-untyped-def]
+    """A GitHub reader for upstream repositories (changelogs, tags of actions and hooks), or None without a token.
 
     Upstream projects live on public GitHub. A token made for a GitHub Enterprise forge is never sent there:
     it is used for upstream repositories only when ``[changelogs] github_api_url`` names where to use it,
     or when the forge's own API is public GitHub.
     """
     token = os.environ.get(config.forge.token_env, "")
-    if not (config.changelogs.github and token):
-        return []
+    if not token:
+        return None
     forge_api = (config.forge.api_url or os.environ.get("GITHUB_API_URL") or PUBLIC_API).rstrip("/")
     if not config.changelogs.github_api_url and forge_api != PUBLIC_API:
-        return []
-    from jobs.changelogs.github import GitHubFileSource, GitHubReleasesSource
+        return None
     from jobs.forges.github import GitHubReader
 
-    reader = GitHubReader(token=token, api_url=config.changelogs.github_api_url or None, gate=gate,
-                          throttle=config.forge.throttle)
+    return GitHubReader(token=token, api_url=config.changelogs.github_api_url or None, gate=gate,
+                        throttle=config.forge.throttle)
+
+
+def github_sources(config: Config, gate: Gate) -> list[ChangelogSource]:
+    """The GitHub changelog sources, when enabled and a token is set (never without one: rate limits)."""
+    reader = upstream_reader(config, gate) if config.changelogs.github else None
+    if reader is None:
+        return []
+    from jobs.changelogs.github import GitHubFileSource, GitHubReleasesSource
+
     return [GitHubReleasesSource(reader), GitHubFileSource(reader)]
 
 

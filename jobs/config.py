@@ -33,6 +33,9 @@ class ManifestSettings(_Section):
     formats: Strings
     requirements: Strings
     pyproject: Strings
+    actions: Strings = (".github/workflows/*.yml", ".github/workflows/*.yaml", "action.yml", "action.yaml",
+                        ".github/actions/**/action.yml", ".github/actions/**/action.yaml")
+    pre_commit: Strings = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 
     @field_validator("formats")
     @classmethod
@@ -45,7 +48,7 @@ class ManifestSettings(_Section):
         return value
 
     def globs(self, format_name: str) -> Strings:
-        return getattr(self, format_name)
+        return getattr(self, format_name.replace("-", "_"))
 
 
 class IndexSettings(_Section):
@@ -110,8 +113,10 @@ class ForgeSettings(_Section):
 
 class GroupRule(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    patterns: Strings
+    patterns: Strings = ("*",)
     kinds: Kinds = ()
+    # only updates of this ecosystem ("python", "actions", "pre-commit"); empty: any
+    ecosystem: Literal["", "python", "actions", "pre-commit"] = ""
 
 
 class IgnoreRule(_Section):
@@ -126,7 +131,9 @@ class IgnoreRule(_Section):
 
 
 class PackageRule(_Section):
-    patterns: Strings
+    patterns: Strings = ("*",)
+    # only dependencies of this ecosystem ("python", "actions", "pre-commit"); empty: any
+    ecosystem: Literal["", "python", "actions", "pre-commit"] = ""
     kinds: Kinds | None = None
     range_strategy: Strategy | None = None
     prereleases: bool | None = None
@@ -171,6 +178,11 @@ class LockMaintenance(_Section):
 
 
 class UpdateSettings(_Section):
+    # which ecosystems are read and updated: Python packages, GitHub Actions, pre-commit hook revisions
+    ecosystems: Annotated[tuple[Literal["python", "actions", "pre-commit"], ...], Strict(False)] = (
+        "python", "actions", "pre-commit")
+    # "sha": a GitHub Actions tag pin moves to the new tag's commit SHA with the tag in a comment
+    actions_pin: Literal["keep", "sha"] = "keep"
     transitive: bool = False
     lock_maintenance: LockMaintenance = LockMaintenance()
     cooldown: Cooldown = Cooldown()

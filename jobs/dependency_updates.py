@@ -208,7 +208,13 @@ class _Changelogs:
             if (name, update.new) in seen or update.old is None or name not in report.pages:
                 continue
             seen.add((name, update.new))
-            changelog = self.finder.find(name, update.old, update.new, report.pages[name])
+            page, url = report.pages[name], None
+            if update.dependency.ecosystem != "python":  # an action or a hook: its repository's releases
+                from jobs.index.tags import DEFAULT_SERVER, repository_url
+                from jobs.manifests.pins import at_depth
+
+                page, url = at_depth(update.dependency, page), repository_url(update.dependency, DEFAULT_SERVER)
+            changelog = self.finder.find(name, update.old, update.new, page, repository_url=url)
             summary = summarize(changelog, self.llm) if self.llm is not None and changelog.sections else None
             entries.append(pr_entry(changelog, render_markdown(summary) if summary else None))
         return entries
@@ -695,6 +701,13 @@ class DependencyUpdates:
         spec = RunSpec(setup=settings.setup, command=settings.command, timeout=settings.timeout,
                        system_site_packages=settings.system_site_packages, secret_env=settings.secret_env)
         files = sorted({d.dependency.file for d in report.statuses if d.dependency.section == "requirements"})
+        if "python" not in self.config.updates.ecosystems and "requirements" in self.config.manifests.formats:
+            # Python packages are not updated here, but the tests still need them installed
+            from jobs import manifests
+            from jobs.manifests.base import relative
+
+            found = manifests.get("requirements").find(worktree, self.config.manifests.globs("requirements"))
+            files = sorted({relative(worktree, path) for path in found})
         if report.locked_projects:  # the tests run against the lock: exactly the locked set is installed
             from jobs.lockfiles.relock import locked_requirements
 

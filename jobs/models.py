@@ -44,6 +44,10 @@ class Dependency:
     locked: str | None = None
     lockfile: str | None = None
     direct: bool = True
+    # which ecosystem: "python" (the index), or a ref of another git repository: "actions", "pre-commit"
+    # (``source`` is then where its tags live: a git URL, or ``owner/repo`` on the GitHub server)
+    ecosystem: str = "python"
+    source: str | None = None
 
     @property
     def specifier_set(self) -> SpecifierSet:

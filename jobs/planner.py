@@ -14,6 +14,7 @@ from packaging.version import Version
 
 from jobs.config import Cooldown, PackageRule, UpdateSettings
 from jobs.index.versions import candidate_versions, supports_python, update_kind
+from jobs.manifests.pins import at_depth, new_pin_text, pin_tag, tag_depth
 from jobs.manifests.strategy import new_specifier
 from jobs.models import DependencyStatus, ProjectPage, ProposedChange, Update
 
@@ -45,8 +46,9 @@ def matches(name: str, pattern: str) -> bool:
     return fnmatchcase(name, re.sub(r"[-_.]+", "-", pattern).lower())
 
 
-def _package_rule(name: str, rules: Sequence[PackageRule]) -> PackageRule | None:
-    return next((r for r in rules if any(matches(name, p) for p in r.patterns)), None)
+def _package_rule(name: str, rules: Sequence[PackageRule], ecosystem: str = "python") -> PackageRule | None:
+    return next((r for r in rules if r.ecosystem in ("", ecosystem) and any(matches(name, p) for p in r.patterns)),
+                None)
 
 
 def _ignored(name: str, version: Version, kind: str, settings: UpdateSettings) -> bool:
@@ -187,7 +189,7 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
             continue
         if not dep.direct and not settings.transitive:  # a lockfile's transitive package: only when asked for
             continue
-        rule = _package_rule(dep.name, settings.packages)
+        rule = _package_rule(dep.name, settings.packages, dep.ecosystem)
         kinds = rule.kinds if rule and rule.kinds is not None else settings.kinds
         pre = rule.prereleases if rule and rule.prereleases is not None else prereleases
         strategy = strategy_override or (rule.range_strategy if rule and rule.range_strategy else settings.range_strategy)
@@ -196,8 +198,11 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
         if strategy in ("bump", "pin") and dep.pinned_version is None and dep.locked is None:
             start = lower_bound(status) or status.current
         assert start is not None
-        lanes = targets(status, pages[dep.name], python=python, kinds=kinds, prereleases=pre, settings=settings,
-                        current=start, now=now, waiting=waiting)
+        page = pages[dep.name]
+        if dep.ecosystem != "python":  # a ref of another repository: tags as deep as the pin's
+            page = at_depth(dep, page)
+        lanes = targets(status, page, python=None if dep.ecosystem != "python" else python, kinds=kinds,
+                        prereleases=pre, settings=settings, current=start, now=now, waiting=waiting)
         if status.yanked and dep.pinned_version is not None:
             nearest = _unyanked(pages[dep.name], dep.pinned_version, python)
             if nearest is not None:
@@ -211,7 +216,10 @@ def choose(statuses: Iterable[DependencyStatus], pages: dict[str, ProjectPage], 
                                     "is not proposed again", dep.file, dep.line))
                 continue
             try:
-                text = new_specifier(dep, version, strategy)
+                if dep.ecosystem != "python":
+                    text = new_pin_text(dep, version, page, to_sha=settings.actions_pin == "sha")
+                else:
+                    text = new_specifier(dep, version, strategy)
             except ValueError as exc:
                 skipped.append(Skip(dep.name, str(version), f"cannot write the new specifier: {exc}", dep.file, dep.line))
                 continue
@@ -275,7 +283,7 @@ def security_updates(statuses: Iterable[DependencyStatus], settings: UpdateSetti
                                 f"package = {rule.package!r}" + (f", versions = {rule.versions!r}" if rule.versions
                                                                  else ""), dep.file, dep.line))
             continue
-        package_rule = _package_rule(dep.name, settings.packages)
+        package_rule = _package_rule(dep.name, settings.packages, dep.ecosystem)
         strategy = strategy_override or (package_rule.range_strategy if package_rule and package_rule.range_strategy
                                          else settings.range_strategy)
         try:
@@ -302,6 +310,7 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
     for update, lane in chosen:
         rule = None if lane == "yanked" else next((g for g in settings.groups  # a yanked pin's fix goes alone
                      if any(matches(update.dependency.name, p) for p in g.patterns)
+                     and g.ecosystem in ("", update.dependency.ecosystem)
                      and ((update.kind in g.kinds) if g.kinds else update.kind != "major")), None)
         if rule is not None:
             grouped.setdefault(rule.name, []).append(update)
@@ -323,7 +332,10 @@ def group(chosen: Sequence[tuple[Update, str]], settings: UpdateSettings, prefix
     for (package, version, lane), updates in single.items():
         # the same package pinned apart in two manifests moves on two tracks: the places are part of the key
         places = "+".join(sorted({u.dependency.file for u in updates}))
-        key = f"{package}{':major' if lane == 'major' else ':yanked' if lane == 'yanked' else ''}@{places}"
+        # a ref pinned at two depths (v1 and v1.0.0) moves on two tracks too
+        depths = sorted({tag_depth(pin_tag(u.dependency) or "") for u in updates if u.dependency.ecosystem != "python"})
+        depth = f":depth{depths[0]}" if depths else ""
+        key = f"{package}{':major' if lane == 'major' else ':yanked' if lane == 'yanked' else ''}{depth}@{places}"
         change = ProposedChange(key=key, updates=tuple(updates), branch=f"{prefix}{_slug(package)}-{version}",
                                 yanked="" if lane == "yanked" else None)
         planned.append(Planned(change, None, lane))

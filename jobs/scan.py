@@ -80,6 +80,8 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     extra: list[str] = []
     requires_python: str | None = None
     for name in config.manifests.formats:
+        if manifests.ECOSYSTEMS.get(name, "python") not in config.updates.ecosystems:
+            continue
         fmt = manifests.get(name)
         parsed = fmt.parse(repo, fmt.find(repo, config.manifests.globs(name)))
         files.extend(f for f in parsed.files if f not in files)
@@ -128,7 +130,8 @@ def check_advisories(statuses: list[DependencyStatus], pages: dict, config: Conf
 
     url = osv_url(config.security.osv_url)
     pairs = list(dict.fromkeys((s.dependency.name, str(s.current)) for s in statuses
-                               if s.current is not None and s.skipped_reason is None))
+                               if s.current is not None and s.skipped_reason is None
+                               and s.dependency.ecosystem == "python"))
     if not pairs:
         return statuses, True, None, 0
     client = OsvClient(url, cache_dir=cache / "osv" if cache else None, timeout=config.security.timeout)
@@ -228,6 +231,19 @@ def _lock_lines(repo: Path, project) -> dict[str, int]:  # type: ignore[no-untyp
     return lines
 
 
+def _tag_pages(deps: list[Dependency], config: Config, gate: object | None) -> dict:
+    """The tag pages of GitHub Actions and pre-commit hooks (see ``jobs.index.tags``)."""
+    if not deps:
+        return {}
+    from jobs.changelog import upstream_reader
+    from jobs.index.tags import TagSource
+    from jobs.tools.redact import secrets_from_environment
+
+    reader = upstream_reader(config, gate if hasattr(gate, "run") else None)  # type: ignore[arg-type]
+    source = TagSource(reader=reader, timeout=config.index.timeout, secrets=secrets_from_environment())
+    return dict(source.pages(deps))
+
+
 def project_python(parsed: ParsedManifests, config: Config) -> Version:
     """The oldest Python the project supports: its requires-python, else config, else the running interpreter."""
     declared = lowest_python(parsed.requires_python)
@@ -251,7 +267,8 @@ def scan(
     parsed, projects = apply_locks(repo, parsed, config)
     where = locate(config.index.url, config.index.extra_urls, parsed.index_url, parsed.extra_index_urls)
     python = project_python(parsed, config)
-    checkable = [d for d in parsed.dependencies if d.skipped_reason is None]
+    checkable = [d for d in parsed.dependencies if d.skipped_reason is None and d.ecosystem == "python"]
+    pinned = [d for d in parsed.dependencies if d.skipped_reason is None and d.ecosystem != "python"]
     problems = list(parsed.problems)
     cache, cache_problem = cache_dir(config)
     if cache_problem:
@@ -268,7 +285,8 @@ def scan(
         names = list(dict.fromkeys(d.name for d in checkable))
         if on_start:
             on_start(len(names))
-        pages = client.projects(names, on_done=on_done)
+        pages = dict(client.projects(names, on_done=on_done)) if names else {}
+        pages.update(_tag_pages(pinned, config, gate))
         reported: set[str] = set()
         for dep in parsed.dependencies:
             if dep.skipped_reason is not None:
@@ -280,6 +298,12 @@ def scan(
                 if dep.name not in reported:  # one error per package, at its first place of use
                     reported.add(dep.name)
                     problems.append(Problem(dep.file, dep.line, f"{dep.name}: {page}"))
+                continue
+            if dep.ecosystem != "python":
+                from jobs.manifests.pins import at_depth
+
+                statuses.append(assess(dep, at_depth(dep, page), python=None,
+                                       allow_prereleases=config.index.prereleases))
                 continue
             statuses.append(assess(dep, page, python=python, allow_prereleases=config.index.prereleases))
         statuses = _publishers(client, statuses, pages, problems)

@@ -58,19 +58,25 @@ class ChangelogFinder:
         urls = info.get("project_urls") if isinstance(info, dict) else None
         return {str(k): str(v) for k, v in urls.items() if isinstance(v, str)} if isinstance(urls, dict) else {}
 
-    def find(self, package: str, old: Version, new: Version, page: ProjectPage) -> Changelog:
+    def find(self, package: str, old: Version, new: Version, page: ProjectPage, *,
+             repository_url: str | None = None) -> Changelog:
+        """The changelog of ``package`` from ``old`` to ``new``. With ``repository_url`` (a GitHub Action or a
+        pre-commit hook: no package on the index) only that repository's GitHub sources are asked."""
         key = (package, str(old), str(new))
         if key not in self._found:
-            self._found[key] = self._find(package, old, new, page)
+            self._found[key] = self._find(package, old, new, page, repository_url)
         return self._found[key]
 
-    def _find(self, package: str, old: Version, new: Version, page: ProjectPage) -> Changelog:
+    def _find(self, package: str, old: Version, new: Version, page: ProjectPage,
+              repository_url: str | None = None) -> Changelog:
         versions = tuple(sorted(v for v, files in page.versions().items() if any(not f.yanked for f in files)))
-        request = ChangelogRequest(package, old, new, self.project_urls(page, new), versions)
+        urls = {"Source": repository_url} if repository_url else self.project_urls(page, new)
+        request = ChangelogRequest(package, old, new, urls, versions)
         upstream = upstream_repository(request.project_urls)
         repository = upstream.url if upstream is not None else None
-        sources: list[ChangelogSource] = [*self.github_sources, SdistSource(self.client, page, cache=self.cache),
-                                          DescriptionSource(self.client, page, cache=self.cache), LinkSource()]
+        sources: list[ChangelogSource] = [*self.github_sources] if repository_url else [
+            *self.github_sources, SdistSource(self.client, page, cache=self.cache),
+            DescriptionSource(self.client, page, cache=self.cache), LinkSource()]
         link: SourceText | None = None
         without_range: SourceText | None = None
         for source in sources:

@@ -486,6 +486,18 @@ class GitHubReader:
                              lambda: [self._release(r) for r in listing._grow()])  # fmt: skip
             page += 1
 
+    def tags(self, repository: str, max_pages: int = 10) -> list[tuple[str, str]]:
+        """(tag, commit SHA) of the repository's tags (the commit an annotated tag points to), one request per
+        page of ``per_page``, at most ``max_pages`` pages."""
+        listing = self._repo(repository).get_tags()
+        found: list[tuple[str, str]] = []
+        page = 1
+        while listing._couldGrow() and page <= max_pages:
+            found += self._call(f"GET /repos/{repository}/tags?page={page}",
+                                lambda: [(t.name, t.commit.sha) for t in listing._grow()])  # fmt: skip
+            page += 1
+        return found
+
     def release(self, repository: str, tag: str) -> GitHubRelease | None:
         """The published release of ``tag``, or None when there is none."""
 

@@ -21,6 +21,7 @@ def status_json(status: DependencyStatus) -> dict[str, Any]:
     dep = status.dependency
     return {
         "name": dep.name,
+        "ecosystem": dep.ecosystem,
         "file": dep.file,
         "line": dep.line,
         "section": dep.section,

@@ -69,7 +69,8 @@ def edit_text(file: str, text: str, updates: Sequence[Update]) -> str:
     updates = [u for u in updates if u.new_specifier is not None]
     if not updates:
         return text
-    toml = _is_toml(file, updates)
+    kind = _kind(file, updates)
+    toml = kind == "pyproject"
     splices = sorted((s for u in updates for s in _splices(text, u)), key=lambda s: (s.start, s.end))
     _check_overlaps(splices)
     if toml:
@@ -78,7 +79,7 @@ def edit_text(file: str, text: str, updates: Sequence[Update]) -> str:
     _check_outside(file, text, after, splices)
     if toml:
         _verify_toml_data(file, text, after, splices)
-    _verify_parse(file, text, after, splices, updates, toml)
+    _verify_parse(file, text, after, splices, updates, kind)
     return after
 
 
@@ -111,11 +112,17 @@ def _read(path: Path, file: str) -> str:
         raise EditError(f"cannot edit: cannot read file: {getattr(exc, 'strerror', None) or exc}", file) from None
 
 
-def _is_toml(file: str, updates: Sequence[Update]) -> bool:
-    kinds = {u.dependency.section in _REQUIREMENTS_SECTIONS for u in updates}
+def _format_of(dep) -> str:  # type: ignore[no-untyped-def]
+    if dep.ecosystem != "python":
+        return dep.ecosystem
+    return "requirements" if dep.section in _REQUIREMENTS_SECTIONS else "pyproject"
+
+
+def _kind(file: str, updates: Sequence[Update]) -> str:
+    kinds = {_format_of(u.dependency) for u in updates}
     if len(kinds) > 1:
-        raise EditError("cannot edit: updates mix requirements-file and pyproject sections in one file", file)
-    return not kinds.pop()
+        raise EditError(f"cannot edit: updates mix formats ({', '.join(sorted(kinds))}) in one file", file)
+    return kinds.pop()
 
 
 def _splices(text: str, update: Update) -> list[_Splice]:
@@ -303,16 +310,26 @@ def _comparable(data: Any) -> Any:
 # --------------------------------------------------------------------------- re-parse checks
 
 
-def _parse(toml: bool, text: str, file: str) -> tuple[tuple[Dependency, ...], tuple[Problem, ...]]:
-    result = pyproject.parse_text(text, file) if toml else requirements.parse_text(text, file)
+def _parse(kind: str, text: str, file: str) -> tuple[tuple[Dependency, ...], tuple[Problem, ...]]:
+    if kind == "actions":
+        from jobs.manifests import actions
+
+        result = actions.parse_text(text, file)
+    elif kind == "pre-commit":
+        from jobs.manifests import precommit
+
+        result = precommit.parse_text(text, file)
+    else:
+        result = pyproject.parse_text(text, file) if kind == "pyproject" else requirements.parse_text(text, file)
     return result.dependencies, result.problems
 
 
 def _verify_parse(file: str, before: str, after: str, splices: Sequence[_Splice],
-                  updates: Sequence[Update], toml: bool) -> None:
+                  updates: Sequence[Update], toml: bool | str) -> None:
     """The format's own parser reads the new text as the old, except the updated versions (and hashes)."""
-    old_deps, old_problems = _parse(toml, before, file)
-    new_deps, new_problems = _parse(toml, after, file)
+    kind = toml if isinstance(toml, str) else ("pyproject" if toml else "requirements")
+    old_deps, old_problems = _parse(kind, before, file)
+    new_deps, new_problems = _parse(kind, after, file)
     if len(old_deps) != len(new_deps):
         raise EditError(f"cannot edit: the edited file has {len(new_deps)} dependencies, not {len(old_deps)}", file)
     if [p.message for p in old_problems] != [p.message for p in new_problems]:

@@ -37,8 +37,12 @@ CITED = re.compile(r"(?:#|/pull/|/issues/|:pr:`|:issue:`|\{pr\}`|\{issue\}`)(\d+
 
 def ceiling(measured: list[float], project: str | None) -> None:
     """Print the best ratio a source-only draft could reach (see the module docstring)."""
-    sys.path.insert(0, str(EVAL.parent))
-    import notes_corpus_eval as ev  # the evaluator's own distance, naive draft and PR rule
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notes_corpus_eval", EVAL)  # the evaluator's own distance,
+    assert spec is not None and spec.loader is not None  # naive draft and PR rule
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
 
     corpus = [r for r in json.loads((EVAL.parent / "release-notes-dev-corpus.json").read_text())
               if not project or r["project"] == project]

@@ -902,6 +902,7 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
             ("DELETE", _R + r"/releases/(?P<rid>\d+)", self._delete_release),
             ("GET", _R + "/contents", self._get_contents), ("GET", _R + "/contents/(?P<path>.+)", self._get_contents),
             ("GET", _R + "/git/trees/(?P<ref>.+)", self._get_tree),
+            ("GET", _R + "/tags", self._list_tags),
             ("GET", _R + "/commits/(?P<ref>[^/]+)", self._get_commit),
             ("GET", _R + "/commits/(?P<ref>[^/]+)/status", self._combined_status),
             ("GET", _R + "/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs),
@@ -911,7 +912,8 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         # Anonymous GETs of a public repository may reach these; repositories added by add_repo serve only these
         # and the release writes.
         self._public: set[Handler] = {self._get_repo, self._list_releases, self._latest_release,
-                                      self._release_by_tag, self._get_release, self._get_contents, self._get_tree}
+                                      self._release_by_tag, self._get_release, self._get_contents, self._get_tree,
+                                      self._list_tags}
         self._shared: set[Handler] = self._public | {self._create_release, self._edit_release, self._delete_release}
         return [(verb, re.compile(pattern), func) for verb, pattern, func in table]
 
@@ -1990,6 +1992,27 @@ class GitHubStandIn(LoopbackServer[RequestRecord]):
         data = base64.b64encode(_git_bytes(repo.bare, "cat-file", "blob", sha)).decode()
         wrapped = "".join(data[i : i + 60] + "\n" for i in range(0, len(data), 60))  # GitHub wraps at 60
         return {**entry, "encoding": "base64", "content": wrapped}
+
+    def _list_tags(self, ctx: _Ctx) -> tuple[int, Any, dict[str, str]]:
+        """``GET /repos/{o}/{r}/tags``: the bare repository's tags, each with the commit it points to (an annotated
+        tag peeled), newest name first as GitHub lists them, paginated."""
+        repo = ctx.repo
+        assert repo is not None
+        out = git(repo.bare, "for-each-ref", "--sort=-refname", "--format=%(refname:strip=2)\t%(*objectname)\t%(objectname)",
+                  "refs/tags", check=False).stdout
+        rows = []
+        for line in out.splitlines():
+            name, peeled, sha = line.split("\t")
+            rows.append((name, peeled or sha))
+        api = f"{ctx.api}/repos/{repo.full_name}"
+
+        def render(row: tuple[str, str]) -> dict[str, Any]:
+            name, sha = row
+            return {"name": name, "commit": {"sha": sha, "url": f"{api}/commits/{sha}"},
+                    "zipball_url": f"{api}/zipball/refs/tags/{name}", "tarball_url": f"{api}/tarball/refs/tags/{name}",
+                    "node_id": "REF_" + sha[:12]}
+
+        return self._page(ctx, rows, render)
 
     def _get_tree(self, ctx: _Ctx, ref: str) -> tuple[int, Any]:
         repo = ctx.repo

@@ -1,0 +1,117 @@
+"""Versions of GitHub Actions and pre-commit hooks: the tags of their repositories.
+
+Through the GitHub API when a token is set and the repository is on the GitHub server (one request per 100
+tags), else with ``git ls-remote --tags`` (no token, any git host, ``file://`` too). Each tag that reads as a
+version becomes one entry of a ``ProjectPage``: ``filename`` is the tag, ``url`` the commit it points to (an
+annotated tag's target). Tags carry no date: the cooldown treats them as releases of unknown age.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from jobs.errors import NightcrewError, PackageIndexError
+from jobs.manifests.pins import tag_version
+from jobs.models import Dependency, DistributionFile, ProjectPage
+from jobs.tools.redact import redact
+
+DEFAULT_SERVER = "https://github.com"
+
+
+def repository_url(dep: Dependency, server: str) -> str:
+    """Where the dependency's tags live: its source URL, or ``owner/repo`` on the GitHub server."""
+    source = dep.source or dep.name
+    if "://" in source or source.startswith("git@") or os.path.isabs(source):
+        return source
+    return f"{server.rstrip('/')}/{'/'.join(source.split('/')[:2])}"
+
+
+def github_repository(url: str, server: str) -> str | None:
+    """``owner/repo`` of a URL on the GitHub server, else None."""
+    try:
+        there, here = urlsplit(url), urlsplit(server)
+    except ValueError:
+        return None
+    if there.scheme not in ("http", "https") or (there.hostname or "").lower() != (here.hostname or "").lower():
+        return None
+    parts = there.path.strip("/").removesuffix(".git").split("/")
+    return "/".join(parts[:2]) if len(parts) >= 2 and all(parts[:2]) else None
+
+
+def page_of(name: str, url: str, tags: Iterable[tuple[str, str]]) -> ProjectPage:
+    files = []
+    for tag, sha in tags:
+        version = tag_version(tag)
+        if version is not None:
+            files.append(DistributionFile(filename=tag, url=sha, version=version))
+    return ProjectPage(name, url, tuple(sorted(files, key=lambda f: (f.version, f.filename))))
+
+
+def ls_remote(url: str, *, timeout: float, secrets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(tag, commit) pairs of ``git ls-remote --tags url``; peeled (``^{}``) entries give an annotated tag's
+    commit. Raises ``PackageIndexError`` with git's own message."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "echo", "SSH_ASKPASS": "echo",
+           "GCM_INTERACTIVE": "never"}
+    try:
+        proc = subprocess.run(["git", "ls-remote", "--tags", "--", url], capture_output=True, text=True,
+                              timeout=timeout, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise PackageIndexError(f"git ls-remote --tags {redact(url, secrets)}: no answer in {timeout:g} s") from None
+    except OSError as exc:
+        raise PackageIndexError(f"git ls-remote: {exc.strerror}") from None
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        message = "; ".join(line.removeprefix("fatal: ") for line in lines[-2:]) or f"exit {proc.returncode}"
+        raise PackageIndexError(redact(f"git ls-remote --tags {url}: {message}", secrets))
+    plain: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if not ref.startswith("refs/tags/"):
+            continue
+        tag = ref.removeprefix("refs/tags/")
+        if tag.endswith("^{}"):
+            peeled[tag[:-3]] = sha
+        else:
+            plain[tag] = sha
+    return [(tag, peeled.get(tag, sha)) for tag, sha in plain.items()]
+
+
+class TagSource:
+    """The tag pages of the pin dependencies of one scan."""
+
+    def __init__(self, *, reader=None, server: str = "", timeout: float = 30,  # type: ignore[no-untyped-def]
+                 secrets: tuple[str, ...] = ()) -> None:
+        self.reader = reader  # jobs.forges.github.GitHubReader with a token, or None
+        self.server = (server or os.environ.get("GITHUB_SERVER_URL") or DEFAULT_SERVER).rstrip("/")
+        self.timeout = timeout
+        self.secrets = secrets
+        self.requests = 0
+
+    def pages(self, deps: Iterable[Dependency]) -> Mapping[str, ProjectPage | PackageIndexError]:
+        found: dict[str, ProjectPage | PackageIndexError] = {}
+        by_url: dict[str, ProjectPage | PackageIndexError] = {}
+        for dep in deps:
+            if dep.name in found:
+                continue
+            url = repository_url(dep, self.server)
+            if url not in by_url:
+                by_url[url] = self._page(dep.name, url)
+            page = by_url[url]
+            found[dep.name] = page if isinstance(page, PackageIndexError) else ProjectPage(dep.name, url, page.files)
+        return found
+
+    def _page(self, name: str, url: str) -> ProjectPage | PackageIndexError:
+        self.requests += 1
+        repository = github_repository(url, self.server) if self.reader is not None else None
+        try:
+            if repository is not None:
+                return page_of(name, url, self.reader.tags(repository))
+            return page_of(name, url, ls_remote(url, timeout=self.timeout, secrets=self.secrets))
+        except PackageIndexError as exc:
+            return exc
+        except NightcrewError as exc:
+            return PackageIndexError(str(exc))

@@ -1,0 +1,171 @@
+"""What GitHub Actions workflows and pre-commit configs share: refs of other git repositories pinned in YAML.
+
+A pin is a tag (``v4``, ``v4.1.2``, ``0.6.9``) or a full commit SHA followed by a comment naming the tag it
+stands for (``8ade135a41bc03ea155e62e844d188df1ea18608 # v4.1.0``). YAML is read with PyYAML's composer, whose
+nodes carry character offsets, so every span points at the text as written (quotes, comments and layout are
+never re-serialized). The version of a pin is its tag read as PEP 440 (``v4.1.2`` -> 4.1.2); its depth is the
+number of components the tag has (``v4`` is 1), and updates keep that depth: a ``v4`` pin moves to ``v5``,
+never to ``v5.0.1``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import yaml
+from packaging.version import InvalidVersion, Version
+
+from jobs.models import Dependency, ProjectPage, Span
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# the tag a comment after a SHA pin names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0"
+_COMMENT_TAG_RE = re.compile(r"^(?P<gap>[ \t]+#[ \t]*(?:tag[ \t]*=[ \t]*|pin[ \t]*@[ \t]*|@)?)(?P<tag>[^\s#]+)")
+_TAG_DEPTH_RE = re.compile(r"^[^\d]*(\d+(?:\.\d+)*)")
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A YAML scalar as written: its value and where the value's characters sit (quotes excluded)."""
+
+    value: str
+    start: int  # offset of the value's first character
+    end: int
+    line: int  # 1-based
+    quoted: bool
+    node_end: int  # offset after the closing quote (== end when plain)
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (first document); raises ``yaml.YAMLError`` when it is not YAML."""
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def scalar(node: yaml.Node, text: str) -> Scalar | None:
+    """A scalar node as written, or None when its value is not the text between its marks (escapes, folding)."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    start, end = node.start_mark.index, node.end_mark.index
+    quoted = node.style in ("'", '"')
+    inner_start, inner_end = (start + 1, end - 1) if quoted else (start, end)
+    if node.style in ("|", ">") or text[inner_start:inner_end] != node.value:
+        return None
+    return Scalar(node.value, inner_start, inner_end, node.start_mark.line + 1, quoted, end)
+
+
+def walk_key(node: yaml.Node, key: str) -> Iterator[tuple[yaml.MappingNode, yaml.Node]]:
+    """Every (mapping, value node) pair whose key is ``key``, anywhere below ``node``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            for k, v in current.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == key:
+                    yield current, v
+                stack.append(v)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return
+
+
+def mapping_value(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+    return next((v for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def tag_version(tag: str) -> Version | None:
+    """A tag read as a version (``v4.1.2``, ``4.1.2``, ``v5.0.0-beta.1``), or None."""
+    try:
+        return Version(tag)
+    except InvalidVersion:
+        return None
+
+
+def tag_depth(tag: str) -> int:
+    """How many release components a tag writes: ``v4`` 1, ``v4.1`` 2, ``v4.1.2`` 3."""
+    found = _TAG_DEPTH_RE.match(tag)
+    return found[1].count(".") + 1 if found else 0
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A ref as written after ``@`` or in ``rev:``: a tag, or a SHA with the tag its comment names."""
+
+    ref: str
+    tag: str | None  # the tag the pin stands for (the ref itself, or a SHA pin's comment)
+    sha: str | None
+    specifier: str  # the text the span covers: the ref, or "sha # tag" up to the tag's end
+    span: Span
+    skipped_reason: str | None = None
+
+
+def read_pin(text: str, ref_start: int, ref: str, after: int) -> Pin:
+    """The pin whose ref sits at ``text[ref_start:ref_start + len(ref)]``; ``after`` is where the YAML scalar
+    ends (after its closing quote), where a SHA pin's version comment starts."""
+    span = Span(ref_start, ref_start + len(ref))
+    if SHA_RE.match(ref):
+        line_end = text.find("\n", after)
+        rest = text[after: len(text) if line_end < 0 else line_end].rstrip("\r")
+        comment = _COMMENT_TAG_RE.match(rest)
+        if comment is None or tag_version(comment["tag"]) is None:
+            return Pin(ref, None, ref, ref, span, "pinned to a commit without a version comment (# vX.Y.Z)")
+        end = after + comment.end("tag")
+        return Pin(ref, comment["tag"], ref, text[ref_start:end], Span(ref_start, end))
+    if tag_version(ref) is None:
+        return Pin(ref, None, None, ref, span, f"ref {ref!r} is not a version tag (a branch or a short SHA)")
+    return Pin(ref, ref, None, ref, span)
+
+
+def dependency(name: str, raw_name: str, pin: Pin, *, file: str, line: int, section: str, ecosystem: str,
+               source: str | None) -> Dependency:
+    version = tag_version(pin.tag) if pin.tag else None
+    return Dependency(name=name, raw_name=raw_name, specifier=pin.specifier, file=file, line=line, section=section,
+                      span=pin.span, pep440=f"=={version}" if version is not None else "",
+                      skipped_reason=pin.skipped_reason, ecosystem=ecosystem, source=source)
+
+
+# -- updates -------------------------------------------------------------------------------------------------
+
+
+def pin_tag(dep: Dependency) -> str | None:
+    """The tag a pin stands for: the ref itself, or the tag a SHA pin's comment names."""
+    first = dep.specifier.split()[0] if dep.specifier else ""
+    if SHA_RE.match(first):
+        found = _COMMENT_TAG_RE.match(dep.specifier[len(first):])
+        return found["tag"] if found else None
+    return dep.specifier or None
+
+
+def at_depth(dep: Dependency, page: ProjectPage) -> ProjectPage:
+    """``page`` with only the tags as deep as the pin's (a ``v4`` pin sees ``v5``, not ``v5.0.1``) and, among
+    tags naming the same version, only those written like the pin (``v4.1.0`` for ``v4.0.0``, not ``4.1.0``)."""
+    tag = pin_tag(dep)
+    if tag is None:
+        return page
+    depth, prefix = tag_depth(tag), tag[: len(tag) - len(tag.lstrip("vV"))]
+    kept = [f for f in page.files if tag_depth(f.filename) == depth]
+    styled = {f.version for f in kept if f.filename.startswith(prefix) and f.filename[len(prefix):][:1].isdigit()}
+    kept = [f for f in kept if f.version not in styled or (
+        f.filename.startswith(prefix) and f.filename[len(prefix):][:1].isdigit())]
+    return ProjectPage(page.name, page.url, tuple(kept))
+
+
+def new_pin_text(dep: Dependency, version: Version, page: ProjectPage, *, to_sha: bool = False) -> str:
+    """The text that replaces the pin's span for ``version``: the new tag, or the new commit's SHA and the new
+    tag in the comment. ``to_sha`` turns a plain tag pin into a SHA pin with a version comment.
+    Raises ValueError when the page has no tag (or no commit) for ``version``."""
+    files = [f for f in at_depth(dep, page).files if f.version == version]
+    if not files:
+        raise ValueError(f"no tag for {version}")
+    tag, sha = files[0].filename, files[0].url
+    old_tag = pin_tag(dep) or ""
+    first = dep.specifier.split()[0]
+    if SHA_RE.match(first):
+        if not SHA_RE.match(sha):
+            raise ValueError(f"no commit known for tag {tag}")
+        return sha + dep.specifier[len(first):len(dep.specifier) - len(old_tag)] + tag
+    if to_sha and dep.section == "uses":
+        if not SHA_RE.match(sha):
+            raise ValueError(f"no commit known for tag {tag}")
+        return f"{sha} # {tag}"
+    return tag

@@ -1,0 +1,89 @@
+"""pre-commit: the ``rev`` of each remote repository in ``.pre-commit-config.yaml``.
+
+``repo: local`` and ``repo: meta`` have no revision and are not listed. The dependency's name is the
+repository's path (``astral-sh/ruff-pre-commit``), lower-cased; its source is the ``repo`` URL as written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlsplit
+
+import yaml
+
+from jobs.manifests.base import find_by_globs, relative
+from jobs.manifests.pins import compose, dependency, mapping_value, read_pin, scalar
+from jobs.models import Dependency, ParsedManifests, Problem
+
+ECOSYSTEM = "pre-commit"
+
+
+def hook_name(url: str) -> str:
+    """The name a hook repository goes by: the last two parts of its URL's path without ``.git`` (``owner/repo``
+    on a forge, also for ``file://`` and ``git@host:owner/repo`` URLs)."""
+    try:
+        path = urlsplit(url).path if "://" in url else url.partition(":")[2] or url
+    except ValueError:
+        path = url
+    parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
+    return "/".join(parts[-2:]).lower() or url.lower()
+
+
+class PreCommitFormat:
+    name = "pre-commit"
+
+    def find(self, root: Path, globs: Sequence[str]) -> list[Path]:
+        return find_by_globs(root, globs)
+
+    def parse(self, root: Path, paths: Sequence[Path]) -> ParsedManifests:
+        files, deps, problems = [], [], []
+        for path in paths:
+            file = relative(root, path)
+            try:
+                with open(path, encoding="utf-8", newline="") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(file, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
+                continue
+            parsed = parse_text(text, file)
+            files.append(file)
+            deps.extend(parsed.dependencies)
+            problems.extend(parsed.problems)
+        return ParsedManifests(tuple(files), tuple(deps), tuple(problems))
+
+
+def parse_text(text: str, file: str) -> ParsedManifests:
+    try:
+        root = compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return ParsedManifests((file,), (), (Problem(file, mark.line + 1 if mark else None, f"invalid YAML: {problem}"),))
+    if root is None:
+        return ParsedManifests((file,))
+    repos = mapping_value(root, "repos") if isinstance(root, yaml.MappingNode) else None
+    if not isinstance(repos, yaml.SequenceNode):
+        line = root.start_mark.line + 1
+        return ParsedManifests((file,), (), (Problem(file, line, "no 'repos' list: not a pre-commit config"),))
+    deps: list[Dependency] = []
+    problems: list[Problem] = []
+    for item in repos.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        repo_node, rev_node = mapping_value(item, "repo"), mapping_value(item, "rev")
+        repo = repo_node.value if isinstance(repo_node, yaml.ScalarNode) else None
+        if repo is None or repo in ("local", "meta"):
+            continue
+        line = item.start_mark.line + 1
+        name = hook_name(repo)
+        rev = scalar(rev_node, text) if rev_node is not None else None
+        if rev is None:
+            reason = "no 'rev'" if rev_node is None else "'rev' written with escapes or folding: not edited"
+            deps.append(Dependency(name=name, raw_name=repo, specifier="", file=file, line=line, section="rev",
+                                   skipped_reason=reason, ecosystem=ECOSYSTEM, source=repo))
+            continue
+        pin = read_pin(text, rev.start, rev.value, rev.node_end)
+        deps.append(dependency(name, repo, pin, file=file, line=rev.line, section="rev", ecosystem=ECOSYSTEM,
+                               source=repo))
+    return ParsedManifests((file,), tuple(deps), tuple(problems))

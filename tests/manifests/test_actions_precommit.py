@@ -1,0 +1,123 @@
+"""The GitHub Actions and pre-commit formats: what is read, with spans on the text as written, and what is skipped
+with its reason; the new pin text at the pin's depth."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from jobs.manifests import actions, edit, precommit
+from jobs.manifests.pins import at_depth, new_pin_text
+from jobs.models import DistributionFile, ProjectPage, Update
+
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+
+
+def text_at(text: str, dep) -> str:  # type: ignore[no-untyped-def]
+    return text[dep.span.start:dep.span.end]
+
+
+def test_workflow_uses_every_shape() -> None:
+    text = (
+        "jobs:\r\n"
+        "  call:\r\n"
+        "    uses: octo/flows/.github/workflows/release.yml@v2.3.0\r\n"
+        "  build:\r\n"
+        "    steps:\r\n"
+        f"      - uses: actions/checkout@{SHA_A} # tag=v4.1.0\r\n"
+        "      - {uses: 'actions/setup-python@v5', with: {python-version: '3.12'}}\r\n"
+        "      - uses: Actions/Cache/restore@v4.0.2\r\n"
+        f"      - uses: octo/nocomment@{SHA_A}\r\n"
+        "      - uses: octo/branch@main\r\n"
+        "      - uses: ./local\r\n"
+        "      - uses: docker://ghcr.io/octo/tool:1\r\n"
+        "      - uses: not-a-ref\r\n"
+    )
+    parsed = actions.parse_text(text, "wf.yml")
+    deps = {d.raw_name: d for d in parsed.dependencies}
+    assert parsed.problems == ()
+    flow = deps["octo/flows/.github/workflows/release.yml"]
+    assert (flow.name, flow.pep440, flow.line, text_at(text, flow)) == (
+        "octo/flows/.github/workflows/release.yml", "==2.3.0", 3, "v2.3.0")
+    checkout = deps["actions/checkout"]
+    assert text_at(text, checkout) == f"{SHA_A} # tag=v4.1.0" == checkout.specifier and checkout.pep440 == "==4.1.0"
+    python = deps["actions/setup-python"]
+    assert (text_at(text, python), python.section, python.pep440) == ("v5", "uses (quoted)", "==5")
+    cache = deps["Actions/Cache/restore"]
+    assert (cache.name, cache.source) == ("actions/cache/restore", "actions/cache")
+    reasons = {d.raw_name: d.skipped_reason for d in parsed.dependencies if d.skipped_reason}
+    assert reasons == {
+        "octo/nocomment": "pinned to a commit without a version comment (# vX.Y.Z)",
+        "octo/branch": "ref 'main' is not a version tag (a branch or a short SHA)",
+        "./local": "a local action: nothing to update",
+        "docker://ghcr.io/octo/tool:1": "a Docker image: not updated by nightcrew",
+        "not-a-ref": "not owner/repo@ref",
+    }
+
+
+def test_invalid_yaml_is_one_problem_with_its_line() -> None:
+    parsed = actions.parse_text("jobs:\n  a:\n    steps: [\n", ".github/workflows/x.yml")
+    assert parsed.dependencies == ()
+    [problem] = parsed.problems
+    assert problem.file == ".github/workflows/x.yml" and problem.line == 4 and "invalid YAML" in problem.message
+    [problem] = precommit.parse_text("- just a list\n", ".pre-commit-config.yaml").problems
+    assert problem.message == "no 'repos' list: not a pre-commit config"
+
+
+def test_pre_commit_remote_repos_only() -> None:
+    text = (
+        "ci:\n  autoupdate_schedule: monthly\n"
+        "repos:\n"
+        "- repo: https://github.com/astral-sh/ruff-pre-commit\n"
+        "  rev: 'v0.6.9'\n"
+        "  hooks: [{id: ruff}]\n"
+        "- repo: git@gitlab.com:group/sub/hooks.git\n"
+        "  rev: 1.2.0\n"
+        "- repo: local\n  hooks: []\n"
+        "- repo: meta\n  hooks: []\n"
+        "- repo: https://github.com/octo/norev\n"
+    )
+    deps = precommit.parse_text(text, ".pre-commit-config.yaml").dependencies
+    assert [(d.name, d.source, d.line, d.skipped_reason) for d in deps] == [
+        ("astral-sh/ruff-pre-commit", "https://github.com/astral-sh/ruff-pre-commit", 5, None),
+        ("sub/hooks", "git@gitlab.com:group/sub/hooks.git", 8, None),
+        ("octo/norev", "https://github.com/octo/norev", 13, "no 'rev'"),
+    ]
+    assert text_at(text, deps[0]) == "v0.6.9" and text_at(text, deps[1]) == "1.2.0"
+
+
+def page(*tags: tuple[str, str]) -> ProjectPage:
+    return ProjectPage("x", "u", tuple(DistributionFile(t, sha, Version(t)) for t, sha in tags))
+
+
+TAGS = page(("v4", SHA_B), ("v4.1.0", SHA_A), ("4.2.0", SHA_B), ("v4.2.0", SHA_B), ("v5", SHA_B), ("v5.0.0", SHA_B))
+
+
+def test_pins_keep_their_depth_and_style() -> None:
+    text = f"steps:\n  - uses: o/a@v4\n  - uses: o/a@v4.1.0\n  - uses: o/a@{SHA_A}   # v4.1.0 (latest)\n"
+    major, minor, sha = actions.parse_text(text, "w.yml").dependencies
+    assert sorted(str(v) for v in at_depth(major, TAGS).versions()) == ["4", "5"]
+    assert [f.filename for f in at_depth(minor, TAGS).files] == ["v4.1.0", "v4.2.0", "v5.0.0"]
+    assert new_pin_text(major, Version("5"), TAGS) == "v5"
+    assert new_pin_text(minor, Version("4.2.0"), TAGS) == "v4.2.0"
+    assert new_pin_text(sha, Version("4.2.0"), TAGS) == f"{SHA_B}   # v4.2.0"
+    assert new_pin_text(minor, Version("4.2.0"), TAGS, to_sha=True) == f"{SHA_B} # v4.2.0"
+    quoted = actions.parse_text('steps:\n  - uses: "o/a@v4.1.0"\n', "w.yml").dependencies[0]
+    assert new_pin_text(quoted, Version("4.2.0"), TAGS, to_sha=True) == "v4.2.0"  # a comment cannot go in quotes
+
+
+def test_edits_are_verified_by_reparsing() -> None:
+    text = f"steps:\n  - uses: o/a@v4.1.0  # pinned\n  - uses: o/a@{SHA_A} # v4.1.0\n  - uses: o/b@v1\n"
+    tag, sha, other = actions.parse_text(text, "w.yml").dependencies
+    new = Version("4.2.0")
+    after = edit.edit_text("w.yml", text, [Update(tag, Version("4.1.0"), new, "minor", "v4.2.0"),
+                                           Update(sha, Version("4.1.0"), new, "minor", f"{SHA_B} # v4.2.0")])
+    assert after == text.replace("@v4.1.0", "@v4.2.0").replace(f"{SHA_A} # v4.1.0", f"{SHA_B} # v4.2.0")
+    # a new text that would read back as another version is refused
+    try:
+        edit.edit_text("w.yml", text, [Update(sha, Version("4.1.0"), new, "minor", f"{SHA_B} # v4.1.0")])
+    except edit.EditError as exc:
+        assert "does not admit 4.2.0" in str(exc)
+    else:
+        raise AssertionError("an edit whose comment names the old tag was accepted")
+    del other
