@@ -31,6 +31,10 @@ class _Section(BaseModel):
 
 class ManifestSettings(_Section):
     formats: Strings
+    # find requirements files and pyproject.toml anywhere in the repository (jobs/manifests/discover.py)
+    discover: bool = True
+    # globs of files never read (relative to the repository; "**" crosses folders)
+    exclude: Strings = ()
     requirements: Strings
     pyproject: Strings
     actions: Strings = (".github/workflows/*.yml", ".github/workflows/*.yaml", "action.yml", "action.yaml",

@@ -71,6 +71,16 @@ def cache_dir(config: Config) -> tuple[Path | None, Problem | None]:
     return folder, None
 
 
+def own_files(repo: Path, config: Config) -> list[str] | None:
+    """The repository's files that may be its own manifests and lockfiles (``[manifests] discover``), or None
+    when discovery is off (the configured globs alone are read)."""
+    if not config.manifests.discover:
+        return None
+    from jobs.manifests.discover import excluded, not_own, repository_files
+
+    return [f for f in repository_files(repo) if not_own(f, repo) is None and not excluded(f, config.manifests.exclude)]
+
+
 def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     """Every configured format's files, parsed and merged (problems kept, nothing raised)."""
     files: list[str] = []
@@ -79,11 +89,19 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     index_url: str | None = None
     extra: list[str] = []
     requires_python: str | None = None
+    listing = own_files(repo, config)
     for name in config.manifests.formats:
         if manifests.ECOSYSTEMS.get(name, "python") not in config.updates.ecosystems:
             continue
         fmt = manifests.get(name)
-        parsed = fmt.parse(repo, fmt.find(repo, config.manifests.globs(name)))
+        paths = fmt.find(repo, config.manifests.globs(name))
+        if listing is not None:
+            from jobs.manifests.discover import discover, excluded
+            from jobs.manifests.base import relative
+
+            found = set(paths) | set(discover(repo, name, listing, config.manifests.exclude))
+            paths = sorted(p for p in found if not excluded(relative(repo, p), config.manifests.exclude))
+        parsed = fmt.parse(repo, paths)
         files.extend(f for f in parsed.files if f not in files)
         deps.extend(parsed.dependencies)
         problems.extend(parsed.problems)
@@ -177,7 +195,7 @@ def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[Pa
 
     if not config.lockfiles.enabled:
         return parsed, []
-    projects = lockfiles.detect(repo, tuple(config.lockfiles.formats))
+    projects = lockfiles.detect(repo, tuple(config.lockfiles.formats), own_files(repo, config))
     deps = list(parsed.dependencies)
     files = list(parsed.files)
     problems = list(parsed.problems)
@@ -196,8 +214,13 @@ def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[Pa
             problems += list(source.problems)
             files += [f for f in source.files if f not in files]
         named: set[str] = set()
+        manifests_of = {project.manifest, *project.members}
+        if project.members:  # a workspace: its members depend on each other from the tree, not from the index
+            own = _project_names(repo, manifests_of)
+            deps = [copy(d, skipped_reason="a member of the workspace") if d.file in manifests_of and d.name in own
+                    else d for d in deps]
         for number, dep in enumerate(deps):
-            if dep.file == project.manifest and dep.name in locked:
+            if dep.file in manifests_of and dep.name in locked:
                 deps[number] = copy(dep, locked=locked[dep.name].version, lockfile=project.lockfile)
                 named.add(dep.name)
         lines = _lock_lines(repo, project)
@@ -210,6 +233,23 @@ def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[Pa
         if project.lockfile not in files:
             files.append(project.lockfile)
     return copy(parsed, files=tuple(files), dependencies=tuple(deps), problems=tuple(problems)), used
+
+
+def _project_names(repo: Path, manifests_of: set[str]) -> set[str]:
+    """The ``[project] name`` of each manifest, normalized (PEP 503)."""
+    import tomllib
+
+    from packaging.utils import canonicalize_name
+
+    names = set()
+    for manifest in manifests_of:
+        try:
+            name = tomllib.loads((repo / manifest).read_text(encoding="utf-8")).get("project", {}).get("name")
+        except (OSError, tomllib.TOMLDecodeError, AttributeError):
+            continue
+        if isinstance(name, str):
+            names.add(canonicalize_name(name))
+    return names
 
 
 def _lock_lines(repo: Path, project) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ class LockedProject:
     lockfile: str
     options: tuple[str, ...] = ()
     tool_version: str | None = None  # the version the project asks for (uv's required-version, Poetry's header)
+    members: tuple[str, ...] = ()  # a workspace's member manifests (pyproject.toml), locked by the same lockfile
 
     @property
     def folder(self) -> str:

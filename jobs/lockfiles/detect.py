@@ -31,8 +31,9 @@ def _files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def detect(root: Path, kinds: tuple[str, ...] = tuple(FORMATS)) -> list[LockedProject]:
-    files = _files(root)
+def detect(root: Path, kinds: tuple[str, ...] = tuple(FORMATS), files: list[str] | None = None) -> list[LockedProject]:
+    """The locked projects among ``files`` (the repository's, relative; default: a walk of ``root``)."""
+    files = _files(root) if files is None else files
     projects: list[LockedProject] = []
     for kind in kinds:
         if kind in FORMATS:

@@ -20,13 +20,15 @@ class UvLock:
         found = []
         for path, manifest in beside_pyproject(files, "uv.lock"):
             required = None
+            members: tuple[str, ...] = ()
             try:
                 data = tomllib.loads((root / manifest).read_text(encoding="utf-8"))
                 required = data.get("tool", {}).get("uv", {}).get("required-version")
+                members = _members(manifest, data.get("tool", {}).get("uv", {}).get("workspace"), files)
             except (OSError, tomllib.TOMLDecodeError, AttributeError):
                 pass
             found.append(LockedProject(self.kind, manifest, path, (),
-                                       str(required) if isinstance(required, str) else None))
+                                       str(required) if isinstance(required, str) else None, members))
         return found
 
     def read(self, root: Path, project: LockedProject) -> dict[str, LockedPackage]:
@@ -77,3 +79,28 @@ class UvLock:
         """What prints the locked set as a requirements file (the tests install exactly that)."""
         return [executable, "export", "--locked", "--no-hashes", "--no-emit-project", "--all-extras",
                 "--format", "requirements-txt", "--quiet"]
+
+
+def _members(manifest: str, workspace: object, files: Sequence[str]) -> tuple[str, ...]:
+    """The member manifests of a uv workspace (``[tool.uv.workspace] members`` globs, less ``exclude``), relative
+    to the repository: one lockfile locks them all."""
+    from fnmatch import fnmatchcase
+
+    if not isinstance(workspace, dict):
+        return ()
+    folder = manifest.rpartition("/")[0]
+    prefix = f"{folder}/" if folder else ""
+
+    def globs(key: str) -> list[str]:
+        value = workspace.get(key) or []
+        return [prefix + str(g).strip("/") for g in value if isinstance(g, str)] if isinstance(value, list) else []
+
+    members, exclude = globs("members"), globs("exclude")
+    found = []
+    for path in files:
+        if not path.endswith("/pyproject.toml") or path == manifest:
+            continue
+        member = path.rpartition("/")[0]
+        if any(fnmatchcase(member, g) for g in members) and not any(fnmatchcase(member, g) for g in exclude):
+            found.append(path)
+    return tuple(sorted(found))
