@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def data_dir(kind: str) -> Path:
-    """The folder of packaged data ``kind`` ("config" or "templates").
+    """The folder of packaged data ``kind`` ("config", "templates" or "cron").
 
     A wheel carries them as ``jobs/_data/<kind>``; a source checkout (or an editable install) has them
     at the repository's top level.

@@ -7,8 +7,8 @@ inside it, lower-cased (GitHub names are case-insensitive); the tags come from `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
@@ -76,7 +76,7 @@ def _skipped(raw: str, file: str, line: int, reason: str) -> Dependency:
 
 def _dependency(value, text: str, file: str) -> Dependency:  # type: ignore[no-untyped-def]
     raw = value.value
-    if raw.startswith("./") or raw.startswith("../"):
+    if raw.startswith(("./", "../")):
         return _skipped(raw, file, value.line, "a local action: nothing to update")
     if raw.startswith("docker://"):
         return _skipped(raw, file, value.line, "a Docker image: not updated by nightcrew")

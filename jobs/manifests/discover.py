@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import Sequence
 
 # Folder names whose contents are not the project's own manifests.
 NOT_OWN = frozenset({

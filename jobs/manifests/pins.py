@@ -11,8 +11,8 @@ never to ``v5.0.1``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import yaml
 from packaging.version import InvalidVersion, Version

@@ -6,8 +6,8 @@ repository's path (``astral-sh/ruff-pre-commit``), lower-cased; its source is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlsplit
 
 import yaml
