@@ -276,12 +276,12 @@ _CRON_FIELDS = 5
 
 def _valid_cron(value: str) -> str:
     if value:
-        from apscheduler.triggers.cron import CronTrigger
-
         if len(value.split()) != _CRON_FIELDS:
             raise ValueError(f"not a 5-field cron expression: {value!r}")
+        from jobs.scheduler import cron_trigger
+
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            cron_trigger(value, "UTC")
         except ValueError as exc:
             raise ValueError(f"not a cron expression: {value!r} ({exc})") from None
     return value

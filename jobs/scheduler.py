@@ -271,8 +271,56 @@ class SchedulerLock:
             self.store.close()
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_day_of_week(field: str) -> str:
+    """A crontab day-of-week field in APScheduler's terms. crontab counts Sunday as 0 (and 7), APScheduler 3's
+    ``from_crontab`` counts Monday as 0: passed through, ``0 7 * * 1`` would fire on Tuesdays. The field is
+    expanded to day names, which mean the same to both."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+
+    def day(token: str) -> int:
+        token = token.strip().lower()
+        if token[:3] in _CRON_DAYS:
+            return _CRON_DAYS.index(token[:3])
+        number = int(token)
+        if not 0 <= number <= 7:
+            raise ValueError(f"day of week {number} is not 0-7")
+        return number % 7
+
+    for part in field.split(","):
+        spread, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"step {step} in {field!r}")
+        if spread == "*":
+            low, high = 0, 6
+        elif "-" in spread:
+            first, last = spread.split("-", 1)
+            low, high = day(first), day(last)
+            if last.strip() == "7":
+                high = 7
+        else:
+            low = high = day(spread)
+            if step_text:
+                high = 6
+        if high < low:
+            raise ValueError(f"range {spread!r} in {field!r} runs backwards")
+        days.update(d % 7 for d in range(low, high + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in sorted(days))
+
+
 def cron_trigger(expression: str, zone: str) -> CronTrigger:
-    return CronTrigger.from_crontab(expression, timezone=zone)
+    """A 5-field crontab expression as crontab means it (Sunday is 0 or 7), in ``zone``."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"not a 5-field cron expression: {expression!r}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=cron_day_of_week(weekday),
+                       timezone=zone)
 
 
 def _same_trigger(a: Any, b: Any) -> bool:
