@@ -32,12 +32,23 @@ from jobs.scan import ScanReport, scan
 from jobs.testing.runner import RunSpec, run_tests
 from jobs.tools import Denied, Gate, Stopped, Subject
 from jobs.tools.redact import redact, secrets_from_environment
-from jobs.vcs import Author, Git
+from jobs.vcs import Author, Git, PushRejected
 
 if TYPE_CHECKING:
     from jobs.state.record import Recorder
 
 ACTIONS = ("opened", "updated", "unchanged", "superseded", "merged", "skipped", "failed")
+
+
+WORKFLOW_PERMISSION = ("the token may not change files under .github/workflows (GitHub asks for the `workflows` "
+                       "permission, which GITHUB_TOKEN never has): run with a GitHub App or personal access token "
+                       "that has it, or leave \"actions\" out of [updates] ecosystems")
+
+
+def _needs_workflow_permission(message: str, change: ProposedChange) -> bool:
+    """Whether a push was refused because it changes a workflow file and the token lacks the workflows scope."""
+    return "workflow" in message.lower() and "permission" in message.lower() and any(
+        e.file.startswith(".github/workflows/") for e in change.edits)
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,7 @@ class _Changelogs:
         from jobs.changelog import index_client, make_finder
 
         assert report.location is not None
+        self._config = config
         self.client = index_client(config, report.location)
         self.finder = make_finder(config, self.client, gate)
         self.llm = None
@@ -213,7 +225,14 @@ class _Changelogs:
                 from jobs.index.tags import DEFAULT_SERVER, repository_url
                 from jobs.manifests.pins import at_depth
 
-                page, url = at_depth(update.dependency, page), repository_url(update.dependency, DEFAULT_SERVER)
+                # the GitHub sources read through [changelogs] github_api_url, else public GitHub: an action of a
+                # GitHub Enterprise server is never looked up on github.com, where the same name may be another's
+                server = os.environ.get("GITHUB_SERVER_URL") or DEFAULT_SERVER
+                public = server.rstrip("/") == DEFAULT_SERVER or bool(self._config.changelogs.github_api_url)
+                page = at_depth(update.dependency, page)
+                url = repository_url(update.dependency, DEFAULT_SERVER) if public else None
+                if url is None:
+                    continue
             changelog = self.finder.find(name, update.old, update.new, page, repository_url=url)
             summary = summarize(changelog, self.llm) if self.llm is not None and changelog.sections else None
             entries.append(pr_entry(changelog, render_markdown(summary) if summary else None))
@@ -499,7 +518,12 @@ class DependencyUpdates:
             return result("skipped", f"tests {tests.outcome.replace('_', ' ')}: no pull request "
                                      "(on_test_failure = \"skip\")", tests=tests)
         if not same_tree:
-            self._publish(branch, sha, tips)
+            try:
+                self._publish(branch, sha, tips)
+            except PushRejected as exc:
+                if not _needs_workflow_permission(str(exc), change):
+                    raise
+                return result("skipped", WORKFLOW_PERMISSION, tests=tests)
         tested = sha if not same_tree else remote_sha  # the branch's head from now on: what the tests vouch for
         if open_pr is not None and self.recorder is not None:
             # at once: if updating the PR fails below, the store must not keep vouching for the previous head

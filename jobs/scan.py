@@ -195,7 +195,10 @@ def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[Pa
 
     if not config.lockfiles.enabled:
         return parsed, []
-    projects = lockfiles.detect(repo, tuple(config.lockfiles.formats), own_files(repo, config))
+    listing = own_files(repo, config)
+    projects = lockfiles.detect(repo, tuple(config.lockfiles.formats), listing)
+    if listing is not None:  # only the projects whose manifests discovery kept (not a test input's lock)
+        projects = [p for p in projects if p.manifest in parsed.files or p.lockfile in parsed.files]
     deps = list(parsed.dependencies)
     files = list(parsed.files)
     problems = list(parsed.problems)
@@ -340,8 +343,13 @@ def scan(
                     problems.append(Problem(dep.file, dep.line, f"{dep.name}: {page}"))
                 continue
             if dep.ecosystem != "python":
-                from jobs.manifests.pins import at_depth
+                from jobs.manifests.pins import at_depth, sha_mismatch
 
+                mismatch = sha_mismatch(dep, page)
+                if mismatch:
+                    statuses.append(DependencyStatus(dep, skipped_reason=mismatch))
+                    problems.append(Problem(dep.file, dep.line, f"{dep.raw_name}: {mismatch}"))
+                    continue
                 statuses.append(assess(dep, at_depth(dep, page), python=None,
                                        allow_prereleases=config.index.prereleases))
                 continue

@@ -23,6 +23,10 @@ class GitError(NightcrewError):
 
 
 _ERROR_PREFIXES = ("fatal:", "error:", "remote: error:", "! [", " ! [")
+# git push --porcelain writes a refused ref on standard output: "!<TAB>src:dst<TAB>[remote rejected] (why)"
+_PORCELAIN_REJECTED = re.compile(r"^!\t[^\t]*\t(\[[^\]]*\].*)$")
+# a hook's own words come as "remote: ..." lines, between git's progress lines
+_REMOTE_PROGRESS = re.compile(r"^remote: *(Counting|Compressing|Enumerating|Total|Resolving|Writing|Delta|$)")
 
 
 def error_line(output: str, returncode: int) -> str:
@@ -79,7 +83,18 @@ class Git:
             error: type[GitError] = GitError, stdin: str | None = None) -> str:
         proc = self._exec(args, cwd, env, stdin)
         if check and proc.returncode != 0:
-            message = error_line(proc.stderr or proc.stdout or "", proc.returncode)
+            output = proc.stderr or proc.stdout or ""
+            if args[:1] == ("push",):  # why a remote refused: its rejection status and a hook's words
+                why = [m[1] for m in map(_PORCELAIN_REJECTED.match, (proc.stdout or "").splitlines()) if m]
+                why += [line.strip() for line in (proc.stderr or "").splitlines() if line.startswith("remote:")
+                        and not _REMOTE_PROGRESS.match(line) and not line.startswith("remote: error:")]
+                output = "\n".join(why + [output]) if why else output
+                why_line = "; ".join(why)
+                message = error_line(output, proc.returncode)
+                if why_line and why_line not in message:
+                    message = f"{error_line(proc.stderr or proc.stdout or '', proc.returncode)}: {why_line}"[:500]
+                raise error(redact(message, self.secrets), f"git {args[0]}")
+            message = error_line(output, proc.returncode)
             raise error(redact(message, self.secrets), f"git {args[0]}")
         return proc.stdout.strip()
 

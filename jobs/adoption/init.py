@@ -61,6 +61,7 @@ class Proposal:
     config_text: str
     workflow_text: str
     files: dict[str, str] = field(default_factory=dict)
+    kept: tuple[str, ...] = ()  # files already on the base branch that the PR leaves as they are
 
 
 # -- survey ------------------------------------------------------------------------------------------------------
@@ -345,8 +346,14 @@ def pr_body(proposal: Proposal, preview: list[str] | None, preview_problem: str 
     else:
         lines.append("Nothing: every dependency is up to date with these settings.")
     lines += ["", "### Files", "", f"- `{CONFIG_FILE}`: only the settings that differ from the defaults, each "
-              "explained.", f"- `{WORKFLOW_FILE}`: the nightly run on GitHub Actions, on Python {s.python} "
-              f"(from `requires-python`) against `{s.default_branch}`."]
+              "explained."]
+    if WORKFLOW_FILE in proposal.kept:
+        lines.append(f"- `{WORKFLOW_FILE}` is already there: left as it is (`nightcrew init --pr --force` proposes "
+                     "nightcrew's own).")
+    else:
+        lines.append(f"- `{WORKFLOW_FILE}`: the nightly run on GitHub Actions, on Python {s.python} (from "
+                     f"`requires-python`) against `{s.default_branch}`. Pushing it needs a token with the "
+                     "`workflows` permission (not the Actions GITHUB_TOKEN).")
     if s.python_note:
         lines.append(f"- Note: {s.python_note}.")
     carried = proposal.carried

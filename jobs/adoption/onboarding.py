@@ -86,6 +86,12 @@ def onboard(repo: Path, config: Config, forge, gate, *, dry_run: bool = False, f
         git.export(base_sha, tree)
         proposal = propose(tree, config, git_repo=repo, base=base)
         on_base = (tree / CONFIG_FILE).is_file()
+        kept = [name for name in proposal.files if name != CONFIG_FILE and (tree / name).exists()]
+        if kept and not force:  # a file people wrote stays theirs: the PR leaves it out and says so
+            from dataclasses import replace
+
+            proposal = replace(proposal, files={k: v for k, v in proposal.files.items() if k not in kept},
+                               kept=tuple(kept))
 
     def result(action: str, reason: str | None = None, pull: PullRequest | None = None,
                shown: tuple[str, ...] = ()) -> Onboarding:

@@ -1,7 +1,8 @@
 """Versions of GitHub Actions and pre-commit hooks: the tags of their repositories.
 
-Through the GitHub API when a token is set and the repository is on the GitHub server (one request per 100
-tags), else with ``git ls-remote --tags`` (no token, any git host, ``file://`` too). Each tag that reads as a
+With ``git ls-remote --tags`` (one round trip for every tag, no token, any git host, ``file://`` too), and
+through the GitHub API when that fails and a token is set for the GitHub server (a private repository; one
+request per 100 tags, at most 1,000 tags). Each tag that reads as a
 version becomes one entry of a ``ProjectPage``: ``filename`` is the tag, ``url`` the commit it points to (an
 annotated tag's target). Tags carry no date: the cooldown treats them as releases of unknown age.
 """
@@ -52,23 +53,34 @@ def page_of(name: str, url: str, tags: Iterable[tuple[str, str]]) -> ProjectPage
 
 def ls_remote(url: str, *, timeout: float, secrets: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(tag, commit) pairs of ``git ls-remote --tags url``; peeled (``^{}``) entries give an annotated tag's
-    commit. Raises ``PackageIndexError`` with git's own message."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "echo", "SSH_ASKPASS": "echo",
-           "GCM_INTERACTIVE": "never"}
+    commit. Never asks for anything (no credential, passphrase or host-key prompt: a private repository fails at
+    once) and leaves no helper process behind on a timeout. Raises ``PackageIndexError`` with git's own message."""
+    import signal
+
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true",
+           "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"}
     try:
-        proc = subprocess.run(["git", "ls-remote", "--tags", "--", url], capture_output=True, text=True,
-                              timeout=timeout, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        raise PackageIndexError(f"git ls-remote --tags {redact(url, secrets)}: no answer in {timeout:g} s") from None
+        proc = subprocess.Popen(["git", "ls-remote", "--tags", "--", url], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
     except OSError as exc:
         raise PackageIndexError(f"git ls-remote: {exc.strerror}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # git and its remote helper (git-remote-https, ssh)
+        except OSError:
+            proc.kill()
+        proc.communicate()
+        raise PackageIndexError(f"git ls-remote --tags {redact(url, secrets)}: no answer in {timeout:g} s") from None
     if proc.returncode != 0:
-        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
         message = "; ".join(line.removeprefix("fatal: ") for line in lines[-2:]) or f"exit {proc.returncode}"
         raise PackageIndexError(redact(f"git ls-remote --tags {url}: {message}", secrets))
     plain: dict[str, str] = {}
     peeled: dict[str, str] = {}
-    for line in proc.stdout.splitlines():
+    for line in out.splitlines():
         sha, _, ref = line.partition("\t")
         if not ref.startswith("refs/tags/"):
             continue
@@ -105,13 +117,17 @@ class TagSource:
         return found
 
     def _page(self, name: str, url: str) -> ProjectPage | PackageIndexError:
+        """``git ls-remote`` first (one round trip, every tag); the GitHub API when that fails and a token may
+        read the repository (a private one)."""
         self.requests += 1
-        repository = github_repository(url, self.server) if self.reader is not None else None
         try:
-            if repository is not None:
-                return page_of(name, url, self.reader.tags(repository))
             return page_of(name, url, ls_remote(url, timeout=self.timeout, secrets=self.secrets))
         except PackageIndexError as exc:
-            return exc
+            failure = exc
+        repository = github_repository(url, self.server) if self.reader is not None else None
+        if repository is None:
+            return failure
+        try:
+            return page_of(name, url, self.reader.tags(repository))
         except NightcrewError as exc:
-            return PackageIndexError(str(exc))
+            return PackageIndexError(f"{failure.message}; GitHub API: {exc}")

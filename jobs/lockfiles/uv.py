@@ -84,8 +84,6 @@ class UvLock:
 def _members(manifest: str, workspace: object, files: Sequence[str]) -> tuple[str, ...]:
     """The member manifests of a uv workspace (``[tool.uv.workspace] members`` globs, less ``exclude``), relative
     to the repository: one lockfile locks them all."""
-    from fnmatch import fnmatchcase
-
     if not isinstance(workspace, dict):
         return ()
     folder = manifest.rpartition("/")[0]
@@ -93,7 +91,8 @@ def _members(manifest: str, workspace: object, files: Sequence[str]) -> tuple[st
 
     def globs(key: str) -> list[str]:
         value = workspace.get(key) or []
-        return [prefix + str(g).strip("/") for g in value if isinstance(g, str)] if isinstance(value, list) else []
+        return [prefix + str(g).strip("/").removeprefix("./") for g in value if isinstance(g, str)] \
+            if isinstance(value, list) else []
 
     members, exclude = globs("members"), globs("exclude")
     found = []
@@ -101,6 +100,24 @@ def _members(manifest: str, workspace: object, files: Sequence[str]) -> tuple[st
         if not path.endswith("/pyproject.toml") or path == manifest:
             continue
         member = path.rpartition("/")[0]
-        if any(fnmatchcase(member, g) for g in members) and not any(fnmatchcase(member, g) for g in exclude):
+        if any(_glob_match(member, g) for g in members) and not any(_glob_match(member, g) for g in exclude):
             found.append(path)
     return tuple(sorted(found))
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    """A folder against a uv workspace glob, segment by segment as uv's glob does: ``*`` stays inside one folder
+    name, ``**`` crosses any number of them; a leading ``./`` is nothing."""
+    from fnmatch import fnmatchcase
+
+    def segments(text: str) -> list[str]:
+        return [part for part in text.split("/") if part not in ("", ".")]
+
+    def match(names: list[str], parts: list[str]) -> bool:
+        if not parts:
+            return not names
+        if parts[0] == "**":
+            return any(match(names[i:], parts[1:]) for i in range(len(names) + 1))
+        return bool(names) and fnmatchcase(names[0], parts[0]) and match(names[1:], parts[1:])
+
+    return match(segments(path), segments(pattern))

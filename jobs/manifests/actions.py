@@ -1,22 +1,29 @@
 """GitHub Actions: the ``uses: owner/repo@ref`` and ``owner/repo/path@ref`` of workflows and composite actions.
 
 Local actions (``./path``) and Docker images (``docker://``) are reported as skipped with the reason; a ref
-that is no version tag (a branch, a short SHA) too. The dependency's name is ``owner/repo`` plus the path
-inside it, lower-cased (GitHub names are case-insensitive); the tags come from ``owner/repo``.
+that is no version tag (a branch, a short SHA) too. The dependency's name is the repository, ``owner/repo``
+(compared as PEP 503 compares names: case, ``_`` and ``.`` aside), so one release moves every action of one
+repository together; ``raw_name`` keeps the action as written (``actions/cache/restore``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from pathlib import Path
 
 import yaml
 
 from jobs.manifests.base import find_by_globs, relative
-from jobs.manifests.pins import Pin, compose, dependency, read_pin, scalar, walk_key
+from jobs.manifests.pins import Pin, compose, dependency, mapping_value, read_pin, scalar
 from jobs.models import Dependency, ParsedManifests, Problem
 
 ECOSYSTEM = "actions"
+
+
+def normalize(name: str) -> str:
+    """A name as nightcrew compares names (PEP 503's rule, keeping ``/``): ``Owner/My_Repo`` -> ``owner/my-repo``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def repository(name: str) -> str:
@@ -47,6 +54,32 @@ class ActionsFormat:
         return ParsedManifests(tuple(files), tuple(deps), tuple(problems))
 
 
+def _uses_nodes(root: yaml.Node) -> list[yaml.Node]:
+    """The ``uses`` values where GitHub reads them: ``jobs.<id>.uses`` (a reusable workflow),
+    ``jobs.<id>.steps[*].uses`` and a composite action's ``runs.steps[*].uses``; each node once (YAML aliases
+    repeat nodes), in file order. A ``uses`` key anywhere else (under ``with:`` or ``env:``) is data."""
+    found: dict[int, yaml.Node] = {}
+
+    def steps(owner: yaml.Node | None) -> None:
+        listing = mapping_value(owner, "steps") if isinstance(owner, yaml.MappingNode) else None
+        for step in listing.value if isinstance(listing, yaml.SequenceNode) else ():
+            value = mapping_value(step, "uses") if isinstance(step, yaml.MappingNode) else None
+            if value is not None:
+                found.setdefault(id(value), value)
+
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    jobs = mapping_value(root, "jobs")
+    for _key, job in jobs.value if isinstance(jobs, yaml.MappingNode) else ():
+        if isinstance(job, yaml.MappingNode):
+            value = mapping_value(job, "uses")
+            if value is not None:
+                found.setdefault(id(value), value)
+            steps(job)
+    steps(mapping_value(root, "runs"))
+    return sorted(found.values(), key=lambda n: n.start_mark.index)
+
+
 def parse_text(text: str, file: str) -> ParsedManifests:
     try:
         root = compose(text)
@@ -57,8 +90,7 @@ def parse_text(text: str, file: str) -> ParsedManifests:
     deps: list[Dependency] = []
     if root is None:
         return ParsedManifests((file,))
-    found = sorted(((v.start_mark.index, v) for _m, v in walk_key(root, "uses")), key=lambda p: p[0])
-    for _at, node in found:
+    for node in _uses_nodes(root):
         value = scalar(node, text)
         if value is None:
             if isinstance(node, yaml.ScalarNode):
@@ -70,7 +102,7 @@ def parse_text(text: str, file: str) -> ParsedManifests:
 
 
 def _skipped(raw: str, file: str, line: int, reason: str) -> Dependency:
-    return Dependency(name=raw.lower(), raw_name=raw, specifier="", file=file, line=line, section="uses",
+    return Dependency(name=normalize(raw.partition("@")[0]), raw_name=raw, specifier="", file=file, line=line, section="uses",
                       skipped_reason=reason, ecosystem=ECOSYSTEM)
 
 
@@ -86,7 +118,7 @@ def _dependency(value, text: str, file: str) -> Dependency:  # type: ignore[no-u
         return _skipped(raw, file, value.line, "not owner/repo@ref")
     pin: Pin = read_pin(text, value.start + len(action) + 1, ref, value.node_end)
     section = "uses (quoted)" if value.quoted else "uses"
-    name = action.lower()
-    dep = dependency(name, action, pin, file=file, line=value.line, section=section, ecosystem=ECOSYSTEM,
-                     source=repository(name))
-    return dep
+    # one release of one repository moves every action in it (github/codeql-action/init, .../analyze) together
+    name = normalize(repository(action))
+    return dependency(name, action, pin, file=file, line=value.line, section=section, ecosystem=ECOSYSTEM,
+                      source=repository(action))

@@ -2,41 +2,68 @@
 
 The files are the repository's (``git ls-files --cached --others --exclude-standard``: what git tracks or would
 track, nothing it ignores), or a walk of the tree where it is no git work tree (the exported base a run scans).
-Left out: folders that are clearly not the project's own (test fixtures and data, vendored code, virtual
-environments, ``node_modules``, build output, hidden folders other than ``.github``) and the configured
-``[manifests] exclude`` globs. Requirements files are found by the usual names (``requirements*.txt``,
-``*-requirements.txt``, ``requirements/*.txt``), and every ``pyproject.toml``; pip-compile sources (``*.in``)
-are found by the lockfile detection next to their compiled file.
+Left out: folders that are clearly not the project's own (test fixtures and data, templates, vendored code,
+virtual environments, ``node_modules``, hidden caches), test input (a manifest in a subfolder of ``tests/``
+that no tox, nox, CI or docs configuration names), ``.txt`` files whose lines are no requirements, and the
+configured ``[manifests] exclude`` globs. Requirements and constraints files are found by the usual names
+(``requirements*.txt``, ``*-requirements.txt``, ``constraints*.txt``, any ``.txt`` below ``requirements/``),
+and every ``pyproject.toml``; pip-compile sources (``*.in``) are found by the lockfile detection next to their
+compiled file. The rules were checked against the file listings of 23 well-known Python repositories.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-# Folder names whose contents are not the project's own manifests.
+# Folder names whose contents are not the project's own manifests (build output is left to .gitignore).
 NOT_OWN = frozenset({
     "node_modules", "site-packages", "__pypackages__", "__pycache__", "venv", "virtualenv",
     "vendor", "vendored", "_vendor", "third_party", "third-party", "fixtures", "fixture", "testdata", "test_data",
-    "test-data", "data", "resources", "cassettes", "snapshots", "build", "dist",
+    "test-data", "data", "resources", "cassettes", "snapshots", "test_artifacts", "sample_data", "corpus",
+    "template", "templates", "skeleton", "skeletons", "cookiecutter",
 })
-VISIBLE_DOT_FOLDERS = frozenset({".github", ".ci", ".circleci", ".gitlab"})
+# Hidden folders that hold caches or environments; other committed hidden folders (.github, .travis, .ci ...) are
+# deliberate configuration and are read.
+HIDDEN_NOT_OWN = frozenset({".git", ".hg", ".svn", ".tox", ".nox", ".venv", ".nightcrew", ".eggs", ".direnv",
+                            ".idea", ".vscode", ".cache", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+CI_FOLDERS = frozenset({".github", ".gitlab", ".circleci", ".travis", ".ci", ".azure-pipelines", ".buildkite"})
+TEST_ROOTS = frozenset({"tests", "test", "testing"})
+REQUIREMENT_FOLDERS = frozenset({"requirements", "requirements.d", "reqs"})
+# Files whose text says which manifests the project's automation installs (tox, nox, CI, docs builds).
+REFERENCE_GLOBS = ("tox.ini", "noxfile.py", "setup.cfg", "Makefile", "pyproject.toml", ".readthedocs.y*ml",
+                   ".github/workflows/*.y*ml", ".gitlab-ci.yml", "azure-pipelines.yml", ".circleci/config.yml",
+                   ".travis.yml")
 
 
 def not_own(path: str, root: Path | None = None) -> str | None:
     """Why ``path`` (relative, POSIX) is not one of the project's own manifests, or None."""
     parts = PurePosixPath(path).parts[:-1]
+    in_ci = bool(parts) and parts[0] in CI_FOLDERS  # CI configuration is the project's own, whatever its folders
     for depth, part in enumerate(parts):
-        if part.startswith(".") and part not in VISIBLE_DOT_FOLDERS:
+        if part in HIDDEN_NOT_OWN or (part.startswith(".") and part.endswith("cache")):
             return f"in the hidden folder {part}/"
-        if part.lower() in NOT_OWN:
+        if not in_ci and part.lower() in NOT_OWN:
             return f"in a {part}/ folder"
         if root is not None and (root.joinpath(*parts[:depth + 1]) / "pyvenv.cfg").is_file():
             return f"in the virtual environment {'/'.join(parts[:depth + 1])}/"
     return None
+
+
+def below_test_root(path: str) -> bool:
+    """A manifest in a subfolder of a test folder (``tests/demo_pkg/pyproject.toml``): test input, unless the
+    project's automation names it. Files right in the test folder, or in its ``requirements/`` folder, are the
+    test suite's own (``tests/requirements/py3.txt``)."""
+    parts = [p.lower() for p in PurePosixPath(path).parts[:-1]]
+    for index, part in enumerate(parts):
+        if part in TEST_ROOTS:
+            rest = parts[index + 1:]
+            return bool(rest) and not all(p in REQUIREMENT_FOLDERS for p in rest)
+    return False
 
 
 def excluded(path: str, patterns: Sequence[str]) -> bool:
@@ -61,8 +88,8 @@ def repository_files(root: Path) -> list[str]:
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
         rel = here.relative_to(root).as_posix()
-        dirs[:] = sorted(d for d in dirs if d != ".git" and not (here / d / "pyvenv.cfg").is_file()
-                         and d not in NOT_OWN and (not d.startswith(".") or d in VISIBLE_DOT_FOLDERS))
+        dirs[:] = sorted(d for d in dirs if d not in HIDDEN_NOT_OWN and not (here / d / "pyvenv.cfg").is_file()
+                         and d != "node_modules")
         found.extend(name if rel == "." else f"{rel}/{name}" for name in names)
     return sorted(found)
 
@@ -74,12 +101,53 @@ def _is_top(root: Path) -> bool:
 
 
 def is_requirements(path: str) -> bool:
-    name = PurePosixPath(path).name.lower()
-    folder = PurePosixPath(path).parent.name.lower()
+    """A requirements or constraints file by its name: ``requirements*.txt``, ``*-requirements.txt``,
+    ``constraints*.txt``, ``*-constraints.txt``, or any ``.txt`` below a ``requirements/`` (``requirements.d``,
+    ``reqs``) folder."""
+    pure = PurePosixPath(path)
+    name = pure.name.lower()
     if not name.endswith(".txt"):
         return False
-    return name.startswith("requirements") or name.endswith(("-requirements.txt", "_requirements.txt")) or \
-        folder == "requirements"
+    if any(p.lower() in REQUIREMENT_FOLDERS for p in pure.parts[:-1]):
+        return True
+    stem = name[:-4]
+    return any(stem.startswith(word) or stem.endswith((f"-{word}", f"_{word}"))
+               for word in ("requirements", "constraints"))
+
+
+_OPTION = re.compile(r"^-{1,2}[A-Za-z]")
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*(\(?\s*[<>=!~]|@|;|$)")
+
+
+def reads_as_requirements(text: str) -> bool:
+    """Whether a ``.txt`` found by its name holds requirement lines (a doctest or a Jinja template named
+    ``test_requirements.txt`` does not): every one of its first 30 meaningful lines is a requirement, a URL or
+    path, or a pip option."""
+    if "{%" in text or "{{" in text:
+        return False
+    seen = 0
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip().rstrip("\\").strip()
+        if not line:
+            continue
+        seen += 1
+        if not (_OPTION.match(line) or _REQUIREMENT.match(line) or "://" in line or line.startswith((".", "/"))):
+            return False
+        if seen >= 30:
+            break
+    return True
+
+
+def references(root: Path, files: Sequence[str]) -> str:
+    """The text of the files that say which manifests the automation installs (see ``REFERENCE_GLOBS``)."""
+    texts = []
+    for path in files:
+        if any(fnmatchcase(path, g) for g in REFERENCE_GLOBS):
+            try:
+                texts.append((root / path).read_text(encoding="utf-8", errors="replace")[:1_000_000])
+            except OSError:
+                continue
+    return "\n".join(texts)
 
 
 def discover(root: Path, format_name: str, files: Sequence[str], exclude: Sequence[str] = ()) -> list[Path]:
@@ -90,4 +158,22 @@ def discover(root: Path, format_name: str, files: Sequence[str], exclude: Sequen
         wanted = [f for f in files if PurePosixPath(f).name == "pyproject.toml"]
     else:
         return []
-    return [root / f for f in wanted if not_own(f, root) is None and not excluded(f, exclude)]
+    wanted = [f for f in wanted if not_own(f, root) is None and not excluded(f, exclude)]
+    named = None
+    kept = []
+    for path in wanted:
+        if below_test_root(path):
+            if named is None:
+                named = references(root, files)
+            folder = str(PurePosixPath(path).parent)
+            if path not in named and (format_name != "pyproject" or folder not in named):
+                continue
+        if format_name == "requirements":
+            try:
+                text = (root / path).read_text(encoding="utf-8", errors="replace")[:200_000]
+            except OSError:
+                continue
+            if not reads_as_requirements(text):
+                continue
+        kept.append(root / path)
+    return kept

@@ -20,8 +20,11 @@ from packaging.version import InvalidVersion, Version
 from jobs.models import Dependency, ProjectPage, Span
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-# the tag a comment after a SHA pin names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0"
-_COMMENT_TAG_RE = re.compile(r"^(?P<gap>[ \t]+#[ \t]*(?:tag[ \t]*=[ \t]*|pin[ \t]*@[ \t]*|@)?)(?P<tag>[^\s#]+)")
+# the tag a comment after a SHA pin names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0", pre-commit's "# frozen: v4.1.0"
+_COMMENT = r"[ \t]+#[ \t]*(?:tag[ \t]*=[ \t]*|pin[ \t]*@[ \t]*|frozen:[ \t]*|@)?"
+_COMMENT_TAG_RE = re.compile(rf"^(?P<gap>{_COMMENT})(?P<tag>[^\s#'\"]+)")
+# a SHA pin's specifier: the SHA, the closing quote of a quoted scalar if any, the comment, the tag
+SHA_PIN_RE = re.compile(rf"^(?P<sha>[0-9a-f]{{40}})(?P<mid>['\"]?{_COMMENT})(?P<tag>[^\s#'\"]+)$")
 _TAG_DEPTH_RE = re.compile(r"^[^\d]*(\d+(?:\.\d+)*)")
 
 
@@ -55,10 +58,14 @@ def scalar(node: yaml.Node, text: str) -> Scalar | None:
 
 
 def walk_key(node: yaml.Node, key: str) -> Iterator[tuple[yaml.MappingNode, yaml.Node]]:
-    """Every (mapping, value node) pair whose key is ``key``, anywhere below ``node``."""
-    stack = [node]
+    """Every (mapping, value node) pair whose key is ``key``, anywhere below ``node``; a node reached again through
+    a YAML alias is visited once (an alias may even contain itself)."""
+    stack, seen = [node], set()
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, yaml.MappingNode):
             for k, v in current.value:
                 if isinstance(k, yaml.ScalarNode) and k.value == key:
@@ -66,7 +73,6 @@ def walk_key(node: yaml.Node, key: str) -> Iterator[tuple[yaml.MappingNode, yaml
                 stack.append(v)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
-    return
 
 
 def mapping_value(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
@@ -101,7 +107,8 @@ class Pin:
 
 def read_pin(text: str, ref_start: int, ref: str, after: int) -> Pin:
     """The pin whose ref sits at ``text[ref_start:ref_start + len(ref)]``; ``after`` is where the YAML scalar
-    ends (after its closing quote), where a SHA pin's version comment starts."""
+    ends (after its closing quote), where a SHA pin's version comment starts. A SHA pin's span runs from the SHA
+    to the end of the comment's tag (across a closing quote), so one splice moves both."""
     span = Span(ref_start, ref_start + len(ref))
     if SHA_RE.match(ref):
         line_end = text.find("\n", after)
@@ -129,11 +136,30 @@ def dependency(name: str, raw_name: str, pin: Pin, *, file: str, line: int, sect
 
 def pin_tag(dep: Dependency) -> str | None:
     """The tag a pin stands for: the ref itself, or the tag a SHA pin's comment names."""
-    first = dep.specifier.split()[0] if dep.specifier else ""
-    if SHA_RE.match(first):
-        found = _COMMENT_TAG_RE.match(dep.specifier[len(first):])
-        return found["tag"] if found else None
-    return dep.specifier or None
+    found = SHA_PIN_RE.match(dep.specifier or "")
+    if found:
+        return found["tag"]
+    return None if not dep.specifier or SHA_RE.match(dep.specifier) else dep.specifier
+
+
+def pin_sha(dep: Dependency) -> str | None:
+    """The commit a SHA pin names, else None."""
+    found = SHA_PIN_RE.match(dep.specifier or "")
+    return found["sha"] if found else None
+
+
+def sha_mismatch(dep: Dependency, page: ProjectPage) -> str | None:
+    """Why a SHA pin cannot be trusted, or None: its comment names an exact tag (``v4.1.0``) whose commit is
+    another (a comment left behind by a hand edit, or a tag moved upstream). A moving tag (``v4``) moves by
+    design: its old commit is no mismatch."""
+    sha, tag = pin_sha(dep), pin_tag(dep)
+    if sha is None or tag is None or tag_depth(tag) < 3:
+        return None
+    commits = {f.url for f in page.files if f.filename == tag}
+    if not commits or sha in commits:
+        return None
+    return (f"the pinned commit {sha[:12]} is not tag {tag} ({next(iter(commits))[:12]}): not updated until the "
+            "comment or the SHA is corrected")
 
 
 def at_depth(dep: Dependency, page: ProjectPage) -> ProjectPage:
@@ -158,12 +184,11 @@ def new_pin_text(dep: Dependency, version: Version, page: ProjectPage, *, to_sha
     if not files:
         raise ValueError(f"no tag for {version}")
     tag, sha = files[0].filename, files[0].url
-    old_tag = pin_tag(dep) or ""
-    first = dep.specifier.split()[0]
-    if SHA_RE.match(first):
+    pinned = SHA_PIN_RE.match(dep.specifier)
+    if pinned:
         if not SHA_RE.match(sha):
             raise ValueError(f"no commit known for tag {tag}")
-        return sha + dep.specifier[len(first):len(dep.specifier) - len(old_tag)] + tag
+        return sha + pinned["mid"] + tag
     if to_sha and dep.section == "uses":
         if not SHA_RE.match(sha):
             raise ValueError(f"no commit known for tag {tag}")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from jobs.manifests.actions import normalize
 from jobs.manifests.base import find_by_globs, relative
 from jobs.manifests.pins import compose, dependency, mapping_value, read_pin, scalar
 from jobs.models import Dependency, ParsedManifests, Problem
@@ -20,14 +21,22 @@ ECOSYSTEM = "pre-commit"
 
 
 def hook_name(url: str) -> str:
-    """The name a hook repository goes by: the last two parts of its URL's path without ``.git`` (``owner/repo``
-    on a forge, also for ``file://`` and ``git@host:owner/repo`` URLs)."""
+    """The name a hook repository goes by: the last two parts of its URL's path without ``.git`` (``owner/repo``),
+    behind the host for a forge other than GitHub (``gitlab.com/group/hooks``), so it never shares a name (and
+    tags) with a GitHub action; compared as PEP 503 compares names."""
     try:
         path = urlsplit(url).path if "://" in url else url.partition(":")[2] or url
     except ValueError:
         path = url
-    parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
-    return "/".join(parts[-2:]).lower() or url.lower()
+    parts = [p for p in path.strip("/").removesuffix(".git").split("/") if p]
+    name = "/".join(parts[-2:]) or url
+    try:
+        host = (urlsplit(url).hostname or "") if "://" in url else url.partition("@")[2].partition(":")[0]
+    except ValueError:
+        host = ""
+    if host and host.lower() not in ("github.com", "www.github.com"):  # another forge: its own namespace
+        name = f"{host}/{name}"
+    return normalize(name)
 
 
 class PreCommitFormat:

@@ -206,3 +206,17 @@ def test_onboarding_pr_on_github(static_index: StaticIndex, tmp_path: Path, env:
         assert remote_sha(remote, "nightcrew/onboarding") == remote_sha(Path(other / ".git"), "HEAD")
     finally:
         hub.stop()
+
+
+def test_onboarding_leaves_a_workflow_people_wrote(static_index: StaticIndex, tmp_path: Path,
+                                                   env: dict[str, str]) -> None:
+    mine = "name: nightcrew\non: workflow_dispatch\njobs: {}\n"
+    work, remote = make_repo(tmp_path, static_index, {".github/workflows/nightcrew.yml": mine})
+    code, data, err = init(work, "--pr", "--forge", "local", env=env)
+    assert (code, data["action"]) == (0, "opened"), err
+    files = subprocess.run(["git", "--git-dir", str(remote), "diff", "--name-only", "main", "nightcrew/onboarding"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    assert files == ["nightcrew.toml"]
+    shown = CliRunner().invoke(cli, ["prs", "show", str(data["pr"]["number"]), "--repo", str(work), "--format",
+                                     "table"]).stdout
+    assert "`.github/workflows/nightcrew.yml` is already there: left as it is" in shown

@@ -233,3 +233,26 @@ def test_live_tags_of_a_real_action() -> None:
     assert not isinstance(page, Exception), page
     versions = sorted(at_depth(dep, page).versions())
     assert [str(v) for v in versions][:4] == ["1", "2", "3", "4"]
+
+
+def test_a_remote_that_refuses_workflow_changes_is_one_clear_skip(project: Project, upstreams: dict,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub refuses a push touching .github/workflows/ from a token without the `workflows` permission (the
+    Actions GITHUB_TOKEN): the bare remote's pre-receive hook answers the same way."""
+    monkeypatch.setenv("GITHUB_SERVER_URL", upstreams["server"].as_uri())
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    add_pins(project, upstreams, extra="\n[updates.cooldown]\ndefault_days = 0\n")
+    hook = project.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do\n"
+                    "  base=$old; case $old in *[!0]*) ;; *) base=refs/heads/main ;; esac\n"
+                    "  if git diff --name-only \"$base\" \"$new\" 2>/dev/null | grep -q '^.github/workflows/'; then\n"
+                    "    echo \"refusing to allow a GitHub App to create or update workflow "
+                    "\\`.github/workflows/ci.yml\\` without \\`workflows\\` permission\" >&2; exit 1\n"
+                    "  fi\ndone\nexit 0\n")
+    hook.chmod(0o755)
+    code, data, err = run_updates(project)
+    changes = by_branch(data)
+    action = changes["nightcrew/acme-setup-thing-1.1.0"]
+    assert action["action"] == "skipped" and "`workflows`" in action["reason"], action["reason"]
+    assert changes["nightcrew/hooks-checks-0.2.0"]["action"] == "opened"  # other files still go through
+    assert code == 0, err

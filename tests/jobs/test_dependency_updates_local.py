@@ -159,6 +159,9 @@ def test_push_rejected_is_one_failed_change_and_the_run_goes_on(project: Project
     changes = by_branch(data)
     assert changes["nightcrew/mathlib-2.0.0"]["action"] == "failed"
     assert changes["nightcrew/mathlib-2.0.0"]["reason"].startswith("git push:")
+    # why the remote said no: its rejection status and the hook's own words, on the same line
+    assert "remote: protected" in changes["nightcrew/mathlib-2.0.0"]["reason"]
+    assert "pre-receive hook declined" in changes["nightcrew/mathlib-2.0.0"]["reason"]
     assert changes["nightcrew/mathlib-1.1.0"]["action"] == "opened"
     assert "nightcrew: error: nightcrew/mathlib-2.0.0: git push:" in err
 

@@ -17,6 +17,11 @@ def text_at(text: str, dep) -> str:  # type: ignore[no-untyped-def]
     return text[dep.span.start:dep.span.end]
 
 
+def composite(*lines: str) -> str:
+    """A composite action whose steps are ``lines`` (each ``- uses: ...``)."""
+    return "runs:\n  using: composite\n  steps:\n" + "".join(f"    {line}\n" for line in lines)
+
+
 def test_workflow_uses_every_shape() -> None:
     text = (
         "jobs:\r\n"
@@ -37,14 +42,13 @@ def test_workflow_uses_every_shape() -> None:
     deps = {d.raw_name: d for d in parsed.dependencies}
     assert parsed.problems == ()
     flow = deps["octo/flows/.github/workflows/release.yml"]
-    assert (flow.name, flow.pep440, flow.line, text_at(text, flow)) == (
-        "octo/flows/.github/workflows/release.yml", "==2.3.0", 3, "v2.3.0")
+    assert (flow.name, flow.pep440, flow.line, text_at(text, flow)) == ("octo/flows", "==2.3.0", 3, "v2.3.0")
     checkout = deps["actions/checkout"]
     assert text_at(text, checkout) == f"{SHA_A} # tag=v4.1.0" == checkout.specifier and checkout.pep440 == "==4.1.0"
     python = deps["actions/setup-python"]
     assert (text_at(text, python), python.section, python.pep440) == ("v5", "uses (quoted)", "==5")
     cache = deps["Actions/Cache/restore"]
-    assert (cache.name, cache.source) == ("actions/cache/restore", "actions/cache")
+    assert (cache.name, cache.source) == ("actions/cache", "Actions/Cache")  # one repository, one release
     reasons = {d.raw_name: d.skipped_reason for d in parsed.dependencies if d.skipped_reason}
     assert reasons == {
         "octo/nocomment": "pinned to a commit without a version comment (# vX.Y.Z)",
@@ -80,7 +84,7 @@ def test_pre_commit_remote_repos_only() -> None:
     deps = precommit.parse_text(text, ".pre-commit-config.yaml").dependencies
     assert [(d.name, d.source, d.line, d.skipped_reason) for d in deps] == [
         ("astral-sh/ruff-pre-commit", "https://github.com/astral-sh/ruff-pre-commit", 5, None),
-        ("sub/hooks", "git@gitlab.com:group/sub/hooks.git", 8, None),
+        ("gitlab-com/sub/hooks", "git@gitlab.com:group/sub/hooks.git", 8, None),  # never a GitHub name
         ("octo/norev", "https://github.com/octo/norev", 13, "no 'rev'"),
     ]
     assert text_at(text, deps[0]) == "v0.6.9" and text_at(text, deps[1]) == "1.2.0"
@@ -94,7 +98,7 @@ TAGS = page(("v4", SHA_B), ("v4.1.0", SHA_A), ("4.2.0", SHA_B), ("v4.2.0", SHA_B
 
 
 def test_pins_keep_their_depth_and_style() -> None:
-    text = f"steps:\n  - uses: o/a@v4\n  - uses: o/a@v4.1.0\n  - uses: o/a@{SHA_A}   # v4.1.0 (latest)\n"
+    text = composite("- uses: o/a@v4", "- uses: o/a@v4.1.0", f"- uses: o/a@{SHA_A}   # v4.1.0 (latest)")
     major, minor, sha = actions.parse_text(text, "w.yml").dependencies
     assert sorted(str(v) for v in at_depth(major, TAGS).versions()) == ["4", "5"]
     assert [f.filename for f in at_depth(minor, TAGS).files] == ["v4.1.0", "v4.2.0", "v5.0.0"]
@@ -102,12 +106,12 @@ def test_pins_keep_their_depth_and_style() -> None:
     assert new_pin_text(minor, Version("4.2.0"), TAGS) == "v4.2.0"
     assert new_pin_text(sha, Version("4.2.0"), TAGS) == f"{SHA_B}   # v4.2.0"
     assert new_pin_text(minor, Version("4.2.0"), TAGS, to_sha=True) == f"{SHA_B} # v4.2.0"
-    quoted = actions.parse_text('steps:\n  - uses: "o/a@v4.1.0"\n', "w.yml").dependencies[0]
+    quoted = actions.parse_text(composite('- uses: "o/a@v4.1.0"'), "w.yml").dependencies[0]
     assert new_pin_text(quoted, Version("4.2.0"), TAGS, to_sha=True) == "v4.2.0"  # a comment cannot go in quotes
 
 
 def test_edits_are_verified_by_reparsing() -> None:
-    text = f"steps:\n  - uses: o/a@v4.1.0  # pinned\n  - uses: o/a@{SHA_A} # v4.1.0\n  - uses: o/b@v1\n"
+    text = composite("- uses: o/a@v4.1.0  # pinned", f"- uses: o/a@{SHA_A} # v4.1.0", "- uses: o/b@v1")
     tag, sha, other = actions.parse_text(text, "w.yml").dependencies
     new = Version("4.2.0")
     after = edit.edit_text("w.yml", text, [Update(tag, Version("4.1.0"), new, "minor", "v4.2.0"),
@@ -121,3 +125,52 @@ def test_edits_are_verified_by_reparsing() -> None:
     else:
         raise AssertionError("an edit whose comment names the old tag was accepted")
     del other
+
+
+def test_yaml_shapes_people_write() -> None:
+    """Anchors and aliases (an alias may even hold itself), quoted SHA pins, pre-commit's frozen comments, and
+    ``uses`` keys that are data."""
+    looping = "x: &a\n  - *a\njobs:\n  j:\n    steps:\n      - uses: o/a@v1.0.0\n"
+    [dep] = actions.parse_text(looping, "w.yml").dependencies
+    assert dep.name == "o/a"
+    anchored = ("x-steps: &c {uses: actions/checkout@v4.1.0}\njobs:\n  a:\n    steps: [*c]\n"
+                "  b:\n    steps: [*c]\n    env: {uses: not/an-action@v1}\n")
+    deps = actions.parse_text(anchored, "w.yml").dependencies
+    assert [(d.name, d.line) for d in deps] == [("actions/checkout", 1)]  # one place, edited once
+    quoted = f"runs:\n  steps:\n    - uses: 'o/a@{SHA_A}' # v4.1.0\n"
+    [dep] = actions.parse_text(quoted, "w.yml").dependencies
+    assert dep.pep440 == "==4.1.0" and text_at(quoted, dep) == f"{SHA_A}' # v4.1.0"
+    new = new_pin_text(dep, Version("4.2.0"), TAGS)
+    assert new == f"{SHA_B}' # v4.2.0"
+    after = edit.edit_text("w.yml", quoted, [Update(dep, Version("4.1.0"), Version("4.2.0"), "minor", new)])
+    assert after == quoted.replace(f"{SHA_A}' # v4.1.0", f"{SHA_B}' # v4.2.0")
+    frozen = f"repos:\n- repo: https://github.com/o/hooks\n  rev: {SHA_A}  # frozen: v1.2.3\n"
+    [dep] = precommit.parse_text(frozen, ".pre-commit-config.yaml").dependencies
+    assert (dep.pep440, dep.skipped_reason) == ("==1.2.3", None)
+
+
+def test_a_sha_that_is_not_its_comments_tag_is_not_trusted() -> None:
+    from jobs.manifests.pins import sha_mismatch
+
+    text = composite(f"- uses: o/a@{SHA_B} # v4.1.0", f"- uses: o/a@{SHA_A} # v4.1.0", f"- uses: o/a@{SHA_A} # v4")
+    wrong, right, moving = actions.parse_text(text, "w.yml").dependencies
+    assert "is not tag v4.1.0" in (sha_mismatch(wrong, TAGS) or "")
+    assert sha_mismatch(right, TAGS) is None
+    assert sha_mismatch(moving, TAGS) is None  # v4 moves by design
+
+
+def test_names_compare_as_package_names_do() -> None:
+    from jobs.planner import matches
+
+    [dep] = actions.parse_text(composite("- uses: Owner/My_Repo.py@v1.0.0"), "w.yml").dependencies
+    assert dep.name == "owner/my-repo-py" and dep.source == "Owner/My_Repo.py"
+    assert matches(dep.name, "owner/my_repo.py") and matches(dep.name, "Owner/*")
+
+
+def test_uv_workspace_globs_stay_inside_one_folder_name() -> None:
+    from jobs.lockfiles.uv import _members
+
+    files = ["pyproject.toml", "packages/a/pyproject.toml", "packages/a/examples/demo/pyproject.toml",
+             "packages/b/pyproject.toml", "libs/x/y/pyproject.toml"]
+    assert _members("pyproject.toml", {"members": ["./packages/*", "libs/**"], "exclude": ["packages/b"]}, files) == (
+        "libs/x/y/pyproject.toml", "packages/a/pyproject.toml")
