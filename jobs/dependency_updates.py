@@ -652,7 +652,8 @@ class DependencyUpdates:
     def _age_notice(self, report: ScanReport) -> None:
         """Once per run: a cooldown is set but the index gives no upload times, so release ages are unknown."""
         cooldown = self.config.updates.cooldown
-        pages = [p for p in report.pages.values() if p.files]
+        python = {s.dependency.name for s in report.statuses if s.dependency.ecosystem == "python"}
+        pages = [p for name, p in report.pages.items() if p.files and name in python]  # tags are dated apart
         if cooldown.default_days <= 0 and not cooldown.packages and not any(
                 (cooldown.major_days, cooldown.minor_days, cooldown.patch_days)):
             return

@@ -43,23 +43,37 @@ repos:
 """
 
 
-def make_upstream(root: Path, tags: list[tuple[str, bool]]) -> tuple[Path, dict[str, str]]:
+def make_upstream(root: Path, tags: list[tuple[str, bool]], days_ago: dict[str, int] | None = None,
+                  ) -> tuple[Path, dict[str, str]]:
     """A bare repository at ``root`` whose commits carry ``tags`` in order (name, annotated); a major tag such as
-    ``v1`` is moved to each newer commit of its major, as actions do. Returns (bare path, tag -> commit)."""
+    ``v1`` is moved to each newer commit of its major, as actions do. Each release is made ``days_ago`` days ago
+    (default 30). Returns (bare path, tag -> commit)."""
+    import os
+    import time
+
     work = root.parent / (root.name + "-work")
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     shas: dict[str, str] = {}
     for number, (tag, annotated) in enumerate(tags):
         (work / "action.yml").write_text(f"name: thing\nruns:\n  using: node20\n  main: index{number}.js\n")
-        git(work, "add", ".")
-        git(work, "commit", "-qm", f"release {tag}")
+        when = f"@{int(time.time()) - 86400 * (days_ago or {}).get(tag, 30)} +0000"
+        env = {**os.environ, "GIT_AUTHOR_NAME": "Up", "GIT_AUTHOR_EMAIL": "up@example.org", "GIT_COMMITTER_NAME": "Up",
+               "GIT_COMMITTER_EMAIL": "up@example.org", "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when,
+               "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+        def run(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=work, check=True, capture_output=True, text=True,
+                                  env=env).stdout.strip()
+
+        run("add", ".")
+        run("commit", "-qm", f"release {tag}")
         if "." not in tag:  # a moving major tag
-            git(work, "tag", "-f", tag)
+            run("tag", "-f", tag)
         elif annotated:
-            git(work, "tag", "-a", tag, "-m", tag)
+            run("tag", "-a", tag, "-m", tag)
         else:
-            git(work, "tag", tag)
-        shas[tag] = git(work, "rev-parse", "HEAD")
+            run("tag", tag)
+        shas[tag] = run("rev-parse", "HEAD")
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(root)], check=True)
     return root, shas
 
@@ -256,3 +270,26 @@ def test_a_remote_that_refuses_workflow_changes_is_one_clear_skip(project: Proje
     assert action["action"] == "skipped" and "`workflows`" in action["reason"], action["reason"]
     assert changes["nightcrew/hooks-checks-0.2.0"]["action"] == "opened"  # other files still go through
     assert code == 0, err
+
+
+def test_a_tag_made_a_moment_ago_waits_out_the_cooldown(project: Project, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default cooldown (3 days) holds a fresh tag as it holds a fresh upload: the tag's own date is read
+    (one shallow fetch of the newest tags), so v1.2.0 made an hour ago waits and v1.1.0 from last month goes."""
+    server = tmp_path / "gitserver"
+    _, shas = make_upstream(server / "acme" / "setup-thing", [("v1.0.0", False), ("v1.1.0", True), ("v1.2.0", True)],
+                            days_ago={"v1.0.0": 60, "v1.1.0": 30, "v1.2.0": 0})
+    monkeypatch.setenv("GITHUB_SERVER_URL", server.as_uri())
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    (project.work / ".github" / "workflows").mkdir(parents=True)
+    (project.work / ".github" / "workflows" / "ci.yml").write_text(
+        "jobs:\n  t:\n    steps:\n      - uses: acme/setup-thing@v1.0.0\n")
+    git(project.work, "add", ".")
+    git(project.work, "commit", "-qm", "workflow")
+    git(project.work, "push", "-q", "origin", "main")
+    code, data, err = run_updates(project, "--only", "acme/setup-thing")
+    assert code == 0, err
+    assert list(by_branch(data)) == ["nightcrew/acme-setup-thing-1.1.0"]
+    [waiting] = [w for w in data["waiting"] if w["name"] == "acme/setup-thing"]
+    assert waiting["version"] == "1.2.0" and waiting["released"] is not None
+    del shas
