@@ -20,6 +20,9 @@ from jobs.index.versions import assess, lowest_python
 from jobs.models import Dependency, DependencyStatus, ParsedManifests, Problem, ProjectPage
 
 
+_UNSET: list[str] = []  # "list the repository's files here" (None: discovery is off)
+
+
 @dataclass(frozen=True)
 class ScanReport:
     """Everything one scan found, ready for a renderer."""
@@ -76,12 +79,15 @@ def own_files(repo: Path, config: Config) -> list[str] | None:
     when discovery is off (the configured globs alone are read)."""
     if not config.manifests.discover:
         return None
-    from jobs.manifests.discover import excluded, not_own, repository_files
+    from jobs.manifests.discover import excluded, not_own, repository_files, virtualenvs
 
-    return [f for f in repository_files(repo) if not_own(f, repo) is None and not excluded(f, config.manifests.exclude)]
+    files = repository_files(repo)
+    venvs = virtualenvs(files)
+    return [f for f in files if not_own(f, venvs) is None and not excluded(f, config.manifests.exclude)]
 
 
-def read_manifests(repo: Path, config: Config) -> ParsedManifests:
+
+def read_manifests(repo: Path, config: Config, listing: list[str] | None = _UNSET) -> ParsedManifests:
     """Every configured format's files, parsed and merged (problems kept, nothing raised)."""
     files: list[str] = []
     deps: list[Dependency] = []
@@ -89,7 +95,7 @@ def read_manifests(repo: Path, config: Config) -> ParsedManifests:
     index_url: str | None = None
     extra: list[str] = []
     requires_python: str | None = None
-    listing = own_files(repo, config)
+    listing = own_files(repo, config) if listing is _UNSET else listing
     for name in config.manifests.formats:
         if manifests.ECOSYSTEMS.get(name, "python") not in config.updates.ecosystems:
             continue
@@ -184,7 +190,8 @@ def check_advisories(statuses: list[DependencyStatus], pages: dict, config: Conf
     return result, True, None, client.requests
 
 
-def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[ParsedManifests, list]:
+def apply_locks(repo: Path, parsed: ParsedManifests, config: Config,
+                listing: list[str] | None = _UNSET) -> tuple[ParsedManifests, list]:
     """The manifests as their lockfiles pin them: each direct dependency of a locked project carries its locked
     version (what runs) beside the specifier, the lockfile's other packages are added as transitive entries
     (``direct`` False, section ``lock``), and a pip-compile output gives way to its ``.in`` source (the file people
@@ -195,7 +202,7 @@ def apply_locks(repo: Path, parsed: ParsedManifests, config: Config) -> tuple[Pa
 
     if not config.lockfiles.enabled:
         return parsed, []
-    listing = own_files(repo, config)
+    listing = own_files(repo, config) if listing is _UNSET else listing
     projects = lockfiles.detect(repo, tuple(config.lockfiles.formats), listing)
     if listing is not None:  # only the projects whose manifests discovery kept (not a test input's lock)
         projects = [p for p in projects if p.manifest in parsed.files or p.lockfile in parsed.files]
@@ -306,8 +313,9 @@ def scan(
     gate: object | None = None,
 ) -> ScanReport:
     started = time.perf_counter()
-    parsed = read_manifests(repo, config)
-    parsed, projects = apply_locks(repo, parsed, config)
+    listing = own_files(repo, config)  # one walk of the repository for the manifests and the lockfiles
+    parsed = read_manifests(repo, config, listing)
+    parsed, projects = apply_locks(repo, parsed, config, listing)
     where = locate(config.index.url, config.index.extra_urls, parsed.index_url, parsed.extra_index_urls)
     python = project_python(parsed, config)
     checkable = [d for d in parsed.dependencies if d.skipped_reason is None and d.ecosystem == "python"]

@@ -40,16 +40,22 @@ REFERENCE_GLOBS = ("tox.ini", "noxfile.py", "setup.cfg", "Makefile", "pyproject.
                    ".travis.yml")
 
 
-def not_own(path: str, root: Path | None = None) -> str | None:
-    """Why ``path`` (relative, POSIX) is not one of the project's own manifests, or None."""
-    parts = PurePosixPath(path).parts[:-1]
+def virtualenvs(files: Sequence[str]) -> frozenset[str]:
+    """The folders of ``files`` that are virtual environments (they hold a ``pyvenv.cfg``)."""
+    return frozenset(f.rpartition("/")[0] for f in files if f.rpartition("/")[2] == "pyvenv.cfg")
+
+
+def not_own(path: str, venvs: frozenset[str] = frozenset()) -> str | None:
+    """Why ``path`` (relative, POSIX) is not one of the project's own manifests, or None. ``venvs``: the
+    repository's virtual-environment folders (``virtualenvs``)."""
+    parts = path.split("/")[:-1]  # plain string work: this runs for every file of the repository
     in_ci = bool(parts) and parts[0] in CI_FOLDERS  # CI configuration is the project's own, whatever its folders
     for depth, part in enumerate(parts):
         if part in HIDDEN_NOT_OWN or (part.startswith(".") and part.endswith("cache")):
             return f"in the hidden folder {part}/"
         if not in_ci and part.lower() in NOT_OWN:
             return f"in a {part}/ folder"
-        if root is not None and (root.joinpath(*parts[:depth + 1]) / "pyvenv.cfg").is_file():
+        if venvs and "/".join(parts[:depth + 1]) in venvs:
             return f"in the virtual environment {'/'.join(parts[:depth + 1])}/"
     return None
 
@@ -68,6 +74,8 @@ def below_test_root(path: str) -> bool:
 
 def excluded(path: str, patterns: Sequence[str]) -> bool:
     """Whether ``path`` matches one of the ``[manifests] exclude`` globs (``**`` crosses folders)."""
+    if not patterns:
+        return False
     return any(fnmatchcase(path, p) or fnmatchcase(path, p.replace("**/", "")) or PurePosixPath(path).match(p)
                for p in patterns)
 
@@ -82,8 +90,8 @@ def repository_files(root: Path) -> list[str]:
     inside = proc is not None and proc.returncode == 0 and _is_top(root)
     if inside:
         assert proc is not None
-        names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
-        return sorted(n for n in names if (root / n).is_file())
+        # a tracked file deleted from the working copy is still listed: callers check the few they read
+        return sorted(n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n)
     found: list[str] = []
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
@@ -104,11 +112,10 @@ def is_requirements(path: str) -> bool:
     """A requirements or constraints file by its name: ``requirements*.txt``, ``*-requirements.txt``,
     ``constraints*.txt``, ``*-constraints.txt``, or any ``.txt`` below a ``requirements/`` (``requirements.d``,
     ``reqs``) folder."""
-    pure = PurePosixPath(path)
-    name = pure.name.lower()
-    if not name.endswith(".txt"):
+    if not path.endswith((".txt", ".TXT")):
         return False
-    if any(p.lower() in REQUIREMENT_FOLDERS for p in pure.parts[:-1]):
+    *folders, name = path.lower().split("/")
+    if any(p in REQUIREMENT_FOLDERS for p in folders):
         return True
     stem = name[:-4]
     return any(stem.startswith(word) or stem.endswith((f"-{word}", f"_{word}"))
@@ -155,10 +162,11 @@ def discover(root: Path, format_name: str, files: Sequence[str], exclude: Sequen
     if format_name == "requirements":
         wanted = [f for f in files if is_requirements(f)]
     elif format_name == "pyproject":
-        wanted = [f for f in files if PurePosixPath(f).name == "pyproject.toml"]
+        wanted = [f for f in files if f == "pyproject.toml" or f.endswith("/pyproject.toml")]
     else:
         return []
-    wanted = [f for f in wanted if not_own(f, root) is None and not excluded(f, exclude)]
+    venvs = virtualenvs(files)
+    wanted = [f for f in wanted if not_own(f, venvs) is None and not excluded(f, exclude) and (root / f).is_file()]
     named = None
     kept = []
     for path in wanted:

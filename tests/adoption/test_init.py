@@ -142,6 +142,10 @@ def test_onboarding_pr_on_the_local_forge(static_index: StaticIndex, tmp_path: P
     files = subprocess.run(["git", "--git-dir", str(remote), "diff", "--name-only", "main", "nightcrew/onboarding"],
                            check=True, capture_output=True, text=True).stdout.split()
     assert files == [".github/workflows/nightcrew.yml", "nightcrew.toml"]
+    proposed = tmp_path / "proposed.toml"  # the config on the branch is one nightcrew accepts
+    proposed.write_text(subprocess.run(["git", "--git-dir", str(remote), "show", "nightcrew/onboarding:nightcrew.toml"],
+                                       check=True, capture_output=True, text=True).stdout)
+    assert load(proposed).updates.max_open_prs == 3
     number = data["pr"]["number"]
     listing = json.loads(CliRunner().invoke(cli, ["prs", "--repo", str(work), "--format", "json"]).stdout)
     assert [(p["number"], p["state"], p["title"]) for p in listing] == [(number, "open", "Configure nightcrew")]
