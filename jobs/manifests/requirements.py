@@ -216,6 +216,7 @@ class _Walk:
     problems: list[Problem] = field(default_factory=list)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
+    index_by_entry: dict[str, str] = field(default_factory=dict)  # the --index-url each top-level file ends with
     seen: set[Path] = field(default_factory=set)
     included_as: dict[Path, set[str]] = field(default_factory=dict)
     follow_includes: bool = True
@@ -282,6 +283,7 @@ class _Walk:
                      stack: tuple[Path, ...]) -> None:
         if opts.index_url:  # as in pip, each --index-url replaces the one before: the last one wins
             self.index_url = opts.index_url
+            self.index_by_entry[self.rel(stack[0] if stack else path)] = opts.index_url
         self.extra_index_urls += [u for u in opts.extra_index_urls if u not in self.extra_index_urls]
         for kind, targets in (("requirements", opts.requirements), ("constraints", opts.constraints)):
             for target in targets:
@@ -315,12 +317,29 @@ class _Walk:
         kinds = self.included_as.get(key)
         return "constraints" if kinds and "requirements" not in kinds else "requirements"
 
+    def chosen_index(self) -> str | None:
+        """One index for the run (nightcrew reads one): the files at the repository's top win, as pip run there
+        would read them; files elsewhere (found by discovery) that name another index are reported, not obeyed."""
+        if len(set(self.index_by_entry.values())) <= 1:
+            return self.index_url
+        top = [(f, u) for f, u in self.index_by_entry.items() if "/" not in f]
+        chosen_file, chosen = (top or list(self.index_by_entry.items()))[-1]
+        from jobs.index.locate import redact_url
+
+        for file, url in self.index_by_entry.items():
+            if url != chosen:
+                self.report(file, None, f"--index-url {redact_url(url)} differs from {chosen_file}'s "
+                                        f"({redact_url(chosen)}): nightcrew reads one index per run and uses "
+                                        f"{chosen_file}'s")
+        return chosen
+
     def result(self) -> ParsedManifests:
+        index_url = self.chosen_index()
         return ParsedManifests(
             files=tuple(self.files),
             dependencies=tuple(replace(dep, section=self.section(key)) for key, dep in self.found),
             problems=tuple(self.problems),
-            index_url=self.index_url,
+            index_url=index_url,
             extra_index_urls=tuple(self.extra_index_urls),
         )
 

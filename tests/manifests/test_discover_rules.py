@@ -52,3 +52,20 @@ def test_own_manifests_and_test_input(tmp_path: Path) -> None:
     found = {p.relative_to(tmp_path).as_posix() for fmt in ("requirements", "pyproject")
              for p in discover(tmp_path, fmt, listing)}
     assert found == set(OWN) | {"pyproject.toml"}, (sorted(found - set(OWN)), sorted(set(OWN) - found))
+
+
+def test_files_found_elsewhere_never_redirect_the_index(tmp_path: Path) -> None:
+    """nightcrew reads one index per run: the top-level files' --index-url wins, as pip run at the top would read
+    them; a file found deeper that names another index is reported (its credentials masked), never obeyed."""
+    from jobs.manifests.requirements import RequirementsFormat
+
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "requirements.txt").write_text("--index-url https://mirror.example/simple\nrequests==2.31.0\n")
+    (tmp_path / "ci" / "requirements-ci.txt").write_text(
+        "--index-url https://user:s3cret@private.example/simple\nrequests==2.31.0\n")
+    parsed = RequirementsFormat().parse(tmp_path, [tmp_path / "ci" / "requirements-ci.txt",
+                                                   tmp_path / "requirements.txt"])
+    assert parsed.index_url == "https://mirror.example/simple"
+    [problem] = parsed.problems
+    assert problem.file == "ci/requirements-ci.txt" and "nightcrew reads one index per run" in problem.message
+    assert "s3cret" not in problem.message
