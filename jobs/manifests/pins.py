@@ -20,11 +20,19 @@ from packaging.version import InvalidVersion, Version
 from jobs.models import Dependency, ProjectPage, Span
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-# the tag a comment after a SHA pin names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0", pre-commit's "# frozen: v4.1.0"
-_COMMENT = r"[ \t]+#[ \t]*(?:tag[ \t]*=[ \t]*|pin[ \t]*@[ \t]*|frozen:[ \t]*|@)?"
-_COMMENT_TAG_RE = re.compile(rf"^(?P<gap>{_COMMENT})(?P<tag>[^\s#'\"]+)")
+# what stands between "#" and the tag a version comment names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0",
+# pre-commit's "# frozen: v4.1.0", renovate's "# renovate: tag=v4.1.0", ratchet's "# ratchet:owner/repo@v4.1.0",
+# "# owner/repo@v4.1.0"
+_COMMENT = (r"[ \t]+#[ \t]*(?:renovate:[ \t]*)?(?:tag[ \t]*=[ \t]*|pin[ \t]*@[ \t]*|frozen:[ \t]*|"
+            r"(?:ratchet:)?[\w.-]+/[\w./-]+@|@)?")
+_TAG = r"[^\s#'\",;)]+"
+_COMMENT_TAG_RE = re.compile(rf"^(?P<gap>{_COMMENT})(?P<tag>{_TAG})")
 # a SHA pin's specifier: the SHA, the closing quote of a quoted scalar if any, the comment, the tag
-SHA_PIN_RE = re.compile(rf"^(?P<sha>[0-9a-f]{{40}})(?P<mid>['\"]?{_COMMENT})(?P<tag>[^\s#'\"]+)$")
+SHA_PIN_RE = re.compile(rf"^(?P<sha>[0-9a-f]{{40}})(?P<mid>['\"]?{_COMMENT})(?P<tag>{_TAG})$")
+# a tag pin's specifier: the tag, a quoted scalar's closing quote, and a version comment if the line has one
+TAG_PIN_RE = re.compile(rf"^(?P<ref>[^\s#'\"]+)(?P<quote>['\"]?)(?:(?P<mid>{_COMMENT})(?P<tag>{_TAG}))?$")
+# a comment that says "leave this pin alone"
+_HOLD_RE = re.compile(r"#.*\b(ratchet:exclude|nightcrew:\s*ignore)\b")
 _TAG_DEPTH_RE = re.compile(r"^[^\d]*(\d+(?:\.\d+)*)")
 
 
@@ -107,20 +115,30 @@ class Pin:
 
 def read_pin(text: str, ref_start: int, ref: str, after: int) -> Pin:
     """The pin whose ref sits at ``text[ref_start:ref_start + len(ref)]``; ``after`` is where the YAML scalar
-    ends (after its closing quote), where a SHA pin's version comment starts. A SHA pin's span runs from the SHA
-    to the end of the comment's tag (across a closing quote), so one splice moves both."""
-    span = Span(ref_start, ref_start + len(ref))
+    ends (after its closing quote), where a version comment starts. The span runs from the ref across a closing
+    quote to the end of the comment's tag when the line has a version comment, so one splice moves both (a SHA
+    pin's comment says its version; a tag pin's comment is kept in step); else it covers the ref and, in a quoted
+    scalar, the closing quote (where a SHA pin's comment would go)."""
+    line_end = text.find("\n", after)
+    rest = text[after: len(text) if line_end < 0 else line_end].rstrip("\r")
+    hold = _HOLD_RE.search(rest)
+    comment = _COMMENT_TAG_RE.match(rest)
+    versioned = comment is not None and tag_version(comment["tag"]) is not None
+    end = after + comment.end("tag") if versioned else after
+    span = Span(ref_start, end)
+    specifier = text[ref_start:end]
+    if hold:
+        return Pin(ref, None, None, specifier, span, f"marked {hold[1]} in its comment: not updated")
     if SHA_RE.match(ref):
-        line_end = text.find("\n", after)
-        rest = text[after: len(text) if line_end < 0 else line_end].rstrip("\r")
-        comment = _COMMENT_TAG_RE.match(rest)
-        if comment is None or tag_version(comment["tag"]) is None:
-            return Pin(ref, None, ref, ref, span, "pinned to a commit without a version comment (# vX.Y.Z)")
-        end = after + comment.end("tag")
-        return Pin(ref, comment["tag"], ref, text[ref_start:end], Span(ref_start, end))
+        if not versioned:
+            said = rest.strip().lstrip("#").strip()
+            why = (f"its comment {said[:40]!r} names no version tag" if said else
+                   "pinned to a commit without a version comment (# vX.Y.Z)")
+            return Pin(ref, None, ref, specifier, span, why)
+        return Pin(ref, comment["tag"], ref, specifier, span)
     if tag_version(ref) is None:
-        return Pin(ref, None, None, ref, span, f"ref {ref!r} is not a version tag (a branch or a short SHA)")
-    return Pin(ref, ref, None, ref, span)
+        return Pin(ref, None, None, specifier, span, f"ref {ref!r} is not a version tag (a branch or a short SHA)")
+    return Pin(ref, ref, None, specifier, span)
 
 
 def dependency(name: str, raw_name: str, pin: Pin, *, file: str, line: int, section: str, ecosystem: str,
@@ -139,7 +157,8 @@ def pin_tag(dep: Dependency) -> str | None:
     found = SHA_PIN_RE.match(dep.specifier or "")
     if found:
         return found["tag"]
-    return None if not dep.specifier or SHA_RE.match(dep.specifier) else dep.specifier
+    found = TAG_PIN_RE.match(dep.specifier or "")
+    return found["ref"] if found and not SHA_RE.match(found["ref"]) else None
 
 
 def pin_sha(dep: Dependency) -> str | None:
@@ -189,8 +208,11 @@ def new_pin_text(dep: Dependency, version: Version, page: ProjectPage, *, to_sha
         if not SHA_RE.match(sha):
             raise ValueError(f"no commit known for tag {tag}")
         return sha + pinned["mid"] + tag
-    if to_sha and dep.section == "uses":
+    written = TAG_PIN_RE.match(dep.specifier)
+    if written is None:
+        raise ValueError(f"cannot read the pin {dep.specifier!r}")
+    if to_sha and dep.ecosystem == "actions":  # the SHA inside the quotes, the tag in a comment after them
         if not SHA_RE.match(sha):
             raise ValueError(f"no commit known for tag {tag}")
-        return f"{sha} # {tag}"
-    return tag
+        return sha + written["quote"] + (written["mid"] or " # ") + tag
+    return tag + written["quote"] + ((written["mid"] + tag) if written["mid"] else "")

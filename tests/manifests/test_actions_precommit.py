@@ -46,7 +46,8 @@ def test_workflow_uses_every_shape() -> None:
     checkout = deps["actions/checkout"]
     assert text_at(text, checkout) == f"{SHA_A} # tag=v4.1.0" == checkout.specifier and checkout.pep440 == "==4.1.0"
     python = deps["actions/setup-python"]
-    assert (text_at(text, python), python.section, python.pep440) == ("v5", "uses (quoted)", "==5")
+    # a quoted ref's span takes its closing quote: where a SHA pin's version comment would go
+    assert (text_at(text, python), python.section, python.pep440) == ("v5'", "uses (quoted)", "==5")
     cache = deps["Actions/Cache/restore"]
     assert (cache.name, cache.source) == ("actions/cache", "Actions/Cache")  # one repository, one release
     reasons = {d.raw_name: d.skipped_reason for d in parsed.dependencies if d.skipped_reason}
@@ -87,7 +88,7 @@ def test_pre_commit_remote_repos_only() -> None:
         ("gitlab-com/sub/hooks", "git@gitlab.com:group/sub/hooks.git", 8, None),  # never a GitHub name
         ("octo/norev", "https://github.com/octo/norev", 13, "no 'rev'"),
     ]
-    assert text_at(text, deps[0]) == "v0.6.9" and text_at(text, deps[1]) == "1.2.0"
+    assert text_at(text, deps[0]) == "v0.6.9'" and text_at(text, deps[1]) == "1.2.0"
 
 
 def page(*tags: tuple[str, str]) -> ProjectPage:
@@ -107,7 +108,8 @@ def test_pins_keep_their_depth_and_style() -> None:
     assert new_pin_text(sha, Version("4.2.0"), TAGS) == f"{SHA_B}   # v4.2.0"
     assert new_pin_text(minor, Version("4.2.0"), TAGS, to_sha=True) == f"{SHA_B} # v4.2.0"
     quoted = actions.parse_text(composite('- uses: "o/a@v4.1.0"'), "w.yml").dependencies[0]
-    assert new_pin_text(quoted, Version("4.2.0"), TAGS, to_sha=True) == "v4.2.0"  # a comment cannot go in quotes
+    assert new_pin_text(quoted, Version("4.2.0"), TAGS) == 'v4.2.0"'
+    assert new_pin_text(quoted, Version("4.2.0"), TAGS, to_sha=True) == f'{SHA_B}" # v4.2.0'  # comment after quotes
 
 
 def test_edits_are_verified_by_reparsing() -> None:
@@ -174,3 +176,25 @@ def test_uv_workspace_globs_stay_inside_one_folder_name() -> None:
              "packages/b/pyproject.toml", "libs/x/y/pyproject.toml"]
     assert _members("pyproject.toml", {"members": ["./packages/*", "libs/**"], "exclude": ["packages/b"]}, files) == (
         "libs/x/y/pyproject.toml", "packages/a/pyproject.toml")
+
+
+def test_version_comments_people_write_and_pins_marked_to_stay() -> None:
+    """Shapes found in 70 real workflow and pre-commit files: ratchet's and renovate's comments, the action's own
+    ref in the comment, punctuation after the tag, a tag pin's comment kept in step, opt-out markers."""
+    text = composite(f"- uses: o/a@{SHA_A} # ratchet:o/a@v4.1.0", f"- uses: o/a@{SHA_A} # renovate: tag=v4.1.0",
+                     f"- uses: o/a@{SHA_A} # o/a@v4.1.0", f"- uses: o/a@{SHA_A} # v4.1.0, pinned",
+                     "- uses: o/a@v4.1.0 # v4.1.0", "- uses: 'o/a@v0' # ratchet:exclude",
+                     f"- uses: o/a@{SHA_A} # 2024-02-01")
+    deps = actions.parse_text(text, "w.yml").dependencies
+    assert [d.pep440 for d in deps[:5]] == ["==4.1.0"] * 5
+    assert all(d.skipped_reason is None for d in deps[:5])
+    assert deps[5].skipped_reason == "marked ratchet:exclude in its comment: not updated"
+    assert deps[6].skipped_reason == "its comment '2024-02-01' names no version tag"
+    tag_with_comment = deps[4]
+    new = new_pin_text(tag_with_comment, Version("4.2.0"), TAGS)
+    assert new == "v4.2.0 # v4.2.0"
+    after = edit.edit_text("w.yml", text, [Update(tag_with_comment, Version("4.1.0"), Version("4.2.0"), "minor", new)])
+    assert "- uses: o/a@v4.2.0 # v4.2.0\n" in after and after.count("v4.2.0") == 2
+    frozen = "repos:\n- repo: https://github.com/o/hooks\n  rev: v4.1.0  # frozen: v4.1.0\n"
+    [hook] = precommit.parse_text(frozen, ".pre-commit-config.yaml").dependencies
+    assert new_pin_text(hook, Version("4.2.0"), TAGS) == "v4.2.0  # frozen: v4.2.0"
