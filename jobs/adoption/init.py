@@ -117,15 +117,10 @@ def survey(repo: Path, config: Config, *, git_repo: Path | None = None) -> Surve
 
 def _default_branch(git) -> str:  # type: ignore[no-untyped-def]
     """The remote's default branch (``origin/HEAD``), else the current branch, else ``main``."""
-    import subprocess
-
     try:
-        proc = subprocess.run(["git", "-C", str(git.path), "symbolic-ref", "--quiet", "--short",
-                               "refs/remotes/origin/HEAD"], capture_output=True, text=True, check=False)
-        if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout.strip().removeprefix("origin/")
-        return git.current_branch() or "main"
-    except (OSError, NightcrewError):
+        head = git.run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False)
+        return head.removeprefix("origin/") if head else (git.current_branch() or "main")
+    except NightcrewError:
         return "main"
 
 

@@ -60,7 +60,13 @@ def ls_remote(url: str, *, timeout: float, secrets: tuple[str, ...] = ()) -> lis
     commit. Never asks for anything (no credential, passphrase or host-key prompt: a private repository fails at
     once) and leaves no helper process behind on a timeout. Raises ``PackageIndexError`` with git's own message."""
     import signal
+    from urllib.parse import urlsplit as split
 
+    try:  # credentials written into the URL itself are secrets too, wherever git repeats them
+        parts = split(url)
+        secrets = (*secrets, *(x for x in (parts.password, parts.username) if x))
+    except ValueError:
+        pass
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true",
            "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"}
     try:

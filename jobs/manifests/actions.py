@@ -8,15 +8,20 @@ repository together; ``raw_name`` keeps the action as written (``actions/cache/r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
-from pathlib import Path
 
 import yaml
 
-from jobs.manifests.base import find_by_globs, relative
-from jobs.manifests.pins import Pin, compose, dependency, mapping_value, read_pin, scalar
-from jobs.models import Dependency, ParsedManifests, Problem
+from jobs.manifests.pins import (
+    Pin,
+    YamlPinFormat,
+    compose_file,
+    dependency,
+    mapping_value,
+    read_pin,
+    scalar,
+)
+from jobs.models import Dependency, ParsedManifests
 
 ECOSYSTEM = "actions"
 
@@ -31,27 +36,12 @@ def repository(name: str) -> str:
     return "/".join(name.split("/")[:2])
 
 
-class ActionsFormat:
+class ActionsFormat(YamlPinFormat):
     name = "actions"
 
-    def find(self, root: Path, globs: Sequence[str]) -> list[Path]:
-        return find_by_globs(root, globs)
-
-    def parse(self, root: Path, paths: Sequence[Path]) -> ParsedManifests:
-        files, deps, problems = [], [], []
-        for path in paths:
-            file = relative(root, path)
-            try:
-                with open(path, encoding="utf-8", newline="") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(file, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
-                continue
-            parsed = parse_text(text, file)
-            files.append(file)
-            deps.extend(parsed.dependencies)
-            problems.extend(parsed.problems)
-        return ParsedManifests(tuple(files), tuple(deps), tuple(problems))
+    @staticmethod
+    def parse_text(text: str, file: str) -> ParsedManifests:
+        return parse_text(text, file)
 
 
 def _uses_nodes(root: yaml.Node) -> list[yaml.Node]:
@@ -81,15 +71,10 @@ def _uses_nodes(root: yaml.Node) -> list[yaml.Node]:
 
 
 def parse_text(text: str, file: str) -> ParsedManifests:
-    try:
-        root = compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return ParsedManifests((file,), (), (Problem(file, mark.line + 1 if mark else None, f"invalid YAML: {problem}"),))
+    root, early = compose_file(text, file)
+    if early is not None:
+        return early
     deps: list[Dependency] = []
-    if root is None:
-        return ParsedManifests((file,))
     for node in _uses_nodes(root):
         value = scalar(node, text)
         if value is None:

@@ -11,13 +11,15 @@ never to ``v5.0.1``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from jobs.models import Dependency, ProjectPage, Span
+from jobs.manifests.base import find_by_globs, relative
+from jobs.models import Dependency, ParsedManifests, Problem, ProjectPage, Span
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 # what stands between "#" and the tag a version comment names: "# v4.1.0", "# tag=v4.1.0", "# pin @v4.1.0",
@@ -51,6 +53,48 @@ class Scalar:
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree of ``text`` (first document); raises ``yaml.YAMLError`` when it is not YAML."""
     return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def compose_file(text: str, file: str) -> tuple[yaml.Node | None, ParsedManifests | None]:
+    """(root node, None), or (None, the result to return): an empty file, or invalid YAML as one problem naming
+    the file and line."""
+    try:
+        root = compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, ParsedManifests((file,), (), (Problem(file, mark.line + 1 if mark else None,
+                                                           f"invalid YAML: {problem}"),))
+    return root, (ParsedManifests((file,)) if root is None else None)
+
+
+class YamlPinFormat:
+    """A YAML manifest of pins, one file at a time: subclasses give ``name`` and ``parse_text(text, file)``."""
+
+    name = ""
+
+    @staticmethod
+    def parse_text(text: str, file: str) -> ParsedManifests:
+        raise NotImplementedError
+
+    def find(self, root: Path, globs: Sequence[str]) -> list[Path]:
+        return find_by_globs(root, globs)
+
+    def parse(self, root: Path, paths: Sequence[Path]) -> ParsedManifests:
+        files, deps, problems = [], [], []
+        for path in paths:
+            file = relative(root, path)
+            try:
+                with open(path, encoding="utf-8", newline="") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(file, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
+                continue
+            parsed = self.parse_text(text, file)
+            files.append(file)
+            deps.extend(parsed.dependencies)
+            problems.extend(parsed.problems)
+        return ParsedManifests(tuple(files), tuple(deps), tuple(problems))
 
 
 def scalar(node: yaml.Node, text: str) -> Scalar | None:

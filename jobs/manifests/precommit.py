@@ -6,15 +6,19 @@ repository's path (``astral-sh/ruff-pre-commit``), lower-cased; its source is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
 from jobs.manifests.actions import normalize
-from jobs.manifests.base import find_by_globs, relative
-from jobs.manifests.pins import compose, dependency, mapping_value, read_pin, scalar
+from jobs.manifests.pins import (
+    YamlPinFormat,
+    compose_file,
+    dependency,
+    mapping_value,
+    read_pin,
+    scalar,
+)
 from jobs.models import Dependency, ParsedManifests, Problem
 
 ECOSYSTEM = "pre-commit"
@@ -39,38 +43,18 @@ def hook_name(url: str) -> str:
     return normalize(name)
 
 
-class PreCommitFormat:
+class PreCommitFormat(YamlPinFormat):
     name = "pre-commit"
 
-    def find(self, root: Path, globs: Sequence[str]) -> list[Path]:
-        return find_by_globs(root, globs)
-
-    def parse(self, root: Path, paths: Sequence[Path]) -> ParsedManifests:
-        files, deps, problems = [], [], []
-        for path in paths:
-            file = relative(root, path)
-            try:
-                with open(path, encoding="utf-8", newline="") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(file, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
-                continue
-            parsed = parse_text(text, file)
-            files.append(file)
-            deps.extend(parsed.dependencies)
-            problems.extend(parsed.problems)
-        return ParsedManifests(tuple(files), tuple(deps), tuple(problems))
+    @staticmethod
+    def parse_text(text: str, file: str) -> ParsedManifests:
+        return parse_text(text, file)
 
 
 def parse_text(text: str, file: str) -> ParsedManifests:
-    try:
-        root = compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return ParsedManifests((file,), (), (Problem(file, mark.line + 1 if mark else None, f"invalid YAML: {problem}"),))
-    if root is None:
-        return ParsedManifests((file,))
+    root, early = compose_file(text, file)
+    if early is not None:
+        return early
     repos = mapping_value(root, "repos") if isinstance(root, yaml.MappingNode) else None
     if not isinstance(repos, yaml.SequenceNode):
         line = root.start_mark.line + 1

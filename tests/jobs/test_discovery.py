@@ -24,6 +24,9 @@ NOT_OWN = {
     "src/calc/data/requirements.txt": "mathlib==1.0.0\n",
     "vendor/thing/pyproject.toml": '[project]\nname = "thing"\nversion = "1"\ndependencies = ["mathlib==1.0.0"]\n',
     "node_modules/pkg/requirements.txt": "mathlib==1.0.0\n",
+    # a test-input project with its own lock: neither its manifest nor its lock is the project's
+    "tests/demo_pkg/pyproject.toml": '[project]\nname = "demo"\nversion = "1"\ndependencies = ["mathlib"]\n',
+    "tests/demo_pkg/uv.lock": 'version = 1\n\n[[package]]\nname = "helper"\nversion = "1.0.0"\n',
     "oldenv/requirements.txt": "mathlib==1.0.0\n",
     "oldenv/pyvenv.cfg": "home = /usr/bin\n",
     ".tox/py312/requirements.txt": "mathlib==1.0.0\n",
@@ -56,6 +59,7 @@ def test_subfolder_manifests_are_found_and_moved_in_one_pr(project: Project) -> 
                     "tools/dev-requirements.txt"], read
     rows = [(d["file"], d["name"]) for d in data["dependencies"]]
     assert ("docs/requirements.txt", "mathlib") in rows and ("tests/fixtures/requirements.txt", "mathlib") not in rows
+    assert not any(file.startswith("tests/demo_pkg/") for file, _ in rows), rows
 
     code, result, err = run_updates(project, "--only", "mathlib")
     assert code == 0, err

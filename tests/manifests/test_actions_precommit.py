@@ -198,3 +198,17 @@ def test_version_comments_people_write_and_pins_marked_to_stay() -> None:
     frozen = "repos:\n- repo: https://github.com/o/hooks\n  rev: v4.1.0  # frozen: v4.1.0\n"
     [hook] = precommit.parse_text(frozen, ".pre-commit-config.yaml").dependencies
     assert new_pin_text(hook, Version("4.2.0"), TAGS) == "v4.2.0  # frozen: v4.2.0"
+
+
+def test_a_failing_tag_listing_is_one_line_without_the_urls_credentials(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from jobs.errors import PackageIndexError
+    from jobs.index.tags import ls_remote
+
+    url = f"file://hooks-bot:s3cret-token@localhost{(tmp_path / 'missing').as_posix()}"
+    with pytest.raises(PackageIndexError) as caught:
+        ls_remote(url, timeout=30)
+    message = str(caught.value)
+    assert message.startswith("git ls-remote --tags ") and "\n" not in message
+    assert "s3cret-token" not in message and "hooks-bot" not in message
