@@ -27,7 +27,7 @@ from jobs.vcs import Author, Git
 
 @dataclass(frozen=True)
 class Onboarding:
-    action: str  # opened | updated | unchanged | skipped | dry_run
+    action: str  # opened | updated | unchanged | skipped | dry_run | failed
     branch: str
     base: str
     pull: PullRequest | None
